@@ -1,0 +1,39 @@
+# Every target installs what it needs into .venv first, so `make test` works on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install test test-fast lint demo bench record clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m ruff check billing_sync tests benchmarks
+	$(PY) -m mypy
+	$(PY) -m pytest -q -n 2
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -n 2 -m "not e2e"
+
+lint: $(STAMP)
+	$(PY) -m ruff check billing_sync tests benchmarks
+	$(PY) -m ruff format --check billing_sync tests benchmarks
+	$(PY) -m mypy
+
+demo: $(STAMP)
+	$(PY) -m billing_sync.demo
+
+bench: $(STAMP)
+	$(PY) -m benchmarks.run
+
+record: $(STAMP)
+	$(PY) -m pytest -q tests/test_cassettes.py --record
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

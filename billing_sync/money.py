@@ -1,0 +1,68 @@
+"""Currencies and money: minor-unit conversion by exponent, and human formatting of amounts."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+# Stripe's zero-decimal currencies: amounts are whole units (JPY 500 is 500 yen).
+ZERO_DECIMAL = frozenset(["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"])
+# Three-decimal currencies: amounts are in thousandths and Stripe requires the last digit to be 0.
+THREE_DECIMAL = frozenset(["bhd", "jod", "kwd", "omr", "tnd"])
+
+# Presentment currencies Stripe accepts (ISO 4217, lower case).
+CURRENCIES = frozenset(
+    ["usd", "aed", "afn", "all", "amd", "ang", "aoa", "ars", "aud", "awg", "azn", "bam", "bbd", "bdt", "bgn", "bhd", "bif", "bmd", "bnd", "bob", "brl", "bsd", "bwp", "byn", "bzd", "cad", "cdf", "chf", "clp", "cny", "cop", "crc", "cve", "czk", "djf", "dkk", "dop", "dzd", "egp", "etb", "eur", "fjd", "fkp", "gbp", "gel", "gip", "gmd", "gnf", "gtq", "gyd", "hkd", "hnl", "htg", "huf", "idr", "ils", "inr", "isk", "jmd", "jod", "jpy", "kes", "kgs", "khr", "kmf", "krw", "kwd", "kyd", "kzt", "lak", "lbp", "lkr", "lrd", "lsl", "mad", "mdl", "mga", "mkd", "mmk", "mnt", "mop", "mur", "mvr", "mwk", "mxn", "myr", "mzn", "nad", "ngn", "nio", "nok", "npr", "nzd", "omr", "pab", "pen", "pgk", "php", "pkr", "pln", "pyg", "qar", "ron", "rsd", "rub", "rwf", "sar", "sbd", "scr", "sek", "sgd", "shp", "sle", "sos", "srd", "std", "szl", "thb", "tjs", "tnd", "top", "try", "ttd", "twd", "tzs", "uah", "ugx", "uyu", "uzs", "vnd", "vuv", "wst", "xaf", "xcd", "xof", "xpf", "yer", "zar", "zmw"]
+)
+
+
+def exponent(currency: str) -> int:
+    """Number of decimal digits in the currency's minor unit."""
+    c = currency.lower()
+    if c in ZERO_DECIMAL:
+        return 0
+    if c in THREE_DECIMAL:
+        return 3
+    return 2
+
+
+def to_minor(amount: str | Decimal, currency: str) -> int:
+    """Convert a decimal amount in major units to integer minor units.
+
+    Raises ValueError with a user-facing message when the amount has more decimals than the
+    currency allows, is negative, or (three-decimal currencies) does not end in 0.
+    """
+    try:
+        value = Decimal(str(amount).strip())
+    except InvalidOperation:
+        raise ValueError(f"{amount!r} is not a decimal amount") from None
+    if not value.is_finite():
+        raise ValueError(f"{amount!r} is not a decimal amount")
+    if value < 0:
+        raise ValueError(f"amount {amount!r} is negative")
+    exp = exponent(currency)
+    scaled = value.scaleb(exp)
+    if scaled != scaled.to_integral_value():
+        places = "no decimals" if exp == 0 else f"at most {exp} decimals"
+        raise ValueError(
+            f"amount {amount!r} has too many decimals: {currency.upper()} takes {places}"
+        )
+    minor = int(scaled)
+    if exp == 3 and minor % 10 != 0:
+        raise ValueError(
+            f"amount {amount!r}: {currency.upper()} amounts must end in 0 (Stripe rounds to 2 decimals)"
+        )
+    return minor
+
+
+def to_major(minor: int, currency: str) -> Decimal:
+    """Integer minor units back to a Decimal in major units."""
+    return Decimal(minor).scaleb(-exponent(currency))
+
+
+def format_amount(minor: int | None, currency: str) -> str:
+    """`1999, usd` -> `19.99 USD`; `500, jpy` -> `500 JPY`."""
+    if minor is None:
+        return f"? {currency.upper()}"
+    exp = exponent(currency)
+    major = to_major(minor, currency)
+    return f"{major:,.{exp}f} {currency.upper()}"

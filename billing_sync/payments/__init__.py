@@ -1,0 +1,1 @@
+"""Payments layer: one-off PaymentIntents and refunds, sharing only the client from remote/."""

@@ -1,0 +1,177 @@
+"""Builds the official Stripe client: pinned API version, api base, live-key guard, request counting, retries."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import stripe
+
+from billing_sync.errors import LiveModeError, StripeApiError, UsageError
+
+# The API version the emulator and every test run against; stripe 16.1.0 pins the same one.
+API_VERSION = "2026-10-28.endive"
+DEFAULT_API_BASE = "https://api.stripe.com"
+LIVE_PREFIXES = ("sk_live_", "rk_live_")
+
+T = TypeVar("T")
+
+
+def is_live_key(api_key: str) -> bool:
+    return api_key.startswith(LIVE_PREFIXES)
+
+
+def mask_key(api_key: str) -> str:
+    """A form of the key that is safe to print: its prefix and last four characters."""
+    prefix = api_key.split("_", 2)
+    head = "_".join(prefix[:2]) + "_" if len(prefix) == 3 else ""
+    return f"{head}...{api_key[-4:]}" if len(api_key) > 12 else "***"
+
+
+class CountingHTTPClient(stripe.RequestsClient):
+    """stripe's requests-based HTTP client, counting every attempt by method (thread-safe)."""
+
+    def __init__(self, timeout: float = 30.0) -> None:
+        super().__init__(timeout=timeout)
+        self.counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def request(  # type: ignore[override]
+        self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None
+    ) -> tuple[bytes, int, Mapping[str, str]]:
+        with self._lock:
+            self.counts[method.upper()] += 1
+        return super().request(method, url, headers, post_data)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def writes(self) -> int:
+        return self.counts["POST"] + self.counts["DELETE"]
+
+
+@dataclass
+class Remote:
+    """A configured connection to one Stripe account (or the emulator)."""
+
+    api_key: str = field(repr=False)
+    api_base: str
+    client: stripe.StripeClient = field(repr=False)
+    http: CountingHTTPClient = field(repr=False)
+
+    @property
+    def account_fingerprint(self) -> str:
+        """A stable, non-reversible id of the account's key, for idempotency keys and plans."""
+        return hashlib.sha256(f"{self.api_base}|{self.api_key}".encode()).hexdigest()[:16]
+
+    @property
+    def livemode(self) -> bool:
+        return is_live_key(self.api_key)
+
+
+def connect(
+    api_key: str | None,
+    api_base: str | None = None,
+    *,
+    live: bool = False,
+    timeout: float = 30.0,
+) -> Remote:
+    """Validate the credentials locally (no request is made) and build the client."""
+    key = (api_key or "").strip()
+    if not key:
+        raise UsageError("no Stripe API key: pass --api-key or set STRIPE_API_KEY")
+    if not key.startswith(("sk_", "rk_")):
+        raise UsageError(
+            f"the API key {mask_key(key)} is not a secret or restricted key (sk_... or rk_...)"
+        )
+    if is_live_key(key) and not live:
+        raise LiveModeError(
+            f"refusing to use live key {mask_key(key)} without --live; "
+            "use a test-mode key (sk_test_...) or pass --live deliberately"
+        )
+    base = (api_base or DEFAULT_API_BASE).rstrip("/")
+    if not base.startswith(("http://", "https://")):
+        raise UsageError(f"--api-base {base!r} must start with http:// or https://")
+    http = CountingHTTPClient(timeout=timeout)
+    client = stripe.StripeClient(
+        key,
+        stripe_version=API_VERSION,
+        base_addresses={"api": base},
+        # Retries are ours (see with_retries): stripe-python does not retry 429s.
+        max_network_retries=0,
+        http_client=http,
+    )
+    return Remote(api_key=key, api_base=base, client=client, http=http)
+
+
+def env_api_base() -> str | None:
+    return os.environ.get("STRIPE_API_BASE") or None
+
+
+def describe_stripe_error(err: stripe.StripeError) -> str:
+    """One clear line from a Stripe error: message, code and param, never the key."""
+    if isinstance(err, stripe.AuthenticationError):
+        return "Stripe rejected the API key (authentication failed)"
+    if isinstance(err, stripe.APIConnectionError):
+        return f"could not reach the Stripe API: {err.user_message or 'connection failed'}"
+    parts = [err.user_message or str(err) or err.__class__.__name__]
+    code = getattr(err, "code", None)
+    if code:
+        parts.append(f"code={code}")
+    param = getattr(err, "param", None)
+    if param:
+        parts.append(f"param={param}")
+    decline = getattr(err, "decline_code", None)
+    if decline:
+        parts.append(f"decline_code={decline}")
+    return " ".join(parts[:1]) + (f" ({', '.join(parts[1:])})" if len(parts) > 1 else "")
+
+
+def is_retryable(err: BaseException) -> bool:
+    """429 (rate limit or lock timeout), 409, 5xx and connection errors are worth retrying."""
+    if isinstance(err, stripe.APIConnectionError):
+        return True
+    if isinstance(err, stripe.StripeError):
+        status = err.http_status or 0
+        return status in (409, 429) or status >= 500
+    return False
+
+
+def with_retries(
+    fn: Callable[[], T],
+    *,
+    attempts: int = 6,
+    base_delay: float = 0.25,
+    max_delay: float = 4.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Call fn, retrying retryable Stripe errors with exponential backoff and full jitter.
+
+    Safe for writes only when fn sends the same idempotency key on every attempt.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn()
+        except stripe.StripeError as err:
+            if attempt == attempts or not is_retryable(err):
+                raise
+            delay = min(max_delay, base_delay * 2 ** (attempt - 1))
+            sleep(random.uniform(delay / 2, delay))
+    raise AssertionError("unreachable")
+
+
+def wrap_errors(fn: Callable[[], T]) -> T:
+    """Run fn and turn any Stripe error into a StripeApiError with one clear line."""
+    try:
+        return fn()
+    except stripe.StripeError as err:
+        raise StripeApiError(describe_stripe_error(err)) from err
