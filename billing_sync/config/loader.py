@@ -1,17 +1,38 @@
-"""Loads billing.yaml into BillingConfig; every error is located to file, line and column."""
+"""Loads billing.yaml into BillingConfig; every error is located to file, line and column.
+
+Three passes, all of whose issues are reported together:
+
+1. `source.parse`: YAML -> plain data plus the position of every key and value
+   (syntax errors, duplicate keys, unknown tags).
+2. pydantic validation of the whole document (types, unknown fields, ranges, currencies,
+   Stripe's length limits); each error's `loc` is mapped back to the offending node and its
+   message rewritten for people.
+3. `checks.check_document`: rules that combine fields or objects (amounts, tiers,
+   references, uniqueness, one currency per subscription, ...).
+
+Each issue prints as `billing.yaml:LINE:COL: path.to.field: message`.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import difflib
 import os
+import types
+import typing
 from pathlib import Path
+from typing import Any
 
-import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from billing_sync.config.models import BillingConfig
+from billing_sync.config.checks import check_document
+from billing_sync.config.models import KEY_PATTERN, BillingConfig
+from billing_sync.config.source import RawIssue, SourceMap, format_path, parse
 from billing_sync.errors import ConfigError, ConfigIssue
 
 DEFAULT_CONFIG = "billing.yaml"
+
+Loc = tuple[str | int, ...]
 
 
 def config_path(explicit: str | None) -> Path:
@@ -24,27 +45,218 @@ def load_config(path: str | Path) -> BillingConfig:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            [ConfigIssue(str(p), 1, 1, "", f"cannot read file: not UTF-8 text ({err.reason})")]
+        ) from None
     except OSError as err:
         raise ConfigError(
-            [ConfigIssue(str(p), 1, 1, "", f"cannot read file: {err.strerror}")]
+            [ConfigIssue(str(p), 1, 1, "", f"cannot read file: {err.strerror or err}")]
         ) from None
     return load_text(text, str(p))
 
 
 def load_text(text: str, filename: str = DEFAULT_CONFIG) -> BillingConfig:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise ConfigError(
-            [ConfigIssue(filename, line, col, "", f"YAML syntax error: {err}")]
-        ) from None
-    try:
-        return BillingConfig.model_validate(data or {})
-    except ValidationError as err:
-        issues = [
-            ConfigIssue(filename, 1, 1, ".".join(str(x) for x in e["loc"]), e["msg"])
-            for e in err.errors()
-        ]
-        raise ConfigError(issues) from None
+    """Parse and validate billing.yaml text; `filename` is used in the messages only."""
+    doc = parse(text, filename)
+    issues: list[RawIssue] = list(doc.issues)
+    if not issues and not isinstance(doc.data, dict):
+        issues.append(
+            RawIssue(
+                doc.source.value(()),
+                (),
+                f"expected a mapping (key: value) at the top level, got {_describe(doc.data)}",
+            )
+        )
+    if isinstance(doc.data, dict):
+        cfg: BillingConfig | None = None
+        try:
+            cfg = BillingConfig.model_validate(doc.data)
+        except ValidationError as err:
+            issues.extend(_from_pydantic(err, doc.source))
+        for f in check_document(doc.data):
+            pos = doc.source.key(f.path) if f.at == "key" else doc.source.value(f.path)
+            issues.append(RawIssue(pos, f.path, f.message))
+        if cfg is not None and not issues:
+            cfg._locations = {
+                path: (filename, pos.line, pos.column) for path, pos in doc.source.values.items()
+            }
+            return cfg
+    unique = {
+        ConfigIssue(filename, i.pos.line, i.pos.column, format_path(i.path), i.message)
+        for i in issues
+    }
+    raise ConfigError(list(unique))
+
+
+# --- pydantic errors -> located, human issues ------------------------------------------------
+
+
+def _from_pydantic(err: ValidationError, source: SourceMap) -> list[RawIssue]:
+    out = []
+    for e in err.errors():
+        loc: Loc = tuple(e["loc"])
+        kind = e["type"]
+        if kind == "missing":
+            parent = loc[:-1]
+            out.append(RawIssue(source.key(parent), parent, f"missing required field {loc[-1]!r}"))
+        elif kind == "extra_forbidden":
+            name = str(loc[-1])
+            hint = _suggest(name, _fields_at(loc[:-1]))
+            out.append(RawIssue(source.key(loc), loc, f"unknown field {name!r}{hint}"))
+        elif loc and loc[-1] == "[key]":
+            path = loc[:-1]
+            msg = _message(e, path)
+            out.append(
+                RawIssue(source.key(path), path, msg if msg.startswith("key ") else f"key {msg}")
+            )
+        else:
+            out.append(RawIssue(source.value(loc), loc, _message(e, loc)))
+    return out
+
+
+def _suggest(name: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    if choices:
+        return f" (expected one of: {', '.join(choices)})"
+    return ""
+
+
+def _unwrap(tp: Any) -> Any:
+    """Strip Annotated and Optional from a type annotation."""
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            if len(args) != 1:
+                return tp
+            tp = args[0]
+        else:
+            return tp
+
+
+def _fields_at(loc: Loc) -> list[str]:
+    """Field names of the model found at `loc` (for "did you mean" hints)."""
+    tp: Any = BillingConfig
+    for seg in loc:
+        tp = _unwrap(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            field = tp.model_fields.get(str(seg))
+            if field is None:
+                return []
+            tp = field.annotation
+        elif typing.get_origin(tp) in (dict, list):
+            tp = typing.get_args(tp)[-1]
+        else:
+            return []
+    tp = _unwrap(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return list(tp.model_fields)
+    return []
+
+
+def _describe(value: Any) -> str:
+    """A short description of a YAML value for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 40 else repr(value[:37] + "...")
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dt.datetime | dt.date):
+        return f"a date ({value.isoformat()})"
+    if isinstance(value, bytes):
+        return "binary data"
+    return type(value).__name__
+
+
+_EXPECTED = {
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "dict_type": "a mapping (key: value)",
+    "model_type": "a mapping (key: value)",
+    "model_attributes_type": "a mapping (key: value)",
+    "list_type": "a list",
+    "finite_number": "a finite number",
+}
+
+_PATTERNS = {
+    KEY_PATTERN: "use 1-64 letters, digits, '_' or '-', starting with a letter or digit",
+    r"^[^\[\]]*$": "must not contain '[' or ']'",
+}
+
+
+def _message(e: Any, loc: Loc) -> str:
+    kind: str = e["type"]
+    value = e.get("input")
+    ctx: dict[str, Any] = e.get("ctx") or {}
+    field = str(loc[-1]) if loc else ""
+    if kind in _EXPECTED:
+        msg = f"expected {_EXPECTED[kind]}, got {_describe(value)}"
+        if kind == "string_type" and isinstance(value, int | float) and not isinstance(value, bool):
+            msg += f' (quote it: "{value}")'
+        if field in ("unit_amount", "flat_amount") and isinstance(value, float | str):
+            msg += (
+                ' (unit_amount is in minor units, e.g. 1999; use amount: "19.99" for major units)'
+            )
+        return msg
+    if kind == "literal_error":
+        expected = ctx.get("expected", "")
+        if field == "version":
+            return f"unsupported version {_describe(value)}: this billing-sync reads version 1"
+        choices = [c.strip().strip("'") for c in str(expected).replace(" or ", ", ").split(",")]
+        hint = ""
+        if isinstance(value, str):
+            close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"expected one of {', '.join(choices)}; got {_describe(value)}{hint}"
+    if kind in ("greater_than_equal", "greater_than"):
+        bound = ctx.get("ge", ctx.get("gt"))
+        if bound == 0:
+            return f"must not be negative, got {_describe(value)}"
+        word = "at least" if kind == "greater_than_equal" else "greater than"
+        return f"must be {word} {bound}, got {_describe(value)}"
+    if kind in ("less_than_equal", "less_than"):
+        bound = ctx.get("le", ctx.get("lt"))
+        word = "at most" if kind == "less_than_equal" else "less than"
+        return f"must be {word} {bound}, got {_describe(value)}"
+    if kind == "string_too_short":
+        n = ctx.get("min_length", 1)
+        if n == 1:
+            return "must not be empty"
+        return f"must be at least {n} characters, got {len(value)}: {_describe(value)}"
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters, got {len(value)}"
+    if kind == "too_short":
+        n = ctx.get("min_length", 1)
+        return f"must have at least {n} item{'s' if n != 1 else ''}"
+    if kind == "too_long":
+        what = "keys" if isinstance(value, dict) else "items"
+        return f"must have at most {ctx.get('max_length')} {what}, got {ctx.get('actual_length', len(value))}"
+    if kind == "string_pattern_mismatch":
+        pattern = str(ctx.get("pattern", ""))
+        return (
+            f"{_describe(value)} is not allowed: {_PATTERNS.get(pattern, 'must match ' + pattern)}"
+        )
+    if kind in ("value_error", "assertion_error"):
+        msg = str(e.get("msg", ""))
+        for prefix in ("Value error, ", "Assertion failed, "):
+            msg = msg.removeprefix(prefix)
+        return msg
+    return str(e.get("msg", "invalid value"))

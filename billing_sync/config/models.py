@@ -1,37 +1,127 @@
-"""Pydantic models of billing.yaml (the desired state); every model forbids unknown fields."""
+"""Pydantic models of billing.yaml (the desired state); every model forbids unknown fields.
+
+The models hold the single-value rules (types, ranges, lengths, character sets, currencies),
+so that they also appear in the JSON Schema printed by `billing-sync schema`. Rules that
+combine several fields or objects (exactly one amount, tiers, references, uniqueness, one
+currency per subscription, ...) live in `billing_sync.config.checks` and are run by the loader.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+)
 
-from billing_sync.money import to_minor
+from billing_sync.money import CURRENCIES, to_minor
 
 Interval = Literal["day", "week", "month", "year"]
 TaxBehavior = Literal["inclusive", "exclusive", "unspecified"]
 ProrationBehavior = Literal["create_prorations", "always_invoice", "none"]
 CollectionMethod = Literal["charge_automatically", "send_invoice"]
-Metadata = dict[str, str]
+
+#: Product, price, customer and subscription keys (and explicit product ids).
+KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+_KEY_RE = re.compile(KEY_PATTERN)
+
+#: Stripe's metadata limits.
+METADATA_MAX_KEYS = 50
+METADATA_KEY_MAX = 40
+METADATA_VALUE_MAX = 500
+METADATA_KEY_PATTERN = r"^[^\[\]]*$"
+
+#: Characters Stripe refuses in a statement descriptor.
+STATEMENT_DESCRIPTOR_FORBIDDEN = "<>\\\"'"
+
+
+def _check_key(value: str) -> str:
+    if not _KEY_RE.match(value):
+        raise ValueError(
+            f"key {value!r} is not allowed: use 1-64 letters, digits, '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+def _check_currency(value: str) -> str:
+    if value in CURRENCIES:
+        return value
+    if value.lower() in CURRENCIES:
+        raise ValueError(f"currency must be lower case: write {value.lower()!r}, not {value!r}")
+    raise ValueError(f"{value!r} is not a currency Stripe supports")
+
+
+def _check_statement_descriptor(value: str) -> str:
+    bad = sorted({c for c in value if c in STATEMENT_DESCRIPTOR_FORBIDDEN})
+    if bad:
+        shown = " ".join(bad)
+        raise ValueError(f"must not contain any of < > \\ \" ' (found {shown})")
+    if not any(c.isascii() and c.isalpha() for c in value):
+        raise ValueError("must contain at least one letter")
+    return value
+
+
+def _amount_text(value: Any) -> Any:
+    """`amount` accepts a quoted decimal string; bare YAML numbers are taken as written."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    return value
+
+
+def _up_to(value: Any) -> Any:
+    if value == "inf" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        return value
+    raise ValueError(f"expected a positive integer or 'inf', got {value!r}")
+
+
+Key = Annotated[str, AfterValidator(_check_key), Field(json_schema_extra={"pattern": KEY_PATTERN})]
+Currency = Annotated[str, AfterValidator(_check_currency), Field(min_length=3, max_length=3)]
+MetadataKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=METADATA_KEY_MAX, pattern=METADATA_KEY_PATTERN)
+]
+MetadataValue = Annotated[str, StringConstraints(max_length=METADATA_VALUE_MAX)]
+Metadata = Annotated[dict[MetadataKey, MetadataValue], Field(max_length=METADATA_MAX_KEYS)]
+Amount = Annotated[str, BeforeValidator(_amount_text)]
+MinorAmount = Annotated[int, Field(ge=0)]
 NonNegInt = int
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=False, validate_default=True)
+    """Base of every billing.yaml model: unknown fields are errors, types are strict."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True)
 
 
 class Recurring(Model):
+    """A recurring price's billing period: `interval_count` intervals (at most one year)."""
+
     interval: Interval
     interval_count: int = Field(default=1, ge=1)
 
 
 class Tier(Model):
-    up_to: int | Literal["inf"]
-    unit_amount: int | None = Field(default=None, ge=0)
-    flat_amount: int | None = Field(default=None, ge=0)
+    """One tier of a tiered price; only the last tier has `up_to: inf`."""
+
+    up_to: Annotated[int | Literal["inf"], BeforeValidator(_up_to)]
+    unit_amount: MinorAmount | None = None
+    flat_amount: MinorAmount | None = None
 
 
 class TransformQuantity(Model):
+    """Bill `quantity / divide_by`, rounded up or down (package pricing)."""
+
     divide_by: int = Field(ge=1)
     round: Literal["up", "down"]
 
@@ -39,12 +129,13 @@ class TransformQuantity(Model):
 class CurrencyOption(Model):
     """Per-currency amounts of a multi-currency price."""
 
-    unit_amount: int | None = Field(default=None, ge=0)
-    amount: str | None = None
-    tiers: list[Tier] | None = None
+    unit_amount: MinorAmount | None = None
+    amount: Amount | None = None
+    tiers: list[Tier] | None = Field(default=None, min_length=1)
     tax_behavior: TaxBehavior | None = None
 
     def minor_amount(self, currency: str) -> int | None:
+        """The per-unit amount in minor units of `currency` (None for tiered options)."""
         if self.unit_amount is not None:
             return self.unit_amount
         if self.amount is not None:
@@ -53,16 +144,19 @@ class CurrencyOption(Model):
 
 
 class Price(Model):
-    currency: str
-    unit_amount: int | None = Field(default=None, ge=0)
-    amount: str | None = None
-    tiers: list[Tier] | None = None
+    """A price: `unit_amount` (minor units), `amount` (major units) or `tiers`; one-time
+    unless `recurring` is given. Its key is also its default lookup_key."""
+
+    currency: Currency
+    unit_amount: MinorAmount | None = None
+    amount: Amount | None = None
+    tiers: list[Tier] | None = Field(default=None, min_length=1)
     tiers_mode: Literal["graduated", "volume"] | None = None
     recurring: Recurring | None = None
     nickname: str | None = None
     tax_behavior: TaxBehavior | None = None
     transform_quantity: TransformQuantity | None = None
-    currency_options: dict[str, CurrencyOption] = Field(default_factory=dict)
+    currency_options: dict[Currency, CurrencyOption] = Field(default_factory=dict)
     metadata: Metadata = Field(default_factory=dict)
     lookup_key: str | None = Field(default=None, min_length=1, max_length=200)
     active: bool = True
@@ -77,32 +171,43 @@ class Price(Model):
 
 
 class Product(Model):
+    """A product and its prices; the key is the Stripe product id unless `id` is given."""
+
     name: str = Field(min_length=1)
-    id: str | None = Field(default=None, min_length=1)
+    id: Key | None = None
     description: str | None = None
     active: bool = True
     metadata: Metadata = Field(default_factory=dict)
     tax_code: str | None = None
-    statement_descriptor: str | None = None
-    unit_label: str | None = None
+    statement_descriptor: (
+        Annotated[
+            str, Field(min_length=5, max_length=22), AfterValidator(_check_statement_descriptor)
+        ]
+        | None
+    ) = None
+    unit_label: str | None = Field(default=None, min_length=1, max_length=12)
     url: str | None = None
-    images: list[str] = Field(default_factory=list)
-    marketing_features: list[str] = Field(default_factory=list)
+    images: list[str] = Field(default_factory=list, max_length=8)
+    marketing_features: list[str] = Field(default_factory=list, max_length=15)
     default_price: str | None = None
-    prices: dict[str, Price] = Field(default_factory=dict)
+    prices: dict[Key, Price] = Field(default_factory=dict)
 
 
 class SubscriptionItem(Model):
+    """One line of a subscription: a recurring price key and a quantity."""
+
     price: str
     quantity: int = Field(default=1, ge=1)
     metadata: Metadata = Field(default_factory=dict)
 
 
 class Subscription(Model):
+    """A contracted subscription of a customer (identified by customer key + its own key)."""
+
     items: list[SubscriptionItem] = Field(min_length=1, max_length=20)
     collection_method: CollectionMethod = "charge_automatically"
     days_until_due: int | None = Field(default=None, ge=1)
-    trial_period_days: int | None = Field(default=None, ge=1)
+    trial_period_days: int | None = Field(default=None, ge=1, le=730)
     cancel_at_period_end: bool = False
     default_payment_method: str | None = None
     proration_behavior: ProrationBehavior | None = None
@@ -111,15 +216,19 @@ class Subscription(Model):
 
 
 class Customer(Model):
+    """A customer and its declared subscriptions."""
+
     email: str | None = None
     name: str | None = None
     description: str | None = None
     phone: str | None = None
     metadata: Metadata = Field(default_factory=dict)
-    subscriptions: dict[str, Subscription] = Field(default_factory=dict)
+    subscriptions: dict[Key, Subscription] = Field(default_factory=dict)
 
 
 class Policies(Model):
+    """Safety and behaviour policies for plan/apply."""
+
     subscription_removal: Literal["cancel_at_period_end", "cancel_now"] = "cancel_at_period_end"
     proration_behavior: ProrationBehavior = "create_prorations"
     max_destroy_percent: float = Field(default=30, ge=0, le=100)
@@ -129,15 +238,21 @@ class PaymentsSettings(Model):
     """Defaults for `billing-sync payments`."""
 
     max_amount: int | None = Field(default=None, ge=1)
-    max_amount_currency: str = "usd"
+    max_amount_currency: Currency = "usd"
 
 
 class BillingConfig(Model):
+    """The whole billing.yaml document."""
+
     version: Literal[1] = 1
-    products: dict[str, Product] = Field(default_factory=dict)
-    customers: dict[str, Customer] = Field(default_factory=dict)
+    products: dict[Key, Product] = Field(default_factory=dict)
+    customers: dict[Key, Customer] = Field(default_factory=dict)
     policies: Policies = Field(default_factory=Policies)
     payments: PaymentsSettings = Field(default_factory=PaymentsSettings)
+
+    _locations: dict[tuple[str | int, ...], tuple[str, int, int]] = PrivateAttr(
+        default_factory=dict
+    )
 
     def price_index(self) -> dict[str, tuple[str, Price]]:
         """price key -> (product key, price)."""
@@ -146,3 +261,14 @@ class BillingConfig(Model):
             for prod_key, prod in self.products.items()
             for pk, price in prod.prices.items()
         }
+
+    def location(self, *path: str | int) -> str | None:
+        """`file:line:col` of a node, e.g. `cfg.location("products", "pro", "prices")`.
+
+        Known only for configs made by the loader; falls back to the nearest located parent.
+        """
+        for n in range(len(path), -1, -1):
+            loc = self._locations.get(tuple(path[:n]))
+            if loc is not None:
+                return f"{loc[0]}:{loc[1]}:{loc[2]}"
+        return None

@@ -1,0 +1,278 @@
+"""Rules that combine several fields or objects of billing.yaml.
+
+The loader runs them on every object that validates on its own (a product without its
+prices, each price, a customer without its subscriptions, each subscription), so one bad
+object does not hide the problems of the others. Each rule yields a `Finding` with the path
+of the offending node and whether the key (`at="key"`) or the value (`at="value"`) is meant.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from billing_sync.config.models import (
+    CurrencyOption,
+    Price,
+    Product,
+    Subscription,
+    Tier,
+)
+from billing_sync.money import to_minor
+
+Path = tuple[str | int, ...]
+_M = TypeVar("_M", bound=BaseModel)
+
+#: Stripe's longest recurring period is one year.
+MAX_INTERVAL_COUNT = {"day": 365, "week": 52, "month": 12, "year": 1}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A broken rule: path of the node, message, and which part of the node to point at."""
+
+    path: Path
+    message: str
+    at: Literal["key", "value"] = "value"
+
+
+def _try(model: type[_M], data: Any) -> _M | None:
+    try:
+        return model.model_validate(data)
+    except ValidationError:
+        return None
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _hint(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def check_tiers(tiers: list[Tier], path: Path) -> Iterator[Finding]:
+    """Last tier `up_to: inf` (and only it), strictly increasing, each tier priced."""
+    last = len(tiers) - 1
+    previous = 0
+    for i, tier in enumerate(tiers):
+        where = (*path, i)
+        if tier.up_to == "inf":
+            if i != last:
+                yield Finding((*where, "up_to"), "only the last tier can have up_to: inf")
+        else:
+            if i == last:
+                yield Finding(
+                    (*where, "up_to"), f"the last tier must have up_to: inf, not {tier.up_to}"
+                )
+            if tier.up_to <= previous:
+                yield Finding(
+                    (*where, "up_to"),
+                    f"up_to must be greater than the previous tier's ({previous}), got {tier.up_to}",
+                )
+            previous = tier.up_to
+        if tier.unit_amount is None and tier.flat_amount is None:
+            yield Finding(where, "a tier needs unit_amount or flat_amount")
+
+
+def _amount_fields(obj: Price | CurrencyOption) -> list[str]:
+    return [f for f in ("unit_amount", "amount", "tiers") if getattr(obj, f) is not None]
+
+
+def _check_amount(obj: Price | CurrencyOption, currency: str, path: Path) -> Iterator[Finding]:
+    if obj.amount is not None:
+        try:
+            to_minor(obj.amount, currency)
+        except ValueError as err:
+            yield Finding((*path, "amount"), str(err))
+
+
+def check_price(price: Price, path: Path) -> Iterator[Finding]:
+    """Rules of one price on its own."""
+    given = _amount_fields(price)
+    if len(given) != 1:
+        found = " and ".join(given) if given else "none"
+        yield Finding(
+            path, f"set exactly one of unit_amount, amount or tiers (found {found})", "key"
+        )
+    yield from _check_amount(price, price.currency, path)
+    if price.tiers is not None:
+        yield from check_tiers(price.tiers, (*path, "tiers"))
+        if price.tiers_mode is None:
+            yield Finding((*path, "tiers"), "tiers need tiers_mode: graduated or volume", "key")
+        if price.recurring is None:
+            yield Finding((*path, "tiers"), "tiers are only allowed on recurring prices", "key")
+        if price.transform_quantity is not None:
+            yield Finding(
+                (*path, "transform_quantity"), "transform_quantity cannot be used with tiers", "key"
+            )
+    elif price.tiers_mode is not None:
+        yield Finding((*path, "tiers_mode"), "tiers_mode is only allowed with tiers", "key")
+    if price.recurring is not None:
+        rec = price.recurring
+        most = MAX_INTERVAL_COUNT[rec.interval]
+        if rec.interval_count > most:
+            yield Finding(
+                (*path, "recurring", "interval_count"),
+                f"at most {most} for interval {rec.interval} (Stripe's longest period is one year), got {rec.interval_count}",
+            )
+    for cur, option in price.currency_options.items():
+        opath = (*path, "currency_options", cur)
+        if cur == price.currency:
+            yield Finding(opath, f"currency option {cur!r} repeats the price's own currency", "key")
+        ogiven = _amount_fields(option)
+        if price.tiers is not None:
+            if ogiven != ["tiers"]:
+                yield Finding(
+                    opath, "an option of a tiered price needs tiers (and only tiers)", "key"
+                )
+        elif len(ogiven) != 1 or ogiven == ["tiers"]:
+            found = " and ".join(ogiven) if ogiven else "none"
+            yield Finding(opath, f"set exactly one of unit_amount or amount (found {found})", "key")
+        yield from _check_amount(option, cur, opath)
+        if option.tiers is not None:
+            yield from check_tiers(option.tiers, (*opath, "tiers"))
+
+
+def check_product(product: Product, path: Path, prices: dict[str, Any]) -> Iterator[Finding]:
+    """Rules of one product; `prices` are its raw prices (key -> data)."""
+    if product.default_price is not None:
+        dp = product.default_price
+        if dp not in prices:
+            yield Finding(
+                (*path, "default_price"),
+                f"default_price {dp!r} is not a price of this product{_hint(dp, list(prices))}",
+            )
+        elif _mapping(prices[dp]).get("active") is False:
+            yield Finding(
+                (*path, "default_price"),
+                f"default_price {dp!r} is archived (active: false)",
+            )
+
+
+def check_subscription(sub: Subscription, path: Path) -> Iterator[Finding]:
+    """Rules of one subscription on its own (prices are checked by `check_references`)."""
+    if sub.collection_method == "send_invoice" and sub.days_until_due is None:
+        yield Finding(
+            path, "days_until_due is required with collection_method: send_invoice", "key"
+        )
+    if sub.collection_method != "send_invoice" and sub.days_until_due is not None:
+        yield Finding(
+            (*path, "days_until_due"),
+            "days_until_due is only allowed with collection_method: send_invoice",
+            "key",
+        )
+    seen: dict[str, int] = {}
+    for i, item in enumerate(sub.items):
+        if item.price in seen:
+            yield Finding(
+                (*path, "items", i, "price"),
+                f"price {item.price!r} is already in items[{seen[item.price]}]; raise its quantity instead",
+            )
+        else:
+            seen[item.price] = i
+
+
+def check_document(raw: Any) -> list[Finding]:
+    """Run every rule on the raw document (dicts from the YAML), whatever else is wrong."""
+    findings: list[Finding] = []
+    doc = _mapping(raw)
+    # price key -> (product key, price or None when the price itself is invalid)
+    prices: dict[str, tuple[str, Price | None]] = {}
+    product_ids: dict[str, str] = {}
+    lookup_owner: dict[str, str] = {}
+    for pkey, praw in _mapping(doc.get("products")).items():
+        ppath: Path = ("products", pkey)
+        pdata = _mapping(praw)
+        raw_prices = _mapping(pdata.get("prices"))
+        product = _try(Product, {**pdata, "prices": {}}) if isinstance(praw, dict) else None
+        if product is not None:
+            findings.extend(check_product(product, ppath, raw_prices))
+            pid = product.id or pkey
+            if pid in product_ids:
+                findings.append(
+                    Finding(
+                        (*ppath, "id") if product.id else ppath,
+                        f"product id {pid!r} is already used by product {product_ids[pid]!r}",
+                        "value" if product.id else "key",
+                    )
+                )
+            else:
+                product_ids[pid] = pkey
+        for key, rp in raw_prices.items():
+            path: Path = (*ppath, "prices", key)
+            price = _try(Price, rp)
+            if key in prices:
+                findings.append(
+                    Finding(
+                        path,
+                        f"price key {key!r} is already used in product {prices[key][0]!r} (price keys are unique across products)",
+                        "key",
+                    )
+                )
+                continue
+            prices[key] = (pkey, price)
+            if price is not None:
+                findings.extend(check_price(price, path))
+    # Lookup keys: explicit overrides first claim nothing special; any collision is an error.
+    for key, (pkey, price) in prices.items():
+        lk = price.lookup_key if price is not None and price.lookup_key else key
+        explicit = price is not None and price.lookup_key is not None
+        path = ("products", pkey, "prices", key)
+        if lk in lookup_owner:
+            findings.append(
+                Finding(
+                    (*path, "lookup_key") if explicit else path,
+                    f"lookup_key {lk!r} is already used by price {lookup_owner[lk]!r}",
+                    "value" if explicit else "key",
+                )
+            )
+        else:
+            lookup_owner[lk] = key
+    for ckey, craw in _mapping(doc.get("customers")).items():
+        cpath: Path = ("customers", ckey)
+        for skey, sraw in _mapping(_mapping(craw).get("subscriptions")).items():
+            spath: Path = (*cpath, "subscriptions", skey)
+            sub = _try(Subscription, sraw)
+            if sub is not None:
+                findings.extend(check_subscription(sub, spath))
+            findings.extend(_check_references(sraw, spath, prices))
+    return findings
+
+
+def _check_references(
+    sraw: Any, path: Path, prices: dict[str, tuple[str, Price | None]]
+) -> Iterator[Finding]:
+    """Every item's price exists and is recurring; all items share one currency."""
+    items = _mapping(sraw).get("items")
+    if not isinstance(items, list):
+        return
+    first: tuple[str, str] | None = None
+    for i, item in enumerate(items):
+        ref = _mapping(item).get("price")
+        if not isinstance(ref, str):
+            continue
+        ipath: Path = (*path, "items", i, "price")
+        if ref not in prices:
+            yield Finding(ipath, f"unknown price {ref!r}{_hint(ref, list(prices))}")
+            continue
+        price = prices[ref][1]
+        if price is None:
+            continue
+        if price.recurring is None:
+            yield Finding(
+                ipath,
+                f"price {ref!r} is a one-time price; subscription items need recurring prices",
+            )
+        if first is None:
+            first = (ref, price.currency)
+        elif price.currency != first[1]:
+            yield Finding(
+                ipath,
+                f"price {ref!r} is in {price.currency.upper()} but {first[0]!r} is in {first[1].upper()}: all items of a subscription share one currency",
+            )
