@@ -1,0 +1,529 @@
+"""One-off PaymentIntents and refunds: functions taking a Remote, returning plain views.
+
+Reads go through `with_retries`; every write carries an explicit idempotency key that stays
+the same across retries (deterministic for `create --reference`). Every check that can be
+made before a write is made before it: a refused command leaves the account untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
+
+import stripe
+
+from billing_sync.errors import StripeApiError, UsageError
+from billing_sync.money import format_amount
+from billing_sync.payments.validation import (
+    REFERENCE_METADATA_KEY,
+    check_refund_amount,
+    create_idempotency_key,
+    random_idempotency_key,
+    redact_secrets,
+)
+from billing_sync.remote.client import Remote, describe_stripe_error, with_retries
+
+T = TypeVar("T")
+
+CUSTOMER_KEY_METADATA = "billing_sync_key"
+_PAGE = 100
+
+
+# --------------------------------------------------------------------------- views
+
+
+@dataclass(frozen=True)
+class PaymentView:
+    """What the CLI shows of a PaymentIntent (client_secret only where it is asked for)."""
+
+    id: str
+    status: str
+    amount: int
+    currency: str
+    customer: str | None
+    description: str | None
+    receipt_email: str | None
+    reference: str | None
+    latest_charge: str | None
+    created: int
+    metadata: dict[str, str]
+    last_payment_error: str | None
+    client_secret: str | None = field(default=None, repr=False)
+
+    def data(self, *, with_secret: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "object": "payment_intent",
+            "status": self.status,
+            "amount": self.amount,
+            "currency": self.currency,
+            "amount_display": format_amount(self.amount, self.currency),
+            "customer": self.customer,
+            "description": self.description,
+            "receipt_email": self.receipt_email,
+            "reference": self.reference,
+            "latest_charge": self.latest_charge,
+            "created": self.created,
+            "metadata": self.metadata,
+            "last_payment_error": self.last_payment_error,
+        }
+        if with_secret:
+            out["client_secret"] = self.client_secret
+        return out
+
+
+@dataclass(frozen=True)
+class ChargeView:
+    id: str
+    amount: int
+    amount_refunded: int
+    currency: str
+    refunded: bool
+    status: str
+    payment_intent: str | None
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.amount - self.amount_refunded)
+
+    def data(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "charge",
+            "amount": self.amount,
+            "amount_refunded": self.amount_refunded,
+            "remaining_refundable": self.remaining,
+            "currency": self.currency,
+            "refunded": self.refunded,
+            "status": self.status,
+            "payment_intent": self.payment_intent,
+        }
+
+
+@dataclass(frozen=True)
+class RefundView:
+    id: str
+    amount: int
+    currency: str
+    status: str | None
+    reason: str | None
+    charge: str | None
+    payment_intent: str | None
+    created: int
+
+    def data(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "refund",
+            "amount": self.amount,
+            "amount_display": format_amount(self.amount, self.currency),
+            "currency": self.currency,
+            "status": self.status,
+            "reason": self.reason,
+            "charge": self.charge,
+            "payment_intent": self.payment_intent,
+            "created": self.created,
+        }
+
+
+@dataclass(frozen=True)
+class CustomerRef:
+    id: str
+    key: str | None
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    payment: PaymentView
+    created: bool  # False: an existing PaymentIntent with the same reference was found
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class PaymentDetails:
+    payment: PaymentView
+    charge: ChargeView | None
+    refunds: list[RefundView]
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    refund: RefundView
+    charge_before: ChargeView
+    left_after: int
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _id_of(value: Any) -> str | None:
+    """An expandable field (id string, object, or None) -> its id."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return cast(str, value.id)
+
+
+def _metadata(obj: Any) -> dict[str, str]:
+    md = getattr(obj, "metadata", None)
+    if md is None:
+        return {}
+    return {str(k): str(v) for k, v in md.to_dict().items()}
+
+
+def _error_line(err: stripe.StripeError) -> str:
+    return redact_secrets(describe_stripe_error(err))
+
+
+def _read(fn: Callable[[], T]) -> T:
+    try:
+        return with_retries(fn)
+    except stripe.StripeError as err:
+        raise StripeApiError(_error_line(err)) from err
+
+
+def _write(fn: Callable[[], T], *, what: str) -> T:
+    """Run a write (fn must send a fixed idempotency key) with retries; one clear line on error."""
+    try:
+        return with_retries(fn)
+    except stripe.CardError as err:
+        raise StripeApiError(f"{what}: card declined: {_card_error_line(err)}") from err
+    except stripe.StripeError as err:
+        raise StripeApiError(f"{what}: {_error_line(err)}") from err
+
+
+def _card_error_line(err: stripe.CardError) -> str:
+    line = _error_line(err)
+    body = err.json_body if isinstance(err.json_body, dict) else {}
+    pi = (body.get("error") or {}).get("payment_intent") or {}
+    if isinstance(pi, dict) and pi.get("id"):
+        line += f"; PaymentIntent {pi['id']} is {pi.get('status', 'unknown')}"
+    return line
+
+
+def _pages(fetch: Callable[[dict[str, Any]], Any], params: Mapping[str, Any]) -> Iterator[Any]:
+    """Every object of a list endpoint, page by page (limit 100), each page read with retries."""
+    starting_after: str | None = None
+    while True:
+        page_params = dict(params)
+        page_params.setdefault("limit", _PAGE)
+        if starting_after:
+            page_params["starting_after"] = starting_after
+        page = _read(lambda p=page_params: fetch(p))  # type: ignore[misc]
+        data = list(page.data)
+        yield from data
+        if not page.has_more or not data:
+            return
+        starting_after = data[-1].id
+
+
+def payment_view(pi: stripe.PaymentIntent) -> PaymentView:
+    md = _metadata(pi)
+    err = pi.last_payment_error
+    last_error = None
+    if err is not None:
+        parts = [err.message or "payment failed"]
+        if err.code:
+            parts.append(f"code={err.code}")
+        decline = getattr(err, "decline_code", None)
+        if decline:
+            parts.append(f"decline_code={decline}")
+        last_error = parts[0] + (f" ({', '.join(parts[1:])})" if len(parts) > 1 else "")
+    return PaymentView(
+        id=pi.id,
+        status=str(pi.status),
+        amount=pi.amount,
+        currency=pi.currency,
+        customer=_id_of(pi.customer),
+        description=pi.description,
+        receipt_email=pi.receipt_email,
+        reference=md.get(REFERENCE_METADATA_KEY),
+        latest_charge=_id_of(pi.latest_charge),
+        created=pi.created,
+        metadata=md,
+        last_payment_error=last_error,
+        client_secret=pi.client_secret,
+    )
+
+
+def charge_view(ch: stripe.Charge) -> ChargeView:
+    return ChargeView(
+        id=ch.id,
+        amount=ch.amount,
+        amount_refunded=ch.amount_refunded,
+        currency=ch.currency,
+        refunded=ch.refunded,
+        status=str(ch.status),
+        payment_intent=_id_of(ch.payment_intent),
+    )
+
+
+def refund_view(rf: stripe.Refund) -> RefundView:
+    return RefundView(
+        id=rf.id,
+        amount=rf.amount,
+        currency=rf.currency,
+        status=rf.status,
+        reason=str(rf.reason) if rf.reason else None,
+        charge=_id_of(rf.charge),
+        payment_intent=_id_of(rf.payment_intent),
+        created=rf.created,
+    )
+
+
+# --------------------------------------------------------------------------- customers
+
+
+def resolve_customer(
+    remote: Remote, ref: str, declared_keys: Collection[str] | None = None
+) -> CustomerRef:
+    """`cus_...` (must exist) or a customer KEY (metadata billing_sync_key, found by listing)."""
+    v1 = remote.client.v1
+    if ref.startswith("cus_"):
+        try:
+            cus = with_retries(lambda: v1.customers.retrieve(ref))
+        except stripe.InvalidRequestError as err:
+            if err.http_status == 404:
+                raise UsageError(f"no such customer: {ref!r}") from None
+            raise StripeApiError(_error_line(err)) from err
+        except stripe.StripeError as err:
+            raise StripeApiError(_error_line(err)) from err
+        if getattr(cus, "deleted", False):
+            raise UsageError(f"customer {ref} is deleted")
+        return CustomerRef(cus.id, _metadata(cus).get(CUSTOMER_KEY_METADATA))
+    if declared_keys is not None and ref not in declared_keys:
+        known = ", ".join(sorted(declared_keys)) or "none"
+        raise UsageError(f"unknown customer key {ref!r} (billing.yaml declares: {known})")
+    matches = [
+        c.id
+        for c in _pages(lambda p: v1.customers.list(params=cast(Any, p)), {})
+        if _metadata(c).get(CUSTOMER_KEY_METADATA) == ref
+    ]
+    if not matches:
+        hint = (
+            "it is declared in billing.yaml but not created yet: run `billing-sync apply`"
+            if declared_keys is not None
+            else f"no customer carries metadata {CUSTOMER_KEY_METADATA}={ref}"
+        )
+        raise UsageError(f"unknown customer key {ref!r}: {hint} (or pass a cus_... id)")
+    if len(matches) > 1:
+        raise UsageError(
+            f"customer key {ref!r} matches {len(matches)} customers ({', '.join(matches)}); "
+            "pass the cus_... id"
+        )
+    return CustomerRef(matches[0], ref)
+
+
+# --------------------------------------------------------------------------- payment intents
+
+
+@dataclass(frozen=True)
+class CreateSpec:
+    """A validated `payments create`: amounts in minor units, customer already resolved."""
+
+    amount: int
+    currency: str
+    customer: str | None = None
+    description: str | None = None
+    receipt_email: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    reference: str | None = None
+    confirm_with: str | None = None
+    allow_redirects: bool = False
+
+    def params(self) -> dict[str, Any]:
+        """The exact parameters of POST /v1/payment_intents."""
+        p: dict[str, Any] = {"amount": self.amount, "currency": self.currency}
+        if self.customer:
+            p["customer"] = self.customer
+        if self.description:
+            p["description"] = self.description
+        if self.receipt_email:
+            p["receipt_email"] = self.receipt_email
+        md = dict(self.metadata)
+        if self.reference:
+            md[REFERENCE_METADATA_KEY] = self.reference
+        if md:
+            p["metadata"] = md
+        # Server-side confirmation has no page to return to, so redirect-based methods are
+        # off unless asked for (Stripe then requires a return_url to confirm).
+        p["automatic_payment_methods"] = {
+            "enabled": True,
+            "allow_redirects": "always" if self.allow_redirects else "never",
+        }
+        if self.confirm_with:
+            p["payment_method"] = self.confirm_with
+            p["confirm"] = True
+        return p
+
+
+def find_by_reference(remote: Remote, reference: str, customer: str | None = None) -> list[Any]:
+    """PaymentIntents whose metadata carries this reference, newest first (list, never Search)."""
+    v1 = remote.client.v1
+    params: dict[str, Any] = {"customer": customer} if customer else {}
+    return [
+        pi
+        for pi in _pages(lambda p: v1.payment_intents.list(params=cast(Any, p)), params)
+        if _metadata(pi).get(REFERENCE_METADATA_KEY) == reference
+    ]
+
+
+def payment_for_reference(remote: Remote, reference: str) -> stripe.PaymentIntent:
+    found = find_by_reference(remote, reference)
+    if not found:
+        raise UsageError(f"no PaymentIntent has reference {reference!r}")
+    if len(found) > 1:
+        ids = ", ".join(pi.id for pi in found)
+        raise UsageError(f"reference {reference!r} matches several PaymentIntents ({ids})")
+    return cast(stripe.PaymentIntent, found[0])
+
+
+def create_payment(remote: Remote, spec: CreateSpec) -> CreateResult:
+    """Create (and optionally confirm) a PaymentIntent, at most once per reference."""
+    params = spec.params()
+    if spec.reference:
+        key = create_idempotency_key(remote.account_fingerprint, spec.reference, params)
+        existing = find_by_reference(remote, spec.reference)
+        if existing:
+            pi = existing[0]
+            same = (
+                pi.amount == spec.amount
+                and pi.currency == spec.currency
+                and _id_of(pi.customer) == spec.customer
+            )
+            if not same:
+                raise UsageError(
+                    f"reference {spec.reference!r} is already used by {pi.id} "
+                    f"({format_amount(pi.amount, pi.currency)}, status {pi.status}, "
+                    f"customer {_id_of(pi.customer) or 'none'}); use another reference"
+                )
+            return CreateResult(payment_view(pi), created=False, idempotency_key=key)
+    else:
+        key = random_idempotency_key("pi")
+    v1 = remote.client.v1
+    pi = _write(
+        lambda: v1.payment_intents.create(
+            params=cast(Any, params), options={"idempotency_key": key}
+        ),
+        what="create PaymentIntent",
+    )
+    return CreateResult(payment_view(pi), created=True, idempotency_key=key)
+
+
+def get_payment(remote: Remote, payment_id: str) -> stripe.PaymentIntent:
+    if not payment_id.startswith("pi_"):
+        raise UsageError(f"{payment_id!r} is not a PaymentIntent id (pi_...)")
+    v1 = remote.client.v1
+    return _read(lambda: v1.payment_intents.retrieve(payment_id))
+
+
+def confirm_payment(
+    remote: Remote, payment_id: str, payment_method: str, return_url: str | None = None
+) -> PaymentView:
+    pi = get_payment(remote, payment_id)
+    if pi.status not in ("requires_payment_method", "requires_confirmation", "requires_action"):
+        raise UsageError(f"PaymentIntent {pi.id} is {pi.status}: there is nothing to confirm")
+    params: dict[str, Any] = {"payment_method": payment_method}
+    if return_url:
+        params["return_url"] = return_url
+    key = random_idempotency_key("confirm")
+    v1 = remote.client.v1
+    confirmed = _write(
+        lambda: v1.payment_intents.confirm(
+            payment_id, params=cast(Any, params), options={"idempotency_key": key}
+        ),
+        what=f"confirm {payment_id}",
+    )
+    return payment_view(confirmed)
+
+
+def list_refunds(remote: Remote, payment_id: str) -> list[RefundView]:
+    v1 = remote.client.v1
+    return [
+        refund_view(r)
+        for r in _pages(
+            lambda p: v1.refunds.list(params=cast(Any, p)), {"payment_intent": payment_id}
+        )
+    ]
+
+
+def get_charge(remote: Remote, charge_id: str) -> ChargeView:
+    v1 = remote.client.v1
+    return charge_view(_read(lambda: v1.charges.retrieve(charge_id)))
+
+
+def payment_details(remote: Remote, pi: stripe.PaymentIntent) -> PaymentDetails:
+    view = payment_view(pi)
+    charge = get_charge(remote, view.latest_charge) if view.latest_charge else None
+    refunds = list_refunds(remote, view.id) if charge is not None else []
+    return PaymentDetails(view, charge, refunds)
+
+
+def list_payments(remote: Remote, customer: str | None, limit: int) -> list[PaymentView]:
+    v1 = remote.client.v1
+    params: dict[str, Any] = {"limit": min(limit, _PAGE)}
+    if customer:
+        params["customer"] = customer
+    out: list[PaymentView] = []
+    for pi in _pages(lambda p: v1.payment_intents.list(params=cast(Any, p)), params):
+        out.append(payment_view(pi))
+        if len(out) >= limit:
+            break
+    return out
+
+
+# --------------------------------------------------------------------------- refunds
+
+
+def refundable_charge(remote: Remote, target: str) -> ChargeView:
+    """The charge behind a PaymentIntent or charge id, checked to be refundable."""
+    if target.startswith("pi_"):
+        pi = get_payment(remote, target)
+        charge_id = _id_of(pi.latest_charge)
+        if pi.status != "succeeded" or charge_id is None:
+            raise UsageError(
+                f"PaymentIntent {pi.id} is {pi.status}: it has no successful charge to refund"
+            )
+        charge = get_charge(remote, charge_id)
+    elif target.startswith(("ch_", "py_")):
+        charge = get_charge(remote, target)
+    else:
+        raise UsageError(f"{target!r} is neither a PaymentIntent (pi_...) nor a charge (ch_...)")
+    if charge.status != "succeeded":
+        raise UsageError(f"charge {charge.id} is {charge.status}: there is nothing to refund")
+    return charge
+
+
+def refund_payment(
+    remote: Remote,
+    target: str,
+    amount: int | None,
+    reason: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+) -> RefundResult:
+    """Refund `amount` (default: everything left) of a PaymentIntent's or charge's payment.
+
+    What is left is computed first; an amount above it is refused before any write.
+    """
+    charge = refundable_charge(remote, target)
+    to_refund = check_refund_amount(
+        amount, charge.amount, charge.amount_refunded, charge.currency, charge.id
+    )
+    params: dict[str, Any] = {"charge": charge.id, "amount": to_refund}
+    if reason:
+        params["reason"] = reason
+    if metadata:
+        params["metadata"] = dict(metadata)
+    key = random_idempotency_key("refund")
+    v1 = remote.client.v1
+    refund = _write(
+        lambda: v1.refunds.create(params=cast(Any, params), options={"idempotency_key": key}),
+        what=f"refund {charge.id}",
+    )
+    return RefundResult(
+        refund=refund_view(refund),
+        charge_before=charge,
+        left_after=charge.remaining - refund.amount,
+    )
