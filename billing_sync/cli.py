@@ -5,14 +5,25 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
 
 from billing_sync import __version__
+from billing_sync.apply.execute import DEFAULT_PARALLELISM, Executor, Result
 from billing_sync.config.loader import config_path, load_config
 from billing_sync.config.models import BillingConfig
-from billing_sync.errors import BillingSyncError, ConfigError
+from billing_sync.errors import (
+    BillingSyncError,
+    ConfigError,
+    StalePlanError,
+    UnsafePlanError,
+    UsageError,
+)
+from billing_sync.plan.build import build_plan
+from billing_sync.plan.ops import FORMAT_VERSION, Plan
+from billing_sync.plan.render import render, render_json
 from billing_sync.remote.client import Remote, connect
 
 
@@ -83,45 +94,260 @@ def validate(app: AppContext, config_file: str | None, fmt: str) -> None:
         cfg = load_config(path)
     except ConfigError as err:
         if fmt == "json":
-            click.echo(
-                json.dumps(
+            doc: dict[str, Any] = {
+                "format_version": 1,
+                "valid": False,
+                "file": path,
+                "errors": [
                     {
-                        "valid": False,
-                        "file": path,
-                        "errors": [
-                            {
-                                "file": i.file,
-                                "line": i.line,
-                                "column": i.column,
-                                "path": i.path,
-                                "message": i.message,
-                            }
-                            for i in err.issues
-                        ],
-                    },
-                    indent=2,
-                )
-            )
+                        "file": i.file,
+                        "line": i.line,
+                        "column": i.column,
+                        "path": i.path,
+                        "message": i.message,
+                    }
+                    for i in err.issues
+                ],
+            }
+            click.echo(json.dumps(doc, indent=2))
         else:
             for issue in err.issues:
                 click.echo(str(issue), err=True)
-            click.echo(f"{path}: {len(err.issues)} error(s)", err=True)
+            n = len(err.issues)
+            click.echo(f"{path}: {n} error{'s' if n != 1 else ''}", err=True)
         sys.exit(1)
-    n_prices = sum(len(p.prices) for p in cfg.products.values())
-    n_subs = sum(len(c.subscriptions) for c in cfg.customers.values())
+    counts = {
+        "products": len(cfg.products),
+        "prices": sum(len(p.prices) for p in cfg.products.values()),
+        "customers": len(cfg.customers),
+        "subscriptions": sum(len(c.subscriptions) for c in cfg.customers.values()),
+    }
     if fmt == "json":
-        click.echo(json.dumps({"valid": True, "file": path, "errors": []}, indent=2))
+        doc = {"format_version": 1, "valid": True, "file": path, "errors": [], "counts": counts}
+        click.echo(json.dumps(doc, indent=2))
     else:
-        click.echo(
-            f"{path}: valid ({len(cfg.products)} products, {n_prices} prices, "
-            f"{len(cfg.customers)} customers, {n_subs} subscriptions)"
-        )
+        summary = ", ".join(f"{n} {what}" for what, n in counts.items())
+        click.echo(f"{path}: valid ({summary})")
 
 
 @cli.command()
 def schema() -> None:
     """Print the JSON Schema of billing.yaml (for editors)."""
-    click.echo(json.dumps(BillingConfig.model_json_schema(), indent=2))
+    doc = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **BillingConfig.model_json_schema(),
+        "title": "billing.yaml (billing-sync)",
+    }
+    click.echo(json.dumps(doc, indent=2))
+
+
+def _write_plan(plan: Plan, out: str) -> None:
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(render_json(plan), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _show(plan: Plan, fmt: str = "text") -> None:
+    color = fmt == "text" and sys.stdout.isatty()
+    click.echo(render(plan, fmt, color=color), nl=False)
+
+
+def _refuse_conflicts(plan: Plan) -> None:
+    if plan.conflicts:
+        raise BillingSyncError(
+            f"the plan has {len(plan.conflicts)} conflict(s) with objects billing-sync does not "
+            "manage; nothing can be applied until they are resolved"
+        )
+
+
+@cli.command()
+@config_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    help="Output format (json is the same document --out writes).",
+)
+@click.option(
+    "--out",
+    metavar="FILE",
+    default=None,
+    help="Save the plan as JSON for `apply --plan FILE` (conventionally plans/NAME.json).",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when there are changes, 0 when there are none.",
+)
+@pass_app
+def plan(
+    app: AppContext, config_file: str | None, fmt: str, out: str | None, detailed_exitcode: bool
+) -> None:
+    """Show what apply would change. Read-only: never writes to Stripe."""
+    path = str(config_path(config_file))
+    remote = app.remote()
+    p = build_plan(remote, path)
+    _show(p, fmt)
+    if out:
+        _write_plan(p, out)
+        click.echo(f"Saved plan to {out}", err=True)
+    _refuse_conflicts(p)
+    if detailed_exitcode and p.has_changes:
+        sys.exit(2)
+
+
+@cli.command()
+@config_option
+@pass_app
+def drift(app: AppContext, config_file: str | None) -> None:
+    """Exit 0 when the account matches billing.yaml, 2 when it drifted (plan shows how)."""
+    path = str(config_path(config_file))
+    p = build_plan(app.remote(), path)
+    _show(p)
+    _refuse_conflicts(p)
+    if p.has_changes:
+        click.echo("Drift: the Stripe account does not match billing.yaml.", err=True)
+        sys.exit(2)
+
+
+def _saved_plan(remote: Remote, plan_file: str, config_file: str | None) -> Plan:
+    try:
+        data = json.loads(Path(plan_file).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise UsageError(f"cannot read plan {plan_file}: {err.strerror}") from None
+    except json.JSONDecodeError as err:
+        raise UsageError(f"{plan_file} is not a saved plan (invalid JSON: {err.msg})") from None
+    if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
+        raise UsageError(
+            f"{plan_file} is not a billing-sync plan of format_version {FORMAT_VERSION}"
+        )
+    try:
+        saved = Plan.from_data(data)
+    except (KeyError, TypeError, ValueError) as err:
+        raise UsageError(f"{plan_file} is not a valid saved plan ({err})") from None
+    if saved.account != remote.account_fingerprint:
+        raise StalePlanError(f"{plan_file} was made for another Stripe account or API base")
+    fresh = build_plan(remote, config_file or saved.config_file)
+    if fresh.config_hash != saved.config_hash:
+        raise StalePlanError(
+            f"{fresh.config_file} changed since {plan_file} was made; run plan again"
+        )
+    if fresh.remote_fingerprint != saved.remote_fingerprint:
+        raise StalePlanError(
+            f"the Stripe account changed since {plan_file} was made; run plan again"
+        )
+    return saved
+
+
+def _progress_printer() -> Any:
+    tty = sys.stderr.isatty()
+
+    def show(event: str, result: Result | None, done: int, total: int) -> None:
+        if result is None:
+            return
+        op = result.op
+        if tty:
+            line = f"[{done}/{total}] {event:8} {op.id}"
+            click.echo("\r\033[K" + line, nl=False, err=True)
+            if event in ("failed", "skipped"):
+                click.echo(f"\n  {result.message}", err=True)
+            return
+        if event == "start":
+            return
+        extra = f"  {result.stripe_id}" if result.stripe_id else ""
+        msg = f"  {result.message}" if result.message else ""
+        click.echo(f"[{done}/{total}] {event:8} {op.id}{extra}{msg}", err=True)
+
+    return show
+
+
+@cli.command()
+@config_option
+@click.option(
+    "--plan",
+    "plan_file",
+    metavar="FILE",
+    default=None,
+    help="Apply exactly this saved plan; refused if billing.yaml or the account changed.",
+)
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (CI).")
+@click.option(
+    "--allow-destroy",
+    is_flag=True,
+    help="Allow a plan that archives/cancels beyond max_destroy_percent or touches "
+    "protected subscriptions.",
+)
+@click.option("--live", is_flag=True, help="Allow a live-mode key.")
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 32),
+    default=DEFAULT_PARALLELISM,
+    show_default=True,
+    help="Operations in flight at once.",
+)
+@click.option(
+    "--rate-limit",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help="Requests per second (default 20 in test mode, 80 in live mode).",
+)
+@pass_app
+def apply(
+    app: AppContext,
+    config_file: str | None,
+    plan_file: str | None,
+    auto_approve: bool,
+    allow_destroy: bool,
+    live: bool,
+    parallelism: int,
+    rate_limit: float | None,
+) -> None:
+    """Apply billing.yaml (or a saved plan) to the Stripe account."""
+    remote = app.remote(live=live)
+    if plan_file:
+        p = _saved_plan(remote, plan_file, config_file)
+    else:
+        p = build_plan(remote, str(config_path(config_file)))
+    _show(p)
+    _refuse_conflicts(p)
+    if not p.has_changes:
+        click.echo("Nothing to apply.")
+        return
+    if p.unsafe_reasons and not allow_destroy:
+        raise UnsafePlanError(
+            "refusing an unsafe plan: " + "; ".join(p.unsafe_reasons) + ". Review it, then "
+            "pass --allow-destroy"
+        )
+    if not auto_approve:
+        if not sys.stdin.isatty():
+            raise UsageError(
+                "refusing to apply without confirmation: no terminal to ask; pass --auto-approve"
+            )
+        answer = click.prompt(
+            "Apply these changes? Only 'yes' is accepted", default="", show_default=False
+        )
+        if answer.strip() != "yes":
+            raise BillingSyncError("apply cancelled; nothing was changed")
+    executor = Executor(
+        remote, parallelism=parallelism, rate_limit=rate_limit, progress=_progress_printer()
+    )
+    report = executor.run(p)
+    if sys.stderr.isatty():
+        click.echo("", err=True)
+    for r in report.results:
+        if r.status != "done":
+            click.echo(f"{r.status}: {r.op.id}: {r.message}", err=True)
+    click.echo(
+        f"Apply {'complete' if report.ok else 'incomplete'}: {report.count('done')} done, "
+        f"{report.count('failed')} failed, {report.count('skipped')} skipped "
+        f"({remote.http.total} requests)."
+    )
+    if not report.ok:
+        click.echo("Run plan again to see what is left; apply is safe to re-run.", err=True)
+        sys.exit(1)
 
 
 def _register_subgroups() -> None:
