@@ -22,6 +22,19 @@ from billing_sync.state import (
     SubscriptionState,
 )
 
+# Defaults not worth a line in a create's listing.
+QUIET_DEFAULTS = {
+    ("billing_scheme", "per_unit"),
+    ("billing_scheme", "tiered"),
+    ("tax_behavior", "unspecified"),
+    ("active", True),
+}
+
+
+def _quiet(name: str, value: Any) -> bool:
+    return isinstance(value, (str, bool)) and (name, value) in QUIET_DEFAULTS
+
+
 # Phases: the order apply runs operations in, dependencies permitting.
 PH_PRODUCT, PH_PRICE, PH_DEFAULT, PH_CUSTOMER, PH_SUB, PH_CLEANUP, PH_DESTROY = range(1, 8)
 
@@ -170,7 +183,7 @@ class Planner:
                         changes=[
                             FieldChange(k, None, v)
                             for k, v in d.fields.items()
-                            if v not in (None, [], {})
+                            if v not in (None, [], {}) and not _quiet(k, v)
                         ],
                     )
                 )
@@ -334,7 +347,7 @@ class Planner:
                     changes=[
                         FieldChange(k, None, v)
                         for k, v in {**d.immutable, **d.mutable}.items()
-                        if v not in (None, {}, [])
+                        if v not in (None, {}, []) and not _quiet(k, v)
                     ],
                 )
             )
@@ -555,7 +568,9 @@ class Planner:
                         FieldChange(
                             "default_price",
                             self.e.price_keys.get(current or "", current),
-                            price_key if target else None,
+                            (f"{price_key} (new price)" if target.startswith("${") else price_key)
+                            if target
+                            else None,
                         )
                     ],
                 )

@@ -1,0 +1,296 @@
+"""Tests for billing_sync.plan.diff: each planning rule, from a desired config and an existing state."""
+
+from __future__ import annotations
+
+from billing_sync.plan.render import render_markdown, render_text
+from billing_sync.state import Existing, PriceState
+from tests.plan_helpers import BASE, applied, config, find, op_ids, plan_for
+
+
+def test_applied_config_plans_no_changes() -> None:
+    cfg = config()
+    plan = plan_for(cfg, applied(cfg))
+    assert op_ids(plan) == []
+    assert "No changes" in render_text(plan)
+
+
+def test_fresh_account_creates_everything_in_dependency_order() -> None:
+    plan = plan_for(config(), Existing())
+    assert op_ids(plan) == [
+        "product.create:pro",
+        "product.create:seats",
+        "price.create:pro-monthly",
+        "price.create:pro-yearly",
+        "price.create:seats-graduated",
+        "product.update.default_price:pro",
+        "customer.create:acme",
+        "subscription.create:acme/main",
+    ]
+    price = find(plan, "price.create:pro-monthly")
+    assert price.depends_on == ["product.create:pro"]
+    assert price.params["product"] == "pro"
+    assert price.params["lookup_key"] == "pro-monthly"
+    assert price.params["metadata"] == {"billing_sync_key": "pro-monthly"}
+    assert price.summary == "29.00 USD/month"
+    default = find(plan, "product.update.default_price:pro")
+    assert default.params == {"default_price": "${price:pro-monthly}"}
+    assert "price.create:pro-monthly" in default.depends_on
+    sub = find(plan, "subscription.create:acme/main")
+    assert sub.params["customer"] == "${customer:acme}"
+    assert sub.params["items"] == [
+        {"price": "${price:pro-monthly}", "quantity": 2},
+        {"price": "${price:seats-graduated}", "quantity": 12},
+    ]
+    assert sub.params["days_until_due"] == 30
+    assert set(sub.depends_on) == {
+        "customer.create:acme",
+        "price.create:pro-monthly",
+        "price.create:seats-graduated",
+    }
+    assert plan.counts()["create"] == 7
+    assert not plan.destructive_operations
+
+
+def test_tiered_price_params_and_mrr() -> None:
+    plan = plan_for(config(), Existing())
+    tiered = find(plan, "price.create:seats-graduated")
+    assert tiered.params["billing_scheme"] == "tiered"
+    assert tiered.params["tiers"] == [
+        {"up_to": 10, "unit_amount": 1000},
+        {"up_to": "inf", "unit_amount": 800},
+    ]
+    assert "unit_amount" not in tiered.params
+    # 2 x 29.00 + (10 x 10.00 + 2 x 8.00) = 174.00 USD a month, from nothing.
+    assert plan.mrr == {"usd": [0, 17400]}
+
+
+def test_product_field_change_is_an_update_of_that_field_only() -> None:
+    before = config()
+    after = config(BASE.replace("name: Pro\n", "name: Pro\n    description: Now with SSO\n"))
+    plan = plan_for(after, applied(before))
+    assert op_ids(plan) == ["product.update:pro"]
+    op = find(plan, "product.update:pro")
+    assert op.params == {"description": "Now with SSO"}
+    assert [(c.path, c.old, c.new) for c in op.changes] == [("description", None, "Now with SSO")]
+
+
+def test_price_mutable_change_updates_in_place() -> None:
+    before = config()
+    after = config(
+        BASE.replace("pro-yearly: {unit_amount", "pro-yearly: {nickname: Yearly, unit_amount")
+    )
+    plan = plan_for(after, applied(before))
+    assert op_ids(plan) == ["price.update:pro-yearly"]
+    assert find(plan, "price.update:pro-yearly").params == {"nickname": "Yearly"}
+
+
+def test_metadata_removal_unsets_the_key() -> None:
+    with_meta = config(
+        BASE.replace("name: Acme\n", "name: Acme\n    metadata: {crm: A1, tier: gold}\n")
+    )
+    without = config(BASE.replace("name: Acme\n", "name: Acme\n    metadata: {crm: A1}\n"))
+    plan = plan_for(without, applied(with_meta))
+    op = find(plan, "customer.update:acme")
+    assert op.params == {"metadata": {"tier": ""}}
+
+
+def test_price_amount_change_is_a_replace_that_moves_declared_subscriptions() -> None:
+    before = config()
+    existing = applied(before)
+    existing.subscriptions_per_price["price_pro-monthly"] += 3  # three undeclared subscriptions
+    after = config(
+        BASE.replace("pro-monthly: {unit_amount: 2900", "pro-monthly: {unit_amount: 3500")
+    )
+    plan = plan_for(after, existing)
+    assert op_ids(plan) == [
+        "price.replace:pro-monthly",
+        "product.update.default_price:pro",
+        "subscription.update:acme/main",
+        "price.archive.old:pro-monthly",
+    ]
+    replace = find(plan, "price.replace:pro-monthly")
+    assert replace.params["transfer_lookup_key"] is True
+    assert replace.params["unit_amount"] == 3500
+    assert replace.summary == "29.00 USD/month -> 35.00 USD/month"
+    assert replace.notes == [
+        "1 declared subscription(s) move, 3 other subscription(s) stay on the old price"
+    ]
+    sub = find(plan, "subscription.update:acme/main")
+    assert sub.params["items"] == [
+        {"id": "si_acme/main_0", "price": "${price:pro-monthly}", "quantity": 2}
+    ]
+    assert sub.params["proration_behavior"] == "create_prorations"
+    archive = find(plan, "price.archive.old:pro-monthly")
+    assert archive.params == {"active": False}
+    assert set(archive.depends_on) == {
+        "price.replace:pro-monthly",
+        "product.update.default_price:pro",
+    }
+    assert not archive.destructive
+    assert plan.grandfathered == {"pro-monthly": 3}
+    text = render_text(plan)
+    assert "-/+ price pro-monthly" in text
+    assert "3 other subscription(s) stay on the old price" in text
+    assert plan.mrr == {"usd": [17400, 18600]}
+
+
+def test_reverting_a_price_reactivates_the_archived_one() -> None:
+    before = config()
+    existing = applied(before)
+    old = existing.prices["pro-yearly"]
+    old.active = False
+    old.lookup_key = None
+    old.mutable["lookup_key"] = None
+    newer = PriceState(
+        key="pro-yearly",
+        product="pro",
+        active=True,
+        lookup_key="pro-yearly",
+        mutable=dict(old.mutable, lookup_key="pro-yearly"),
+        immutable=dict(old.immutable, unit_amount=31000),
+        id="price_newer",
+        product_id="pro",
+    )
+    existing.all_prices.append(newer)
+    existing.prices["pro-yearly"] = newer
+    existing.price_keys["price_newer"] = "pro-yearly"
+    plan = plan_for(before, existing)
+    assert op_ids(plan) == ["price.reactivate:pro-yearly", "price.archive.old:pro-yearly"]
+    react = find(plan, "price.reactivate:pro-yearly")
+    assert react.path == "/v1/prices/price_pro-yearly"
+    assert react.params == {"active": True, "lookup_key": "pro-yearly", "transfer_lookup_key": True}
+    assert find(plan, "price.archive.old:pro-yearly").path == "/v1/prices/price_newer"
+
+
+def test_removed_price_is_archived_and_counts_as_destructive() -> None:
+    before = config()
+    after = config(
+        BASE.replace(
+            "      pro-yearly: {unit_amount: 29000, currency: usd, recurring: {interval: year}}\n",
+            "",
+        )
+    )
+    plan = plan_for(after, applied(before))
+    assert op_ids(plan) == ["price.archive:pro-yearly"]
+    op = plan.operations[0]
+    assert op.destructive and op.params == {"active": False}
+    # 1 of 7 managed objects: 14% is under the default 30%.
+    assert plan.unsafe_reasons == []
+
+
+def test_removed_product_unsets_default_price_before_archiving_prices() -> None:
+    before = config()
+    after = config(BASE.replace("              - {price: pro-monthly, quantity: 2}\n", ""))
+    text = after.model_dump()
+    assert text  # sanity: config still valid without the pro item
+    minimal = config(
+        """
+        version: 1
+        products:
+          seats:
+            name: Seats
+            prices:
+              seats-graduated:
+                currency: usd
+                recurring: {interval: month}
+                tiers_mode: graduated
+                tiers: [{up_to: 10, unit_amount: 1000}, {up_to: inf, unit_amount: 800}]
+        """
+    )
+    plan = plan_for(minimal, applied(before))
+    archive_product = find(plan, "product.archive:pro")
+    assert archive_product.params == {"active": False, "default_price": ""}
+    archive_price = find(plan, "price.archive:pro-monthly")
+    assert "product.archive:pro" in archive_price.depends_on
+    assert find(plan, "subscription.cancel:acme/main").params == {"cancel_at_period_end": True}
+    # Products, prices and the subscription: 5 destructive of 7 managed objects.
+    assert plan.unsafe_reasons and "max_destroy_percent" in plan.unsafe_reasons[0]
+    assert any("customer acme is no longer declared" in w for w in plan.warnings)
+
+
+def test_subscription_quantity_change_uses_policy_proration() -> None:
+    before = config()
+    after = config(
+        BASE.replace("quantity: 12}", "quantity: 15}")
+        + "policies: {proration_behavior: always_invoice}\n"
+    )
+    plan = plan_for(after, applied(before))
+    assert op_ids(plan) == ["subscription.update:acme/main"]
+    op = plan.operations[0]
+    assert op.params == {
+        "items": [{"id": "si_acme/main_1", "quantity": 15}],
+        "proration_behavior": "always_invoice",
+    }
+    assert [(c.path, c.old, c.new) for c in op.changes] == [
+        ("items.seats-graduated.quantity", 12, 15)
+    ]
+
+
+def test_subscription_item_added_and_removed() -> None:
+    before = config()
+    after = config(
+        BASE.replace("{price: seats-graduated, quantity: 12}", "{price: pro-yearly, quantity: 1}")
+    )
+    plan = plan_for(after, applied(before))
+    op = find(plan, "subscription.update:acme/main")
+    # The seats item switches to the yearly price in place (same Stripe item).
+    assert op.params["items"] == [
+        {"id": "si_acme/main_1", "price": "price_pro-yearly", "quantity": 1}
+    ]
+
+
+def test_cancel_now_policy_deletes_the_subscription() -> None:
+    before = config()
+    after = config(
+        BASE.split("customers:")[0]
+        + "customers:\n  acme:\n    email: billing@acme.example\n    name: Acme\npolicies: {subscription_removal: cancel_now, max_destroy_percent: 100}\n"
+    )
+    plan = plan_for(after, applied(before))
+    op = find(plan, "subscription.cancel:acme/main")
+    assert op.method == "delete" and op.path == "/v1/subscriptions/sub_acme_main"
+    assert plan.unsafe_reasons == []
+
+
+def test_protected_subscription_removal_is_unsafe_whatever_the_threshold() -> None:
+    protected = config(
+        BASE.replace("days_until_due: 30\n", "days_until_due: 30\n        protect: true\n")
+    )
+    after = config(
+        BASE.split("customers:")[0]
+        + "customers:\n  acme:\n    email: billing@acme.example\n    name: Acme\npolicies: {max_destroy_percent: 100}\n"
+    )
+    plan = plan_for(after, applied(protected))
+    assert plan.unsafe_reasons == ["subscription acme/main is protected (protect: true)"]
+
+
+def test_declared_subscription_that_was_canceled_is_reported_not_recreated() -> None:
+    cfg = config()
+    existing = applied(cfg)
+    sub = existing.subscriptions.pop("acme/main")
+    sub.status = "canceled"
+    existing.ended_subscriptions["acme/main"] = sub
+    plan = plan_for(cfg, existing)
+    assert op_ids(plan) == []
+    assert plan.warnings == [
+        "subscription acme/main is canceled in Stripe (sub_acme_main) and is not re-created: "
+        "remove it from billing.yaml or give it a new key"
+    ]
+
+
+def test_unmanaged_id_and_lookup_key_collisions_are_conflicts() -> None:
+    existing = Existing(
+        unmanaged_product_ids={"pro"}, unmanaged_lookup_keys={"seats-graduated": "price_x"}
+    )
+    plan = plan_for(config(), existing)
+    assert len(plan.conflicts) == 2
+    assert "product pro" in plan.conflicts[0]
+    assert "price_x" in plan.conflicts[1]
+    assert "product.create:pro" not in op_ids(plan)
+
+
+def test_markdown_lists_every_operation() -> None:
+    plan = plan_for(config(), Existing())
+    md = render_markdown(plan)
+    for op in plan.operations:
+        assert f"`{op.key}`" in md
+    assert md.startswith("### billing-sync plan")
