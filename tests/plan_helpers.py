@@ -75,7 +75,7 @@ def applied(cfg: BillingConfig) -> Existing:
         ex.prices[key] = p
         ex.all_prices.append(p)
         ex.price_keys[pid] = key
-    for key, prod in ex.products.items():
+    for prod in ex.products.values():
         if prod.default_price:
             prod.default_price = f"price_{prod.default_price}"
     for key, c in d.customers.items():
