@@ -70,13 +70,17 @@ def load_text(text: str, filename: str = DEFAULT_CONFIG) -> BillingConfig:
         )
     if isinstance(doc.data, dict):
         cfg: BillingConfig | None = None
+        later: list[RawIssue] = []
         try:
             cfg = BillingConfig.model_validate(doc.data)
         except ValidationError as err:
-            issues.extend(_from_pydantic(err, doc.source))
+            later.extend(_from_pydantic(err, doc.source))
         for f in check_document(doc.data):
             pos = doc.source.key(f.path) if f.at == "key" else doc.source.value(f.path)
-            issues.append(RawIssue(pos, f.path, f.message))
+            later.append(RawIssue(pos, f.path, f.message))
+        # A node the YAML pass already reported (bad tag, duplicate, ...) is not reported again.
+        reported = {i.path for i in issues}
+        issues.extend(i for i in later if not any(i.path[: len(p)] == p for p in reported if p))
         if cfg is not None and not issues:
             cfg._locations = {
                 path: (filename, pos.line, pos.column) for path, pos in doc.source.values.items()
@@ -202,6 +206,16 @@ _PATTERNS = {
 }
 
 
+def _num(bound: Any) -> str:
+    return str(int(bound)) if isinstance(bound, float) and bound.is_integer() else str(bound)
+
+
+def _looks_decimal(value: Any) -> bool:
+    if isinstance(value, float):
+        return True
+    return isinstance(value, str) and value.replace(".", "", 1).strip().isdigit()
+
+
 def _message(e: Any, loc: Loc) -> str:
     kind: str = e["type"]
     value = e.get("input")
@@ -211,7 +225,7 @@ def _message(e: Any, loc: Loc) -> str:
         msg = f"expected {_EXPECTED[kind]}, got {_describe(value)}"
         if kind == "string_type" and isinstance(value, int | float) and not isinstance(value, bool):
             msg += f' (quote it: "{value}")'
-        if field in ("unit_amount", "flat_amount") and isinstance(value, float | str):
+        if field in ("unit_amount", "flat_amount") and _looks_decimal(value):
             msg += (
                 ' (unit_amount is in minor units, e.g. 1999; use amount: "19.99" for major units)'
             )
@@ -231,11 +245,11 @@ def _message(e: Any, loc: Loc) -> str:
         if bound == 0:
             return f"must not be negative, got {_describe(value)}"
         word = "at least" if kind == "greater_than_equal" else "greater than"
-        return f"must be {word} {bound}, got {_describe(value)}"
+        return f"must be {word} {_num(bound)}, got {_describe(value)}"
     if kind in ("less_than_equal", "less_than"):
         bound = ctx.get("le", ctx.get("lt"))
         word = "at most" if kind == "less_than_equal" else "less than"
-        return f"must be {word} {bound}, got {_describe(value)}"
+        return f"must be {word} {_num(bound)}, got {_describe(value)}"
     if kind == "string_too_short":
         n = ctx.get("min_length", 1)
         if n == 1:
@@ -248,7 +262,7 @@ def _message(e: Any, loc: Loc) -> str:
         return f"must have at least {n} item{'s' if n != 1 else ''}"
     if kind == "too_long":
         what = "keys" if isinstance(value, dict) else "items"
-        return f"must have at most {ctx.get('max_length')} {what}, got {ctx.get('actual_length', len(value))}"
+        return f"must have at most {ctx.get('max_length')} {what}, got {len(value)}"
     if kind == "string_pattern_mismatch":
         pattern = str(ctx.get("pattern", ""))
         return (

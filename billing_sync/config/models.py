@@ -45,7 +45,7 @@ STATEMENT_DESCRIPTOR_FORBIDDEN = "<>\\\"'"
 def _check_key(value: str) -> str:
     if not _KEY_RE.match(value):
         raise ValueError(
-            f"key {value!r} is not allowed: use 1-64 letters, digits, '_' or '-', "
+            f"{value!r} is not allowed: use 1-64 letters, digits, '_' or '-', "
             "starting with a letter or digit"
         )
     return value

@@ -102,8 +102,14 @@ def _describe_yaml_error(err: yaml.YAMLError) -> tuple[Pos, str]:
         pos = Pos(mark.line + 1, mark.column + 1) if mark else Pos(1, 1)
         problem = err.problem or err.context or "invalid YAML"
         msg = f"YAML syntax error: {problem}"
-        if err.context and err.problem and err.context_mark is not None:
+        if problem == "but found another document":
+            msg = "YAML syntax error: expected a single document in the stream, but found another document"
+            if err.context_mark is not None:
+                msg += f" (the first document starts at line {err.context_mark.line + 1})"
+        elif err.context and err.problem and err.context_mark is not None:
             msg += f" ({err.context} at line {err.context_mark.line + 1})"
+        if "<block end>" in problem or "mapping values are not allowed" in problem:
+            msg += "; check the indentation"
         return pos, msg
     if isinstance(err, yaml.reader.ReaderError):
         return Pos(1, 1), f"YAML syntax error: unacceptable character #x{err.character:04x}"
@@ -119,8 +125,9 @@ def _reader_pos(text: str, err: yaml.reader.ReaderError) -> Pos:
 def parse(text: str, filename: str) -> Document:
     """Compose `text` and build plain data; syntax errors end parsing with one issue."""
     source = SourceMap(filename)
-    loader = _Loader(text)
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text)
         node = loader.get_single_node()
     except yaml.YAMLError as err:
         pos, msg = _describe_yaml_error(err)
@@ -128,7 +135,8 @@ def parse(text: str, filename: str) -> Document:
             pos = _reader_pos(text, err)
         return Document(None, source, [RawIssue(pos, (), msg)])
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if node is None:
         return Document(
             None,

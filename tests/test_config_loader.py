@@ -1,0 +1,294 @@
+"""The billing.yaml loader: positions, duplicate keys, YAML errors, exact bad-input messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from billing_sync.config.loader import config_path, load_config, load_text
+from billing_sync.config.source import format_path
+from billing_sync.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+BAD = ROOT / "tests" / "fixtures" / "config" / "bad"
+EXAMPLE = ROOT / "billing.yaml"
+
+
+def expected_messages() -> dict[str, list[str]]:
+    """`expected.txt`: `== NAME.yaml` followed by the exact message lines of that fixture."""
+    table: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in (BAD / "expected.txt").read_text(encoding="utf-8").splitlines():
+        if line.startswith("== "):
+            current = table.setdefault(line[3:], [])
+        elif line and not line.startswith("#") and current is not None:
+            current.append(line)
+    return table
+
+
+EXPECTED = expected_messages()
+FIXTURES = sorted(p.name for p in BAD.glob("*.yaml"))
+
+
+def errors_of(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_text(text, "billing.yaml")
+    return [str(i) for i in info.value.issues]
+
+
+def test_every_fixture_has_expectations() -> None:
+    assert len(FIXTURES) >= 30
+    assert sorted(EXPECTED) == FIXTURES
+    assert all(EXPECTED[name] for name in FIXTURES)
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_bad_fixture_exact_messages(name: str) -> None:
+    assert errors_of((BAD / name).read_text(encoding="utf-8")) == EXPECTED[name]
+
+
+def test_example_is_valid() -> None:
+    cfg = load_config(EXAMPLE)
+    assert set(cfg.products) == {"basic", "pro", "seats", "onboarding"}
+    index = cfg.price_index()
+    assert index["pro-monthly-jpy"][0] == "pro"
+    assert index["pro-monthly-jpy"][1].minor_amount() == 4200
+    assert index["basic-yearly"][1].minor_amount() == 9000
+    assert index["seats-graduated"][1].minor_amount() is None
+    assert index["pro-monthly"][1].currency_options["eur"].minor_amount("eur") == 2700
+
+
+def test_location_of_nodes() -> None:
+    cfg = load_config(EXAMPLE)
+    text = EXAMPLE.read_text(encoding="utf-8").splitlines()
+    loc = cfg.location("products", "pro", "prices", "pro-monthly-jpy", "currency")
+    assert loc is not None
+    file, line, col = loc.rsplit(":", 2)
+    assert file == str(EXAMPLE)
+    assert text[int(line) - 1][int(col) - 1 :] == "jpy"
+    # An unknown child falls back to its nearest located parent.
+    assert cfg.location("products", "pro", "nope") == cfg.location("products", "pro")
+    assert load_text("version: 1\n").location("products") == "billing.yaml:1:1"
+
+
+def test_all_errors_reported_at_once() -> None:
+    text = """\
+version: 1
+products:
+  pro:
+    name: Pro
+    statement_descriptor: "<>"
+    prices:
+      pro-monthly:
+        currency: usdd
+        unit_amount: 100
+      pro-yearly:
+        currency: usd
+        amount: "19.999"
+        recurring: {interval: yearly}
+      one-time:
+        currency: usd
+        unit_amount: -1
+customers:
+  acme:
+    metadata: {tier: 1}
+    subscriptions:
+      main:
+        collection_method: send_invoice
+        items:
+          - {price: nope}
+          - {price: pro-monthly, quantity: 0}
+      extra:
+        collection_method: send_invoice
+        items: [{price: pro-yearly}]
+policies:
+  max_destroy_percent: -3
+"""
+    assert errors_of(text) == [
+        "billing.yaml:5:27: products.pro.statement_descriptor: must be at least 5 characters, got 2: '<>'",
+        "billing.yaml:8:19: products.pro.prices.pro-monthly.currency: 'usdd' is not a currency Stripe supports",
+        "billing.yaml:13:31: products.pro.prices.pro-yearly.recurring.interval: expected one of day, week, month, year; got 'yearly' (did you mean 'year'?)",
+        "billing.yaml:16:22: products.pro.prices.one-time.unit_amount: must not be negative, got -1",
+        'billing.yaml:19:22: customers.acme.metadata.tier: expected a string, got 1 (quote it: "1")',
+        "billing.yaml:24:21: customers.acme.subscriptions.main.items[0].price: unknown price 'nope'",
+        "billing.yaml:25:44: customers.acme.subscriptions.main.items[1].quantity: must be at least 1, got 0",
+        "billing.yaml:26:7: customers.acme.subscriptions.extra: days_until_due is required with collection_method: send_invoice",
+        "billing.yaml:30:24: policies.max_destroy_percent: must not be negative, got -3",
+    ]
+
+
+def test_duplicate_keys_everywhere_reported() -> None:
+    text = "version: 1\nversion: 1\ncustomers:\n  a: {name: x, name: y}\n"
+    assert errors_of(text) == [
+        "billing.yaml:2:1: version: duplicate key 'version' (first defined at line 1)",
+        "billing.yaml:4:16: customers.a.name: duplicate key 'name' (first defined at line 4)",
+    ]
+
+
+def test_duplicate_keys_differently_quoted() -> None:
+    text = "version: 1\ncustomers:\n  acme: {}\n  'acme': {}\n"
+    assert errors_of(text) == [
+        "billing.yaml:4:3: customers.acme: duplicate key 'acme' (first defined at line 3)"
+    ]
+
+
+def test_merge_keys_and_aliases() -> None:
+    text = """\
+version: 1
+products:
+  pro:
+    name: Pro
+    prices:
+      a: &monthly {currency: usd, recurring: {interval: month}, unit_amount: 100}
+      b:
+        <<: *monthly
+        unit_amount: 200
+"""
+    cfg = load_text(text)
+    b = cfg.products["pro"].prices["b"]
+    assert (b.unit_amount, b.currency, b.recurring and b.recurring.interval) == (
+        200,
+        "usd",
+        "month",
+    )
+
+
+def test_merge_of_a_scalar_is_an_error() -> None:
+    text = "version: 1\ncustomers:\n  a:\n    <<: 5\n"
+    assert errors_of(text) == ["billing.yaml:4:9: customers.a: '<<' merges only mappings"]
+
+
+def test_recursive_alias() -> None:
+    text = "version: 1\ncustomers: &c\n  a:\n    metadata: *c\n"
+    assert errors_of(text) == [
+        "billing.yaml:2:12: customers.a.metadata: recursive alias: a node cannot contain itself"
+    ]
+
+
+def test_alias_bomb_is_bounded() -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 7)]
+    errors = errors_of("\n".join(lines) + "\n")
+    assert any("document too large" in e for e in errors)
+
+
+def test_non_scalar_key() -> None:
+    text = "version: 1\n? [a, b]\n: 1\n"
+    assert errors_of(text) == [
+        "billing.yaml:2:3: a mapping key must be a plain value, not a list or mapping"
+    ]
+
+
+def test_multiple_documents() -> None:
+    assert errors_of("version: 1\n---\nversion: 1\n") == [
+        "billing.yaml:2:1: YAML syntax error: expected a single document in the stream, but found another document (the first document starts at line 1)"
+    ]
+
+
+def test_tab_indentation() -> None:
+    assert errors_of("version: 1\nproducts:\n\tpro: {}\n") == [
+        "billing.yaml:3:1: YAML syntax error: found character '\\t' that cannot start any token"
+    ]
+
+
+def test_control_character() -> None:
+    assert errors_of("version: 1\nx: \x07\n") == [
+        "billing.yaml:2:4: YAML syntax error: unacceptable character #x0007"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "billing.yaml:1:1: the file is empty: expected a mapping with 'version: 1'"),
+        (
+            "   \n# only a comment\n",
+            "billing.yaml:1:1: the file is empty: expected a mapping with 'version: 1'",
+        ),
+        ("~\n", "billing.yaml:1:1: expected a mapping (key: value) at the top level, got null"),
+        (
+            "just text\n",
+            "billing.yaml:1:1: expected a mapping (key: value) at the top level, got 'just text'",
+        ),
+        ("42\n", "billing.yaml:1:1: expected a mapping (key: value) at the top level, got 42"),
+    ],
+)
+def test_top_level_must_be_a_mapping(text: str, message: str) -> None:
+    assert errors_of(text) == [message]
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(ConfigError) as info:
+        load_config(missing)
+    assert str(info.value) == f"{missing}:1:1: cannot read file: No such file or directory"
+    binary = tmp_path / "bin.yaml"
+    binary.write_bytes(b"version: 1\n\xff\xfe\n")
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        load_config(binary)
+
+
+def test_file_name_in_messages(tmp_path: Path) -> None:
+    f = tmp_path / "custom.yaml"
+    f.write_text("version: 1\nprodcts: {}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(f)
+    assert (
+        str(info.value) == f"{f}:2:1: prodcts: unknown field 'prodcts' (did you mean 'products'?)"
+    )
+
+
+def test_config_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BILLING_SYNC_CONFIG", raising=False)
+    assert config_path(None) == Path("billing.yaml")
+    monkeypatch.setenv("BILLING_SYNC_CONFIG", "other.yaml")
+    assert config_path(None) == Path("other.yaml")
+    assert config_path("given.yaml") == Path("given.yaml")
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        (
+            ("products", "pro", "prices", "pro-monthly", "currency"),
+            "products.pro.prices.pro-monthly.currency",
+        ),
+        (
+            ("customers", "a", "subscriptions", "main", "items", 0, "price"),
+            "customers.a.subscriptions.main.items[0].price",
+        ),
+        (("customers", "a", "metadata", "a.b"), 'customers.a.metadata["a.b"]'),
+        (("x y",), '["x y"]'),
+        ((), ""),
+    ],
+)
+def test_format_path(path: tuple[str | int, ...], text: str) -> None:
+    assert format_path(path) == text
+
+
+def test_unknown_field_without_close_match_lists_fields() -> None:
+    text = "version: 1\npolicies:\n  zzz: 1\n"
+    assert errors_of(text) == [
+        "billing.yaml:3:3: policies.zzz: unknown field 'zzz' (expected one of: subscription_removal, proration_behavior, max_destroy_percent)"
+    ]
+
+
+def test_nested_unknown_field_hint_in_list_item() -> None:
+    text = """\
+version: 1
+products:
+  p:
+    name: P
+    prices:
+      m: {currency: usd, unit_amount: 1, recurring: {interval: month}}
+customers:
+  c:
+    subscriptions:
+      s:
+        items:
+          - {price: m, quantty: 2}
+"""
+    assert errors_of(text) == [
+        "billing.yaml:12:24: customers.c.subscriptions.s.items[0].quantty: unknown field 'quantty' (did you mean 'quantity'?)"
+    ]
