@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import click
+import signal
+import sys
+import threading
+from types import FrameType
 
-from billing_sync.errors import NotImplementedFeatureError
+import click
 
 
 @click.group()
@@ -14,7 +17,45 @@ def emulator() -> None:
 
 @emulator.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=12111, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
-    """Serve the emulator until interrupted."""
-    raise NotImplementedFeatureError("the emulator is not built yet")
+@click.option("--port", default=12111, show_default=True, type=int, help="0 picks a free port.")
+@click.option(
+    "--state",
+    "state_file",
+    default=None,
+    metavar="FILE",
+    help="Load state from FILE on start; save it atomically after each write.",
+)
+@click.option("--latency-ms", default=0.0, type=float, show_default=True)
+@click.option("--fault-rate", default=0.0, type=click.FloatRange(0, 1), show_default=True)
+def serve(
+    host: str, port: int, state_file: str | None, latency_ms: float, fault_rate: float
+) -> None:
+    """Serve the emulator until interrupted (SIGINT/SIGTERM exit cleanly)."""
+    from billing_sync.emulator.server import make_server
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise click.BadParameter("the emulator only listens on loopback", param_hint="--host")
+    try:
+        server = make_server(
+            host, port, state_file=state_file, latency_ms=latency_ms, fault_rate=fault_rate
+        )
+    except OSError as err:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {err}") from err
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    thread = threading.Thread(target=server.serve_forever, name="stripe-emulator", daemon=True)
+    thread.start()
+    click.echo(f"emulator listening on {server.url}")
+    sys.stdout.flush()
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.shutdown()
+        server.server_close()
+        server.emulator.save_state()

@@ -1,0 +1,543 @@
+"""The emulator's HTTP server: auth, idempotency, request log, faults, latency, test controls."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import json
+import os
+import pkgutil
+import random
+import re
+import socket
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from billing_sync.emulator.errors import ApiError
+from billing_sync.emulator.framework import (
+    Request,
+    Store,
+    check_expand,
+    match_route,
+    random_token,
+)
+from billing_sync.emulator.params import decode_form, validate
+
+API_VERSION = "2026-10-28.endive"
+API_KEY_RE = re.compile(r"^(sk|rk)_test_[A-Za-z0-9_]{1,247}$")
+FAULT_KINDS = ("429", "500", "drop", "500_after")
+MAX_IDEMPOTENCY_KEY = 255
+
+
+def load_resources() -> None:
+    """Import every module in billing_sync.emulator.resources (each registers its routes)."""
+    from billing_sync.emulator import resources
+
+    for mod in sorted(pkgutil.iter_modules(resources.__path__), key=lambda m: m.name):
+        importlib.import_module(f"{resources.__name__}.{mod.name}")
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False
+    # False for a request refused by validation: never stored under an idempotency key.
+    executed: bool = True
+
+
+@dataclass
+class _IdemEntry:
+    fingerprint: str
+    status: int
+    body: Any
+    created: float
+
+
+@dataclass
+class FaultConfig:
+    latency_ms: float = 0.0
+    fault_rate: float = 0.0
+    fault_kinds: tuple[str, ...] = ("429", "500")
+    fail_nth: dict[int, str] = field(default_factory=dict)  # absolute request number -> kind
+
+    def public(self, counter: int) -> dict[str, Any]:
+        return {
+            "latency_ms": self.latency_ms,
+            "fault_rate": self.fault_rate,
+            "fault_kinds": list(self.fault_kinds),
+            "fail_nth": {str(n - counter): k for n, k in sorted(self.fail_nth.items())},
+        }
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, Decimal):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def dumps(body: Any) -> bytes:
+    return json.dumps(body, default=_json_default, indent=2).encode()
+
+
+class Emulator:
+    """All state of one emulator instance; `handle` answers one HTTP request."""
+
+    def __init__(
+        self,
+        *,
+        state_file: str | os.PathLike[str] | None = None,
+        latency_ms: float = 0.0,
+        fault_rate: float = 0.0,
+    ) -> None:
+        load_resources()
+        self.store = Store()
+        self.state_file = Path(state_file) if state_file else None
+        self.defaults = FaultConfig(latency_ms=latency_ms, fault_rate=fault_rate)
+        self.config = FaultConfig(latency_ms=latency_ms, fault_rate=fault_rate)
+        self._meta_lock = threading.Lock()
+        self.request_log: list[dict[str, Any]] = []
+        self.counter = 0  # Stripe requests seen since reset
+        self.idempotency: dict[tuple[str, str], _IdemEntry] = {}
+        self.in_flight: set[tuple[str, str]] = set()
+        self.rng = random.Random()
+        if self.state_file and self.state_file.exists():
+            self.load_state()
+
+    # -- persistence ---------------------------------------------------------------------------
+
+    def load_state(self) -> None:
+        assert self.state_file is not None
+        data = json.loads(self.state_file.read_text())
+        with self.store.lock:
+            self.store.load(data)
+
+    def save_state(self) -> None:
+        if self.state_file is None:
+            return
+        with self.store.lock:
+            payload = json.dumps(self.store.dump(), default=_json_default)
+        directory = self.state_file.parent
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".emulator-state-", dir=directory)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(payload)
+            os.replace(tmp, self.state_file)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    # -- controls ------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        with self.store.lock, self._meta_lock:
+            self.store.clear()
+            self.request_log.clear()
+            self.idempotency.clear()
+            self.in_flight.clear()
+            self.counter = 0
+            self.config = FaultConfig(
+                latency_ms=self.defaults.latency_ms, fault_rate=self.defaults.fault_rate
+            )
+        self.save_state()
+
+    def configure(self, body: dict[str, Any]) -> dict[str, Any]:
+        allowed = {"latency_ms", "fault_rate", "fault_kinds", "fail_nth", "fail_kind", "seed"}
+        unknown = set(body) - allowed
+        if unknown:
+            raise ApiError.invalid(f"Unknown config keys: {sorted(unknown)}")
+        with self._meta_lock:
+            cfg = self.config
+            if "latency_ms" in body:
+                cfg.latency_ms = float(body["latency_ms"])
+            if "fault_rate" in body:
+                rate = float(body["fault_rate"])
+                if not 0 <= rate <= 1:
+                    raise ApiError.invalid("fault_rate must be between 0 and 1")
+                cfg.fault_rate = rate
+            if "fault_kinds" in body:
+                kinds = body["fault_kinds"]
+                kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+                bad = [k for k in kinds if str(k) not in FAULT_KINDS]
+                if bad or not kinds:
+                    raise ApiError.invalid(f"fault_kinds must be among {list(FAULT_KINDS)}")
+                cfg.fault_kinds = tuple(str(k) for k in kinds)
+            if "seed" in body:
+                self.rng.seed(body["seed"])
+            if "fail_nth" in body:
+                kind = str(body.get("fail_kind", "500"))
+                if kind not in FAULT_KINDS:
+                    raise ApiError.invalid(f"fail_kind must be one of {list(FAULT_KINDS)}")
+                nth = body["fail_nth"]
+                items: list[tuple[int, str]]
+                if isinstance(nth, dict):
+                    items = [(int(n), str(k)) for n, k in nth.items()]
+                elif isinstance(nth, list):
+                    items = [(int(n), kind) for n in nth]
+                elif nth is None:
+                    cfg.fail_nth.clear()
+                    items = []
+                else:
+                    items = [(int(nth), kind)]
+                for n, k in items:
+                    if n < 1 or k not in FAULT_KINDS:
+                        raise ApiError.invalid("fail_nth must be >= 1 with a known kind")
+                    cfg.fail_nth[self.counter + n] = k
+            return cfg.public(self.counter)
+
+    def requests(self) -> list[dict[str, Any]]:
+        with self._meta_lock:
+            return list(self.request_log)
+
+    def health(self) -> dict[str, Any]:
+        with self.store.lock:
+            counts = {name: len(c) for name, c in self.store.collections.items()}
+        return {"status": "ok", "api_version": API_VERSION, "objects": counts}
+
+    def control(self, method: str, path: str, body: dict[str, Any]) -> Response:
+        name = path[len("/_emulator/") :].strip("/")
+        try:
+            if (method, name) == ("GET", "health"):
+                return Response(200, self.health())
+            if (method, name) == ("POST", "reset"):
+                self.reset()
+                return Response(200, {"reset": True})
+            if (method, name) == ("GET", "requests"):
+                return Response(200, self.requests())
+            if (method, name) == ("GET", "config"):
+                with self._meta_lock:
+                    return Response(200, self.config.public(self.counter))
+            if (method, name) == ("POST", "config"):
+                return Response(200, self.configure(body))
+            if (method, name) == ("POST", "seed"):
+                from billing_sync.emulator.seed import seed
+
+                with self.store.lock:
+                    result = seed(self.store, body)
+                self.save_state()
+                return Response(200, result)
+        except ApiError as err:
+            return Response(err.status, err.body())
+        except (TypeError, ValueError, KeyError) as err:
+            return Response(400, {"error": {"type": "invalid_request_error", "message": str(err)}})
+        return Response(
+            404, {"error": {"type": "invalid_request_error", "message": "no such control"}}
+        )
+
+    # -- Stripe requests -----------------------------------------------------------------------
+
+    def _next_fault(self) -> str | None:
+        with self._meta_lock:
+            self.counter += 1
+            n = self.counter
+            kind = self.config.fail_nth.pop(n, None)
+            if (
+                kind is None
+                and self.config.fault_rate > 0
+                and self.rng.random() < self.config.fault_rate
+            ):
+                kind = self.rng.choice(self.config.fault_kinds)
+            return kind
+
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Response:
+        """Answer one request to the Stripe surface (paths under /v1/)."""
+        request_id = f"req_{random_token(14)}"
+        split = urlsplit(raw_path)
+        path = split.path
+        idem_key = headers.get("idempotency-key") if method == "POST" else None
+        log: dict[str, Any] = {
+            "method": method,
+            "path": path,
+            "params": {},
+            "status": 0,
+            "idempotency_key": idem_key,
+            "request_id": request_id,
+        }
+        fault = self._next_fault()
+        latency = self.config.latency_ms
+        if latency > 0:
+            time.sleep(latency / 1000.0)
+        try:
+            resp = self._handle(method, path, split.query, headers, body, fault, log)
+        except ApiError as err:
+            resp = Response(err.status, err.body(), dict(err.headers))
+        except Exception as err:  # a bug in the emulator: answer as Stripe's 500, log it
+            import traceback
+
+            traceback.print_exc()
+            resp = Response(
+                500,
+                {"error": {"type": "api_error", "message": f"emulator internal error: {err!r}"}},
+            )
+        resp.headers["Request-Id"] = request_id
+        resp.headers.setdefault("Stripe-Version", headers.get("stripe-version") or API_VERSION)
+        if idem_key:
+            resp.headers["Idempotency-Key"] = idem_key
+        log["status"] = 0 if resp.drop else resp.status
+        with self._meta_lock:
+            self.request_log.append(log)
+        return resp
+
+    def _handle(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: dict[str, str],
+        body: bytes,
+        fault: str | None,
+        log: dict[str, Any],
+    ) -> Response:
+        api_key = self._authenticate(headers.get("authorization", ""))
+        if method in ("GET", "DELETE"):
+            raw = decode_form(parse_qsl(query, keep_blank_values=True))
+        else:
+            ctype = headers.get("content-type", "")
+            if body and "json" in ctype:
+                raise ApiError.invalid("Invalid request: bodies must be form-encoded.")
+            raw = decode_form(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        log["params"] = raw
+        found = match_route(method, path)
+        if found is None:
+            raise ApiError(
+                404,
+                "invalid_request_error",
+                f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs "
+                "or we can help at https://support.stripe.com/.",
+            )
+        route, path_args = found
+
+        if fault in ("429", "500", "drop"):
+            return self._fault_response(fault)
+
+        idem_key = log["idempotency_key"]
+        slot: tuple[str, str] | None = None
+        fingerprint = ""
+        if idem_key is not None:
+            if len(idem_key) > MAX_IDEMPOTENCY_KEY:
+                raise ApiError.invalid(
+                    f"Idempotency keys can be at most {MAX_IDEMPOTENCY_KEY} characters long",
+                    param="idempotency_key",
+                )
+            slot = (api_key, idem_key)
+            fingerprint = hashlib.sha256(
+                json.dumps([method, path, raw], sort_keys=True).encode()
+            ).hexdigest()
+            with self._meta_lock:
+                entry = self.idempotency.get(slot)
+                if entry is not None and time.time() - entry.created > 24 * 3600:
+                    del self.idempotency[slot]
+                    entry = None
+                if entry is not None:
+                    if entry.fingerprint != fingerprint:
+                        raise ApiError(
+                            400,
+                            "idempotency_error",
+                            "Keys for idempotent requests can only be used with the same "
+                            "parameters they were first used with. Try using a key other than "
+                            f"'{idem_key}' if you meant to execute a different request.",
+                        )
+                    return Response(entry.status, entry.body, {"Idempotent-Replayed": "true"})
+                if slot in self.in_flight:
+                    raise ApiError(
+                        409,
+                        "invalid_request_error",
+                        "There is currently another in-progress request using this "
+                        f"Stripe-Idempotency-Key ({idem_key}). Please try again later.",
+                        code="idempotency_key_in_use",
+                    )
+                self.in_flight.add(slot)
+        try:
+            resp = self._execute(route, path_args, method, path, raw, api_key)
+            if slot is not None and resp.executed:
+                with self._meta_lock:
+                    self.idempotency[slot] = _IdemEntry(
+                        fingerprint, resp.status, resp.body, time.time()
+                    )
+        finally:
+            if slot is not None:
+                with self._meta_lock:
+                    self.in_flight.discard(slot)
+        if route.write and resp.status < 400:
+            self.save_state()
+        if fault == "500_after":
+            return self._fault_response("500")
+        return resp
+
+    def _execute(
+        self,
+        route: Any,
+        path_args: dict[str, str],
+        method: str,
+        path: str,
+        raw: dict[str, Any],
+        api_key: str,
+    ) -> Response:
+        try:
+            params = validate(route.params_type, route.implemented, raw)
+            expand = params.get("expand") or []
+            if expand and route.returns != "raw":
+                kind = route.returns.split(":", 1)
+                check_expand(route.returns if kind[0] == "list" else kind[-1], expand)
+            with self.store.lock:
+                req = Request(
+                    store=self.store,
+                    method=method,
+                    path=path,
+                    path_args=path_args,
+                    params=params,
+                    api_key=api_key,
+                    route=route,
+                )
+                result = route.handler(req)
+        except ApiError as err:
+            return Response(err.status, err.body(), dict(err.headers), executed=not err.validation)
+        if isinstance(result, tuple):
+            status, body = result
+            return Response(int(status), body)
+        return Response(200, result)
+
+    def _authenticate(self, header: str) -> str:
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() == "basic" and token:
+            import base64
+            import binascii
+
+            with contextlib.suppress(binascii.Error, UnicodeDecodeError):
+                token = base64.b64decode(token).decode().split(":", 1)[0]
+        elif scheme.lower() != "bearer":
+            token = ""
+        if not token:
+            raise ApiError(
+                401,
+                "invalid_request_error",
+                "You did not provide an API key. You need to provide your API key in the "
+                "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer "
+                "YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for "
+                "details, or we can help at https://support.stripe.com/.",
+            )
+        if not API_KEY_RE.match(token):
+            shown = token[:8] + "*" * max(0, len(token) - 12) + token[-4:]
+            raise ApiError(
+                401,
+                "invalid_request_error",
+                f"Invalid API Key provided: {shown}",
+                code="api_key_invalid" if token.startswith(("sk_", "rk_")) else None,
+            )
+        return token
+
+    @staticmethod
+    def _fault_response(kind: str) -> Response:
+        if kind == "drop":
+            return Response(0, None, drop=True)
+        if kind == "429":
+            return Response(
+                429,
+                {
+                    "error": {
+                        "type": "invalid_request_error",
+                        "code": "rate_limit",
+                        "message": "Request rate limit exceeded. Learn more about rate limits "
+                        "here https://stripe.com/docs/rate-limits.",
+                        "doc_url": "https://stripe.com/docs/error-codes/rate-limit",
+                    }
+                },
+            )
+        return Response(
+            500,
+            {
+                "error": {
+                    "type": "api_error",
+                    "message": "An unknown error occurred (injected by the billing-sync emulator).",
+                }
+            },
+        )
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: EmulatorHTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _dispatch(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        emu = self.server.emulator
+        path = urlsplit(self.path).path
+        if path.startswith("/_emulator/") or path == "/_emulator":
+            payload: dict[str, Any] = {}
+            if body:
+                if "json" in headers.get("content-type", "") or body.lstrip()[:1] in (b"{", b"["):
+                    try:
+                        payload = json.loads(body)
+                    except ValueError:
+                        payload = {}
+                else:
+                    payload = dict(parse_qsl(body.decode(), keep_blank_values=True))
+            resp = emu.control(self.command, path, payload)
+        else:
+            resp = emu.handle(self.command, self.path, headers, body)
+        if resp.drop:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        data = dumps(resp.body)
+        self.send_response(resp.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in resp.headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = _dispatch
+    do_POST = _dispatch
+    do_DELETE = _dispatch
+
+
+class EmulatorHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
+        self.emulator = emulator
+        super().__init__(address, _Handler)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+
+def make_server(host: str = "127.0.0.1", port: int = 0, **emulator_kw: Any) -> EmulatorHTTPServer:
+    return EmulatorHTTPServer((host, port), Emulator(**emulator_kw))
+
+
+def start_server(
+    host: str = "127.0.0.1", port: int = 0, **emulator_kw: Any
+) -> tuple[EmulatorHTTPServer, str]:
+    """Run an emulator in a background thread of this process; returns (server, url).
+
+    Stop it with `server.shutdown(); server.server_close()`; the state is `server.emulator`.
+    """
+    server = make_server(host, port, **emulator_kw)
+    thread = threading.Thread(target=server.serve_forever, name="stripe-emulator", daemon=True)
+    thread.start()
+    return server, server.url

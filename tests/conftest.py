@@ -1,0 +1,120 @@
+"""Shared fixtures: the Stripe emulator as a real subprocess on 127.0.0.1 (one per xdist worker).
+
+- `emulator_server` (session): starts `python -m billing_sync emulator serve --port 0`, reads
+  the URL from its first stdout line, stops it at the end of the session.
+- `emulator` (function): resets the emulator and returns an `EmulatorHandle` with `.url`,
+  `.api_key`, `.requests()`, `.writes()`, `.configure(**kw)`, `.seed(**kw)`, `.client()`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import stripe
+
+ROOT = Path(__file__).resolve().parent.parent
+EMULATOR_API_KEY = "sk_test_emulator_0000000000000000"
+API_VERSION = "2026-10-28.endive"
+
+
+def _control(url: str, method: str, name: str, body: dict[str, Any] | None = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(
+        f"{url}/_emulator/{name}",
+        data=data if method == "POST" else None,
+        method=method,
+        headers={"Content-Type": "application/json"},
+    )
+    if method == "POST" and data is None:
+        req.data = b"{}"
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+@dataclass
+class EmulatorHandle:
+    url: str
+    api_key: str = EMULATOR_API_KEY
+
+    def reset(self) -> None:
+        _control(self.url, "POST", "reset", {})
+
+    def requests(self) -> list[dict[str, Any]]:
+        """Every Stripe request since the last reset: method, path, params, status, key."""
+        result: list[dict[str, Any]] = _control(self.url, "GET", "requests")
+        return result
+
+    def writes(self) -> list[dict[str, Any]]:
+        return [r for r in self.requests() if r["method"] in ("POST", "DELETE")]
+
+    def configure(self, **kw: Any) -> dict[str, Any]:
+        """latency_ms, fault_rate, fault_kinds, fail_nth (int, list or {n: kind}), fail_kind, seed."""
+        result: dict[str, Any] = _control(self.url, "POST", "config", kw)
+        return result
+
+    def seed(self, **kw: Any) -> dict[str, Any]:
+        result: dict[str, Any] = _control(self.url, "POST", "seed", kw)
+        return result
+
+    def health(self) -> dict[str, Any]:
+        result: dict[str, Any] = _control(self.url, "GET", "health")
+        return result
+
+    def client(self, api_key: str | None = None, **kw: Any) -> stripe.StripeClient:
+        return stripe.StripeClient(
+            api_key or self.api_key,
+            stripe_version=API_VERSION,
+            base_addresses={"api": self.url},
+            max_network_retries=kw.pop("max_network_retries", 0),
+            **kw,
+        )
+
+
+@pytest.fixture(scope="session")
+def emulator_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of an emulator subprocess for this session (or xdist worker)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    log = (tmp_path_factory.mktemp("emulator") / "stderr.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "billing_sync", "emulator", "serve", "--port", "0"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        prefix = "emulator listening on "
+        if not line.startswith(prefix):
+            proc.kill()
+            proc.wait(timeout=10)
+            log.flush()
+            raise RuntimeError(f"emulator did not start: {line!r}; see {log.name}")
+        yield line[len(prefix) :]
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture
+def emulator(emulator_server: str) -> EmulatorHandle:
+    """A freshly reset emulator (state, request log, idempotency keys, faults)."""
+    handle = EmulatorHandle(emulator_server)
+    handle.reset()
+    return handle
