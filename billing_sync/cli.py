@@ -289,6 +289,13 @@ def _progress_printer() -> Any:
     help="Operations in flight at once.",
 )
 @click.option(
+    "--max-retries",
+    type=click.IntRange(0, 20),
+    default=5,
+    show_default=True,
+    help="Retries per request on 429, 409, 5xx and connection errors (same idempotency key).",
+)
+@click.option(
     "--rate-limit",
     type=click.FloatRange(min=0.1),
     default=None,
@@ -304,6 +311,7 @@ def apply(
     live: bool,
     parallelism: int,
     rate_limit: float | None,
+    max_retries: int,
 ) -> None:
     """Apply billing.yaml (or a saved plan) to the Stripe account."""
     remote = app.remote(live=live)
@@ -332,7 +340,11 @@ def apply(
         if answer.strip() != "yes":
             raise BillingSyncError("apply cancelled; nothing was changed")
     executor = Executor(
-        remote, parallelism=parallelism, rate_limit=rate_limit, progress=_progress_printer()
+        remote,
+        parallelism=parallelism,
+        rate_limit=rate_limit,
+        progress=_progress_printer(),
+        retry_attempts=max_retries + 1,
     )
     report = executor.run(p)
     if sys.stderr.isatty():

@@ -1,0 +1,277 @@
+"""End to end: the real CLI plans and applies billing.yaml against the emulator over HTTP."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EmulatorHandle
+from tests.e2e_helpers import EXAMPLE, duplicates, everything, run_cli, write_config
+
+pytestmark = pytest.mark.e2e
+
+SMALL = """\
+version: 1
+products:
+  pro:
+    name: Pro
+    metadata: {tier: "2"}
+    default_price: pro-monthly
+    prices:
+      pro-monthly: {unit_amount: 2900, currency: usd, recurring: {interval: month}}
+      pro-yearly: {unit_amount: 29000, currency: usd, recurring: {interval: year}}
+customers:
+  acme:
+    email: billing@acme.example
+    name: Acme
+    metadata: {crm: A-1, segment: smb}
+    subscriptions:
+      main:
+        collection_method: send_invoice
+        days_until_due: 30
+        items:
+          - {price: pro-monthly, quantity: 2}
+policies:
+  max_destroy_percent: 30
+"""
+
+
+def apply_ok(emulator: EmulatorHandle, config: Path, *extra: str) -> str:
+    res = run_cli(emulator, "apply", "-c", str(config), "--auto-approve", *extra)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Traceback" not in res.stderr
+    return res.stdout
+
+
+def assert_no_changes(emulator: EmulatorHandle, config: Path) -> None:
+    res = run_cli(emulator, "plan", "-c", str(config), "--detailed-exitcode")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "No changes" in res.stdout
+
+
+def test_fresh_account_plan_lists_creates_and_writes_nothing(emulator: EmulatorHandle) -> None:
+    res = run_cli(emulator, "plan", "-c", str(EXAMPLE), "--detailed-exitcode")
+    assert res.returncode == 2, res.stderr
+    assert "+ product pro (create)" in res.stdout
+    assert "+ price seats-graduated (create)" in res.stdout
+    assert "+ subscription acme/main (create)" in res.stdout
+    assert "Plan: 15 to create" in res.stdout
+    assert emulator.writes() == []
+    gets = emulator.requests()
+    assert {r["path"] for r in gets} == {
+        "/v1/products",
+        "/v1/prices",
+        "/v1/customers",
+        "/v1/subscriptions",
+    }
+
+
+def test_apply_example_then_plan_is_empty(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    out = apply_ok(emulator, EXAMPLE)
+    assert "Apply complete: 17 done, 0 failed, 0 skipped" in out
+    writes = emulator.writes()
+    assert writes and all(w["idempotency_key"] for w in writes)
+    assert_no_changes(emulator, EXAMPLE)
+    objs = everything(emulator)
+    prices = {p["lookup_key"]: p for p in objs["prices"] if p["lookup_key"]}
+    assert prices["pro-monthly-jpy"]["unit_amount"] == 4200
+    assert prices["pro-monthly-jpy"]["currency"] == "jpy"
+    assert prices["setup-fee"]["type"] == "one_time"
+    assert prices["seats-graduated"]["billing_scheme"] == "tiered"
+    subs = {s["metadata"]["billing_sync_key"]: s for s in objs["subscriptions"]}
+    assert subs["globex/main"]["status"] == "trialing"
+    assert subs["acme/main"]["status"] == "active"
+    products = {p["id"]: p for p in objs["products"]}
+    assert products["pro"]["default_price"] == prices["pro-monthly"]["id"]
+    # A second apply is a no-op that writes nothing.
+    before = len(emulator.writes())
+    out = apply_ok(emulator, EXAMPLE)
+    assert "Nothing to apply" in out
+    assert len(emulator.writes()) == before
+
+
+def test_metadata_removal_and_field_updates_converge(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path, SMALL)
+    apply_ok(emulator, cfg)
+    cfg.write_text(
+        SMALL.replace("metadata: {crm: A-1, segment: smb}", "metadata: {crm: A-2}").replace(
+            "name: Pro\n", "name: Pro\n    description: Now with SSO\n"
+        )
+    )
+    res = run_cli(emulator, "plan", "-c", str(cfg))
+    assert "~ customer acme (update" in res.stdout
+    assert 'metadata.segment: "smb" -> (none)' in res.stdout
+    apply_ok(emulator, cfg)
+    assert_no_changes(emulator, cfg)
+    customer = everything(emulator)["customers"][0]
+    assert customer["metadata"] == {"crm": "A-2", "billing_sync_key": "acme"}
+
+
+def test_price_replace_moves_declared_and_grandfathers_others(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path, SMALL)
+    apply_ok(emulator, cfg)
+    objs = everything(emulator)
+    old = next(p for p in objs["prices"] if p["lookup_key"] == "pro-monthly")
+    # An undeclared subscription on the same price, made by someone else.
+    client = emulator.client()
+    other = client.v1.customers.create({"email": "other@example.com"})
+    undeclared = client.v1.subscriptions.create(
+        {
+            "customer": other.id,
+            "items": [{"price": old["id"], "quantity": 1}],
+            "collection_method": "send_invoice",
+            "days_until_due": 7,
+        }
+    )
+    cfg.write_text(SMALL.replace("unit_amount: 2900", "unit_amount: 3500"))
+    res = run_cli(emulator, "plan", "-c", str(cfg))
+    assert "-/+ price pro-monthly" in res.stdout
+    assert "29.00 USD/month -> 35.00 USD/month" in res.stdout
+    assert (
+        "1 declared subscription(s) move, 1 other subscription(s) stay on the old price"
+        in res.stdout
+    )
+    apply_ok(emulator, cfg)
+    assert_no_changes(emulator, cfg)
+    objs = everything(emulator)
+    by_id = {p["id"]: p for p in objs["prices"]}
+    new = next(p for p in objs["prices"] if p["lookup_key"] == "pro-monthly")
+    assert new["id"] != old["id"] and new["unit_amount"] == 3500 and new["active"]
+    assert by_id[old["id"]]["active"] is False
+    assert by_id[old["id"]]["lookup_key"] is None
+    product = next(p for p in objs["products"] if p["id"] == "pro")
+    assert product["default_price"] == new["id"]
+    subs = {s["id"]: s for s in objs["subscriptions"]}
+    declared = next(s for s in objs["subscriptions"] if s["metadata"].get("billing_sync_key"))
+    assert declared["items"]["data"][0]["price"]["id"] == new["id"]
+    assert declared["items"]["data"][0]["quantity"] == 2
+    assert subs[undeclared.id]["items"]["data"][0]["price"]["id"] == old["id"]
+    # Reverting reactivates the old price instead of creating a third.
+    cfg.write_text(SMALL)
+    apply_ok(emulator, cfg)
+    assert_no_changes(emulator, cfg)
+    objs = everything(emulator)
+    assert len(objs["prices"]) == 3
+    current = next(p for p in objs["prices"] if p["lookup_key"] == "pro-monthly")
+    assert current["id"] == old["id"] and current["active"]
+
+
+def test_removing_a_subscription_cancels_per_policy_and_unsafe_plans_are_refused(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path, SMALL)
+    apply_ok(emulator, cfg)
+    without = SMALL.split("    subscriptions:")[0] + "policies:\n  max_destroy_percent: 10\n"
+    cfg.write_text(without)
+    writes = len(emulator.writes())
+    res = run_cli(emulator, "apply", "-c", str(cfg), "--auto-approve")
+    assert res.returncode == 1
+    assert "- subscription acme/main (cancel" in res.stdout  # rendered before it is refused
+    assert "refusing an unsafe plan" in res.stderr and "--allow-destroy" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert len(emulator.writes()) == writes
+    apply_ok(emulator, cfg, "--allow-destroy")
+    sub = everything(emulator)["subscriptions"][0]
+    assert sub["cancel_at_period_end"] is True and sub["status"] == "active"
+    assert_no_changes(emulator, cfg)
+
+
+def test_cancel_now_policy_cancels_immediately(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, SMALL)
+    apply_ok(emulator, cfg)
+    cfg.write_text(
+        SMALL.split("    subscriptions:")[0]
+        + "policies:\n  subscription_removal: cancel_now\n  max_destroy_percent: 100\n"
+    )
+    apply_ok(emulator, cfg)
+    assert everything(emulator)["subscriptions"][0]["status"] == "canceled"
+    assert_no_changes(emulator, cfg)
+    # Declaring it again does not silently re-create it.
+    cfg.write_text(SMALL)
+    res = run_cli(emulator, "plan", "-c", str(cfg))
+    assert "subscription acme/main is canceled in Stripe" in res.stdout
+
+
+def test_live_key_is_refused_before_any_request(emulator: EmulatorHandle) -> None:
+    live = "sk_live_" + "x" * 24
+    for args in (["plan"], ["apply", "--auto-approve"]):
+        res = run_cli(emulator, *args, "-c", str(EXAMPLE), api_key=live)
+        assert res.returncode == 1
+        assert res.stderr.startswith(
+            "error: refusing to use live key sk_live_...xxxx without --live"
+        )
+        assert live not in res.stdout + res.stderr
+    assert emulator.requests() == []
+
+
+def test_unreachable_api_and_bad_key_are_one_line(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    res = run_cli(emulator, "plan", "-c", str(EXAMPLE), api_base="http://127.0.0.1:9")
+    assert res.returncode == 1
+    assert res.stderr.startswith("error: could not reach the Stripe API")
+    assert len(res.stderr.strip().splitlines()) == 1
+    res = run_cli(emulator, "plan", "-c", str(EXAMPLE), api_key="pk_test_123456789012")
+    assert res.returncode == 1
+    assert "is not a secret or restricted key" in res.stderr
+
+
+def test_bad_config_writes_nothing(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    cfg = write_config(
+        tmp_path,
+        SMALL.replace(
+            "currency: usd, recurring: {interval: year}",
+            "currency: usdd, recurring: {interval: year}",
+        ),
+    )
+    res = run_cli(emulator, "apply", "-c", str(cfg), "--auto-approve")
+    assert res.returncode == 1
+    assert "currency" in res.stderr and str(cfg) in res.stderr
+    assert "Traceback" not in res.stderr
+    assert emulator.requests() == []
+
+
+def test_apply_without_tty_or_auto_approve_refuses(emulator: EmulatorHandle) -> None:
+    res = run_cli(emulator, "apply", "-c", str(EXAMPLE))
+    assert res.returncode == 1
+    assert "pass --auto-approve" in res.stderr
+    assert emulator.writes() == []
+
+
+def test_saved_plan_applies_exactly_and_goes_stale(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path, SMALL)
+    saved = tmp_path / "plans" / "one.json"
+    res = run_cli(emulator, "plan", "-c", str(cfg), "--out", str(saved))
+    assert res.returncode == 0, res.stderr
+    data = json.loads(saved.read_text())
+    assert data["format_version"] == 1
+    assert data == json.loads(run_cli(emulator, "plan", "-c", str(cfg), "--format", "json").stdout)
+    # The account changes behind the plan's back: refused.
+    emulator.client().v1.products.create({"name": "Hand made"})
+    res = run_cli(emulator, "apply", "--plan", str(saved), "--auto-approve")
+    assert res.returncode == 1 and "the Stripe account changed" in res.stderr
+    run_cli(emulator, "plan", "-c", str(cfg), "--out", str(saved))
+    # The config changes behind the plan's back: refused.
+    cfg.write_text(SMALL.replace("name: Acme", "name: Acme Inc"))
+    res = run_cli(emulator, "apply", "--plan", str(saved), "--auto-approve")
+    assert res.returncode == 1 and "changed since" in res.stderr
+    cfg.write_text(SMALL)
+    res = run_cli(emulator, "apply", "--plan", str(saved), "--auto-approve")
+    assert res.returncode == 0, res.stderr
+    assert_no_changes(emulator, cfg)
+    assert duplicates(emulator) == {}
+
+
+def test_markdown_and_json_formats(emulator: EmulatorHandle) -> None:
+    md = run_cli(emulator, "plan", "-c", str(EXAMPLE), "--format", "markdown").stdout
+    assert md.startswith("### billing-sync plan")
+    assert "| `+` | price | `pro-monthly-jpy` |" in md
+    doc = json.loads(run_cli(emulator, "plan", "-c", str(EXAMPLE), "--format", "json").stdout)
+    assert doc["summary"]["create"] == 15
+    assert doc["mrr"]["usd"]["before"] == 0
