@@ -1,0 +1,269 @@
+"""Charges: created by confirming a PaymentIntent (never directly); retrieve and list.
+
+A charge's `amount_refunded` / `refunded` move with its refunds (refunds.py). `refunds` is
+returned only when expanded, as Stripe does since API version 2022-11-15.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import stripe
+
+from billing_sync.emulator.framework import (
+    Obj,
+    ObjectType,
+    Request,
+    Store,
+    list_page,
+    random_token,
+    register_type,
+    route,
+)
+from billing_sync.money import exponent
+
+# Test cards: payment method token -> (brand, last4, decline (code, decline_code, message) or None).
+Decline = tuple[str, str, str]
+_GENERIC = ("card_declined", "generic_decline", "Your card was declined.")
+_INSUFFICIENT = ("card_declined", "insufficient_funds", "Your card has insufficient funds.")
+_LOST = ("card_declined", "lost_card", "Your card was declined.")
+_STOLEN = ("card_declined", "stolen_card", "Your card was declined.")
+_EXPIRED = ("expired_card", "expired_card", "Your card has expired.")
+_CVC = ("incorrect_cvc", "incorrect_cvc", "Your card's security code is incorrect.")
+_PROCESSING = (
+    "processing_error",
+    "processing_error",
+    "An error occurred while processing your card. Try again in a little bit.",
+)
+_FRAUD = ("card_declined", "fraudulent", "Your card was declined.")
+
+TEST_CARDS: dict[str, tuple[str, str, Decline | None]] = {
+    "pm_card_visa": ("visa", "4242", None),
+    "pm_card_visa_debit": ("visa", "5556", None),
+    "pm_card_mastercard": ("mastercard", "4444", None),
+    "pm_card_amex": ("amex", "8431", None),
+    "pm_card_discover": ("discover", "1117", None),
+    "pm_card_jcb": ("jcb", "0505", None),
+    "pm_card_unionpay": ("unionpay", "0005", None),
+    "pm_card_chargeDeclined": ("visa", "0002", _GENERIC),
+    "pm_card_chargeDeclinedInsufficientFunds": ("visa", "9995", _INSUFFICIENT),
+    "pm_card_chargeDeclinedLostCard": ("visa", "9987", _LOST),
+    "pm_card_chargeDeclinedStolenCard": ("visa", "9979", _STOLEN),
+    "pm_card_chargeDeclinedExpiredCard": ("visa", "0069", _EXPIRED),
+    "pm_card_chargeDeclinedIncorrectCvc": ("visa", "0127", _CVC),
+    "pm_card_chargeDeclinedProcessingError": ("visa", "0119", _PROCESSING),
+    "pm_card_chargeDeclinedFraudulent": ("visa", "0019", _FRAUD),
+    "pm_card_chargeCustomerFail": ("visa", "0341", _GENERIC),
+}
+# The `pm_card_visa_chargeDeclined...` spellings name the same cards.
+for _name, _card in list(TEST_CARDS.items()):
+    if _name.startswith("pm_card_chargeDeclined"):
+        TEST_CARDS["pm_card_visa_" + _name[len("pm_card_") :]] = _card
+
+# Declines by last4, for payment methods stored by the payment_methods resource.
+DECLINES_BY_LAST4: dict[str, Decline] = {
+    last4: decline for _b, last4, decline in TEST_CARDS.values() if decline is not None
+}
+
+
+def card_for(store: Store, pm_id: str) -> tuple[str, str, Decline | None] | None:
+    """(brand, last4, decline) for a test token or a stored payment method; None if unknown."""
+    if pm_id in TEST_CARDS:
+        return TEST_CARDS[pm_id]
+    from billing_sync.emulator.framework import TYPES
+
+    if "payment_method" not in TYPES:
+        return None
+    pm = store.get("payment_method", pm_id)
+    if pm is None or pm.get("deleted"):
+        return None
+    token = pm.get("_token") or pm.get("_test_token")
+    if isinstance(token, str) and token in TEST_CARDS:
+        return TEST_CARDS[token]
+    card = pm.get("card") or {}
+    brand = str(card.get("brand") or "visa")
+    last4 = str(card.get("last4") or "4242")
+    decline = DECLINES_BY_LAST4.get(last4)
+    code = pm.get("_decline_code")
+    if isinstance(code, str) and code:
+        decline = next(
+            (d for d in DECLINES_BY_LAST4.values() if d[1] == code),
+            ("card_declined", code, "Your card was declined."),
+        )
+    return brand, last4, decline
+
+
+SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "cny": "¥", "inr": "₹", "krw": "₩"}
+
+
+def stripe_money(amount: int, currency: str) -> str:
+    """Money as Stripe writes it in messages: `$0.50`, `¥50`, `15.00 czk`."""
+    exp = exponent(currency)
+    major = f"{amount / 10**exp:,.{exp}f}" if exp else f"{amount:,}"
+    sym = SYMBOLS.get(currency)
+    return f"{sym}{major}" if sym else f"{major} {currency}"
+
+
+def _compute(store: Store, obj: Obj) -> Obj:
+    """`refunds` as a list object (rendered only when expanded)."""
+    page = list_page(
+        store,
+        "refund",
+        url=f"/v1/charges/{obj['id']}/refunds",
+        limit=100,
+        index=("charge", obj["id"]),
+    )
+    return {"refunds": page}
+
+
+register_type(
+    ObjectType(
+        name="charge",
+        collection="charges",
+        id_prefix="ch",
+        expandable={
+            "customer": "customer",
+            "payment_intent": "payment_intent",
+        },
+        includable=("refunds",),
+        nested={"refunds": "list:refund"},
+        index_on=("customer", "payment_intent"),
+        stripe_class=stripe.Charge,
+        compute=_compute,
+    )
+)
+
+
+def new_charge(
+    store: Store, pi: Obj, pm_id: str, brand: str, last4: str, decline: Decline | None, now: int
+) -> Obj:
+    """A charge for one confirmation attempt of a PaymentIntent: succeeded, or failed."""
+    ok = decline is None
+    failure_code, decline_code, failure_message = decline or (None, None, None)
+    outcome: dict[str, Any] = (
+        {
+            "network_status": "approved_by_network",
+            "reason": None,
+            "risk_level": "normal",
+            "seller_message": "Payment complete.",
+            "type": "authorized",
+        }
+        if ok
+        else {
+            "network_status": "declined_by_network",
+            "reason": decline_code,
+            "risk_level": "normal",
+            "seller_message": "The bank did not return any further details with this decline.",
+            "type": "issuer_declined",
+        }
+    )
+    ch: Obj = {
+        "id": store.new_id("charge"),
+        "object": "charge",
+        "amount": pi["amount"],
+        "amount_captured": pi["amount"] if ok else 0,
+        "amount_refunded": 0,
+        "application": None,
+        "application_fee": None,
+        "application_fee_amount": None,
+        "authorization_code": None,
+        "balance_transaction": None,
+        "billing_details": {
+            "address": {
+                "city": None,
+                "country": None,
+                "line1": None,
+                "line2": None,
+                "postal_code": None,
+                "state": None,
+            },
+            "email": None,
+            "name": None,
+            "phone": None,
+            "tax_id": None,
+        },
+        "calculated_statement_descriptor": "BILLING-SYNC",
+        "captured": ok,
+        "created": now,
+        "currency": pi["currency"],
+        "customer": pi.get("customer"),
+        "description": pi.get("description"),
+        "disputed": False,
+        "failure_balance_transaction": None,
+        "failure_code": failure_code,
+        "failure_message": failure_message,
+        "fraud_details": {},
+        "level3": None,
+        "livemode": False,
+        "metadata": {},
+        "on_behalf_of": None,
+        "outcome": outcome,
+        "paid": ok,
+        "payment_intent": pi["id"],
+        "payment_method": pm_id,
+        "payment_method_details": {
+            "type": "card",
+            "card": {
+                "brand": brand,
+                "last4": last4,
+                "exp_month": 12,
+                "exp_year": 2034,
+                "funding": "credit",
+                "country": "US",
+                "network": brand,
+            },
+        },
+        "presentment_details": None,
+        "radar_options": None,
+        "receipt_email": pi.get("receipt_email"),
+        "receipt_number": None,
+        "receipt_url": f"https://pay.stripe.com/receipts/emulator/{random_token(24)}"
+        if ok
+        else None,
+        "refunded": False,
+        "review": None,
+        "shipping": None,
+        "source": None,
+        "source_transfer": None,
+        "statement_descriptor": None,
+        "statement_descriptor_suffix": None,
+        "status": "succeeded" if ok else "failed",
+        "transfer": None,
+        "transfer_data": None,
+        "transfer_group": None,
+    }
+    return store.insert("charge", ch)
+
+
+@route(
+    "GET",
+    "/v1/charges/{charge}",
+    stripe.params.ChargeRetrieveParams,
+    implemented=set(),
+    returns="charge",
+)
+def retrieve_charge(req: Request) -> Obj:
+    ch = req.store.get_or_404("charge", req.path_args["charge"])
+    return req.render("charge", ch)
+
+
+@route(
+    "GET",
+    "/v1/charges",
+    stripe.params.ChargeListParams,
+    implemented={"customer", "payment_intent"},
+    returns="list:charge",
+)
+def list_charges(req: Request) -> Obj:
+    p = req.params
+    if p.get("payment_intent"):
+        cus = p.get("customer")
+        return req.list_response(
+            "charge",
+            url="/v1/charges",
+            index=("payment_intent", p["payment_intent"]),
+            where=(lambda o: o.get("customer") == cus) if cus else None,
+        )
+    if p.get("customer"):
+        return req.list_response("charge", url="/v1/charges", index=("customer", p["customer"]))
+    return req.list_response("charge", url="/v1/charges")
