@@ -292,3 +292,11 @@ customers:
     assert errors_of(text) == [
         "billing.yaml:12:24: customers.c.subscriptions.s.items[0].quantty: unknown field 'quantty' (did you mean 'quantity'?)"
     ]
+
+
+def test_deeply_nested_documents_are_refused() -> None:
+    assert errors_of("a: " + "[" * 3000 + "]" * 3000 + "\n") == [
+        "billing.yaml:1:1: YAML document nested too deeply (more than 64 levels)"
+    ]
+    errors = errors_of("x: " + "[" * 70 + "]" * 70 + "\n")
+    assert "nested too deeply (more than 64 levels)" in errors[-1]

@@ -19,6 +19,8 @@ Path = tuple[str | int, ...]
 
 #: Stop expanding aliases beyond this many nodes ("billion laughs").
 MAX_NODES = 100_000
+#: billing.yaml is a handful of levels deep; deeper documents are refused, not recursed into.
+MAX_DEPTH = 64
 
 _PLAIN_SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -134,6 +136,9 @@ def parse(text: str, filename: str) -> Document:
         if isinstance(err, yaml.reader.ReaderError):
             pos = _reader_pos(text, err)
         return Document(None, source, [RawIssue(pos, (), msg)])
+    except RecursionError:
+        msg = f"YAML document nested too deeply (more than {MAX_DEPTH} levels)"
+        return Document(None, source, [RawIssue(Pos(1, 1), (), msg)])
     finally:
         if loader is not None:
             loader.dispose()
@@ -166,6 +171,9 @@ class _Builder:
                 self.issue(node, path, f"document too large (more than {MAX_NODES} nodes)")
             return None
         self.source.values.setdefault(path, Pos.of(node))
+        if len(path) > MAX_DEPTH:
+            self.issue(node, path[:MAX_DEPTH], f"nested too deeply (more than {MAX_DEPTH} levels)")
+            return None
         if id(node) in self.stack:
             self.issue(node, path, "recursive alias: a node cannot contain itself")
             return None
