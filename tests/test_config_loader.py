@@ -126,6 +126,14 @@ def test_duplicate_keys_everywhere_reported() -> None:
     ]
 
 
+def test_errors_inside_a_duplicated_key_are_still_reported() -> None:
+    text = "version: 1\nproducts:\n  pro:\n    name: 5\n  pro:\n    name: Pro\n"
+    assert errors_of(text) == [
+        'billing.yaml:4:11: products.pro.name: expected a string, got 5 (quote it: "5")',
+        "billing.yaml:5:3: products.pro: duplicate key 'pro' (first defined at line 3)",
+    ]
+
+
 def test_duplicate_keys_differently_quoted() -> None:
     text = "version: 1\ncustomers:\n  acme: {}\n  'acme': {}\n"
     assert errors_of(text) == [

@@ -79,8 +79,8 @@ def load_text(text: str, filename: str = DEFAULT_CONFIG) -> BillingConfig:
             pos = doc.source.key(f.path) if f.at == "key" else doc.source.value(f.path)
             later.append(RawIssue(pos, f.path, f.message))
         # A node the YAML pass already reported (bad tag, duplicate, ...) is not reported again.
-        reported = {i.path for i in issues}
-        issues.extend(i for i in later if not any(i.path[: len(p)] == p for p in reported if p))
+        voided = doc.voided
+        issues.extend(i for i in later if not any(i.path[: len(p)] == p for p in voided))
         if cfg is not None and not issues:
             cfg._locations = {
                 path: (filename, pos.line, pos.column) for path, pos in doc.source.values.items()

@@ -87,7 +87,11 @@ def _up_to(value: Any) -> Any:
 
 
 Key = Annotated[str, AfterValidator(_check_key), Field(json_schema_extra={"pattern": KEY_PATTERN})]
-Currency = Annotated[str, AfterValidator(_check_currency), Field(min_length=3, max_length=3)]
+Currency = Annotated[
+    str,
+    AfterValidator(_check_currency),
+    Field(json_schema_extra={"enum": sorted(CURRENCIES)}),
+]
 MetadataKey = Annotated[
     str, StringConstraints(min_length=1, max_length=METADATA_KEY_MAX, pattern=METADATA_KEY_PATTERN)
 ]

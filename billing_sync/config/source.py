@@ -96,6 +96,8 @@ class Document:
     data: Any
     source: SourceMap
     issues: list[RawIssue]
+    #: Paths whose value was unusable and replaced by None (bad scalar, recursion, depth).
+    voided: set[Path] = field(default_factory=set)
 
 
 def _describe_yaml_error(err: yaml.YAMLError) -> tuple[Pos, str]:
@@ -150,7 +152,7 @@ def parse(text: str, filename: str) -> Document:
         )
     builder = _Builder(loader, source)
     data = builder.build(node, ())
-    return Document(data, source, builder.issues)
+    return Document(data, source, builder.issues, builder.voided)
 
 
 class _Builder:
@@ -158,24 +160,31 @@ class _Builder:
         self.loader = loader
         self.source = source
         self.issues: list[RawIssue] = []
+        self.voided: set[Path] = set()
         self.count = 0
         self.stack: set[int] = set()
 
     def issue(self, node: yaml.Node, path: Path, message: str) -> None:
         self.issues.append(RawIssue(Pos.of(node), path, message))
 
+    def void(self, node: yaml.Node, path: Path, message: str) -> None:
+        """Report an unusable value; later passes ignore everything at and under `path`."""
+        self.issue(node, path, message)
+        self.voided.add(path)
+
     def build(self, node: yaml.Node, path: Path) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
             if self.count == MAX_NODES + 1:
                 self.issue(node, path, f"document too large (more than {MAX_NODES} nodes)")
+            self.voided.add(path)
             return None
         self.source.values.setdefault(path, Pos.of(node))
         if len(path) > MAX_DEPTH:
-            self.issue(node, path[:MAX_DEPTH], f"nested too deeply (more than {MAX_DEPTH} levels)")
+            self.void(node, path[:MAX_DEPTH], f"nested too deeply (more than {MAX_DEPTH} levels)")
             return None
         if id(node) in self.stack:
-            self.issue(node, path, "recursive alias: a node cannot contain itself")
+            self.void(node, path, "recursive alias: a node cannot contain itself")
             return None
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node, path)
@@ -195,7 +204,7 @@ class _Builder:
             return self.loader.construct_object(node, deep=True)
         except Exception as err:  # PyYAML raises ValueError etc. for e.g. 2024-13-45
             problem = getattr(err, "problem", None) or str(err)
-            self.issue(node, path, f"invalid value {node.value!r}: {problem}")
+            self.void(node, path, f"invalid value {node.value!r}: {problem}")
             return None
 
     def mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
