@@ -482,6 +482,7 @@ class Request:
         url: str,
         where: Callable[[Obj], bool] | None = None,
         index: tuple[str, Any] | None = None,
+        ascending: bool = False,
     ) -> Obj:
         """A Stripe list page: newest first, `limit`, `starting_after`, `ending_before`."""
         page = list_page(
@@ -493,6 +494,7 @@ class Request:
             ending_before=self.params.get("ending_before"),
             where=where,
             index=index,
+            ascending=ascending,
         )
         return render(self.store, f"list:{tname}", page, self.expand)
 
@@ -507,8 +509,12 @@ def list_page(
     ending_before: Any = None,
     where: Callable[[Obj], bool] | None = None,
     index: tuple[str, Any] | None = None,
+    ascending: bool = False,
 ) -> Obj:
-    """Unrendered list page (see Request.list_response); costs O(page) when `where` is dense."""
+    """Unrendered list page (see Request.list_response); costs O(page) when `where` is dense.
+
+    Newest first, unless `ascending` (oldest first, as subscription items are listed).
+    """
     if limit in (None, ""):
         limit = 10
     if not isinstance(limit, int) or not 1 <= limit <= 100:
@@ -528,25 +534,26 @@ def list_page(
             raise ApiError.missing(tname.replace("_", " "), str(oid), param=param)
         return p
 
-    data: list[Obj] = []
-    if ending_before:
-        it = coll.iter_asc(index, cursor_pos(ending_before, "ending_before"))
+    def take(it: Iterator[Obj]) -> tuple[list[Obj], bool]:
+        out: list[Obj] = []
         for obj in it:
             if where is None or where(obj):
-                data.append(obj)
-                if len(data) > limit:
+                out.append(obj)
+                if len(out) > limit:
                     break
-        has_more = len(data) > limit
-        data = list(reversed(data[:limit]))
+        return out[:limit], len(out) > limit
+
+    if ending_before:
+        end = cursor_pos(ending_before, "ending_before")
+        towards = coll.iter_desc(index, end) if ascending else coll.iter_asc(index, end)
+        data, has_more = take(towards)
+        data.reverse()
     else:
-        before = cursor_pos(starting_after, "starting_after") if starting_after else None
-        for obj in coll.iter_desc(index, before):
-            if where is None or where(obj):
-                data.append(obj)
-                if len(data) > limit:
-                    break
-        has_more = len(data) > limit
-        data = data[:limit]
+        start = cursor_pos(starting_after, "starting_after") if starting_after else None
+        if ascending:
+            data, has_more = take(coll.iter_asc(index, -1 if start is None else start))
+        else:
+            data, has_more = take(coll.iter_desc(index, start))
     return {"object": "list", "data": data, "has_more": has_more, "url": url}
 
 

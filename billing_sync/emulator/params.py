@@ -245,6 +245,10 @@ class Validator:
         opts = _options(tp, module)
         if raw == "":
             return ""
+        # `Literal['day', 'month']|str`: the `str` is the client's forward compatibility; the
+        # API accepts only the listed values.
+        if any(get_origin(o) is Literal and any(a != "" for a in get_args(o)) for o in opts):
+            opts = [o for o in opts if o is not str]
         errors: list[ApiError] = []
         structured = isinstance(raw, dict | list)
 

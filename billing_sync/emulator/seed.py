@@ -91,8 +91,46 @@ def seed(store: Store, body: dict[str, Any]) -> dict[str, Any]:
                 prod["default_price"] = price["id"]
     customer_ids: list[str] = []
     subscription_ids: list[str] = []
-    if n_customers or n_subs or n_items != 1:
-        raise ApiError.invalid("seed: customers and subscriptions are not available yet")
+    if n_customers:
+        from billing_sync.emulator.resources.customers import build_customer
+
+        for c in range(n_customers):
+            ckey = f"customer-{c}"
+            cus = build_customer(
+                store,
+                {
+                    "email": f"{ckey}@example.test",
+                    "name": f"Customer {c}",
+                    "metadata": {**extra_meta, key_field: ckey},
+                },
+                now,
+            )
+            customer_ids.append(cus["id"])
+            if n_subs and not price_ids:
+                raise ApiError.invalid("seed: subscriptions need products with recurring prices")
+            if n_subs and not interval:
+                raise ApiError.invalid("seed: subscriptions need recurring prices (interval)")
+            for s in range(n_subs):
+                from billing_sync.emulator.resources.subscriptions import build_subscription
+
+                items: list[dict[str, Any]] = []
+                for k in range(n_items):
+                    pid = price_ids[(c * n_subs + s + k * n_prices) % len(price_ids)]
+                    if any(it["price"] == pid for it in items):
+                        continue
+                    items.append({"price": pid, "quantity": 1 + (c % 5)})
+                sub = build_subscription(
+                    store,
+                    {
+                        "customer": cus["id"],
+                        "items": items,
+                        "collection_method": body.get("collection_method", "send_invoice"),
+                        "days_until_due": 30,
+                        "metadata": {**extra_meta, key_field: f"{ckey}-sub-{s}"},
+                    },
+                    now,
+                )
+                subscription_ids.append(sub["id"])
     return {
         "products": product_ids,
         "prices": price_ids,

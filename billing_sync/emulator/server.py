@@ -66,6 +66,8 @@ class _IdemEntry:
 @dataclass
 class FaultConfig:
     latency_ms: float = 0.0
+    # Sleep between reserving an idempotency key and executing (widens races in tests).
+    execution_delay_ms: float = 0.0
     fault_rate: float = 0.0
     fault_kinds: tuple[str, ...] = ("429", "500")
     fail_nth: dict[int, str] = field(default_factory=dict)  # absolute request number -> kind
@@ -73,6 +75,7 @@ class FaultConfig:
     def public(self, counter: int) -> dict[str, Any]:
         return {
             "latency_ms": self.latency_ms,
+            "execution_delay_ms": self.execution_delay_ms,
             "fault_rate": self.fault_rate,
             "fault_kinds": list(self.fault_kinds),
             "fail_nth": {str(n - counter): k for n, k in sorted(self.fail_nth.items())},
@@ -153,7 +156,15 @@ class Emulator:
         self.save_state()
 
     def configure(self, body: dict[str, Any]) -> dict[str, Any]:
-        allowed = {"latency_ms", "fault_rate", "fault_kinds", "fail_nth", "fail_kind", "seed"}
+        allowed = {
+            "latency_ms",
+            "execution_delay_ms",
+            "fault_rate",
+            "fault_kinds",
+            "fail_nth",
+            "fail_kind",
+            "seed",
+        }
         unknown = set(body) - allowed
         if unknown:
             raise ApiError.invalid(f"Unknown config keys: {sorted(unknown)}")
@@ -161,6 +172,8 @@ class Emulator:
             cfg = self.config
             if "latency_ms" in body:
                 cfg.latency_ms = float(body["latency_ms"])
+            if "execution_delay_ms" in body:
+                cfg.execution_delay_ms = float(body["execution_delay_ms"])
             if "fault_rate" in body:
                 rate = float(body["fault_rate"])
                 if not 0 <= rate <= 1:
@@ -359,6 +372,9 @@ class Emulator:
                     )
                 self.in_flight.add(slot)
         try:
+            delay = self.config.execution_delay_ms
+            if delay > 0:
+                time.sleep(delay / 1000.0)
             resp = self._execute(route, path_args, method, path, raw, api_key)
             if slot is not None and resp.executed:
                 with self._meta_lock:
@@ -468,6 +484,7 @@ class Emulator:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     server: EmulatorHTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:

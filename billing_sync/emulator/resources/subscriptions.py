@@ -1,0 +1,817 @@
+"""Subscriptions and their items: create, retrieve, update, cancel, list; subscription_items.
+
+No invoices are modelled: a subscription's first payment succeeds when a usable card is
+available (declining test cards make it `incomplete`, or 402 with error_if_incomplete).
+Periods live on the items (`current_period_start/end`), as in API versions since 2025-03-31.
+Time-based transitions (trial end, cancel_at, incomplete -> incomplete_expired after 23 h)
+happen lazily when a subscription is read or written.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from typing import Any
+
+import stripe
+import stripe.params as sp
+
+from billing_sync.emulator.errors import ApiError
+from billing_sync.emulator.framework import (
+    Obj,
+    ObjectType,
+    Request,
+    Store,
+    apply_metadata,
+    list_page,
+    register_type,
+    route,
+    unset,
+)
+from billing_sync.emulator.resources.common import created_filter, non_negative
+
+MAX_ITEMS = 20
+EMBEDDED_ITEMS = 10
+INCOMPLETE_EXPIRES = 23 * 3600
+STATUSES = (
+    "incomplete",
+    "incomplete_expired",
+    "trialing",
+    "active",
+    "past_due",
+    "canceled",
+    "unpaid",
+    "paused",
+)
+
+
+def _items_url(sub_id: str) -> str:
+    return f"/v1/subscription_items?subscription={sub_id}"
+
+
+def _compute_subscription(store: Store, obj: Obj) -> Obj:
+    page = list_page(
+        store,
+        "subscription_item",
+        url=_items_url(obj["id"]),
+        limit=EMBEDDED_ITEMS,
+        index=("subscription", obj["id"]),
+        ascending=True,
+    )
+    coll = store.coll("subscription_item")
+    total = sum(1 for pos in coll.positions(("subscription", obj["id"])) if coll.order[pos])
+    return {"items": {**page, "total_count": total}}
+
+
+def plan_of(price: Obj) -> Obj:
+    """The legacy `plan` view of a recurring price, as Stripe still returns on items."""
+    rec = price.get("recurring") or {}
+    return {
+        "id": price["id"],
+        "object": "plan",
+        "active": price["active"],
+        "amount": price["unit_amount"],
+        "amount_decimal": price["unit_amount_decimal"],
+        "billing_scheme": price["billing_scheme"],
+        "created": price["created"],
+        "currency": price["currency"],
+        "interval": rec.get("interval"),
+        "interval_count": rec.get("interval_count"),
+        "livemode": False,
+        "metadata": price["metadata"],
+        "meter": None,
+        "nickname": price["nickname"],
+        "product": price["product"],
+        "tiers_mode": price["tiers_mode"],
+        "transform_usage": None,
+        "trial_period_days": None,
+        "usage_type": rec.get("usage_type", "licensed"),
+    }
+
+
+def _compute_item(store: Store, obj: Obj) -> Obj:
+    price = store.get("price", obj["price"]) or {"id": obj["price"]}
+    return {"price": price, "plan": plan_of(price) if "recurring" in price else None}
+
+
+register_type(
+    ObjectType(
+        name="subscription",
+        collection="subscriptions",
+        id_prefix="sub",
+        expandable={
+            "customer": "customer",
+            "default_payment_method": "payment_method",
+            "latest_invoice": "invoice",
+        },
+        nested={"items": "list:subscription_item"},
+        index_on=("customer",),
+        stripe_class=stripe.Subscription,
+        compute=_compute_subscription,
+    )
+)
+register_type(
+    ObjectType(
+        name="subscription_item",
+        collection="subscription_items",
+        id_prefix="si",
+        id_length=14,
+        nested={"price": "price", "plan": "plan"},
+        index_on=("subscription",),
+        stripe_class=stripe.SubscriptionItem,
+        compute=_compute_item,
+    )
+)
+register_type(
+    ObjectType(
+        name="plan",
+        collection="plans",
+        id_prefix="plan",
+        expandable={"product": "product"},
+        stripe_class=stripe.Plan,
+    )
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Time
+# ---------------------------------------------------------------------------------------------
+
+
+def add_interval(ts: int, interval: str, count: int) -> int:
+    t = dt.datetime.fromtimestamp(ts, tz=dt.UTC)
+    if interval == "day":
+        return int((t + dt.timedelta(days=count)).timestamp())
+    if interval == "week":
+        return int((t + dt.timedelta(weeks=count)).timestamp())
+    months = count * (12 if interval == "year" else 1)
+    y, m = divmod(t.month - 1 + months, 12)
+    year, month = t.year + y, m + 1
+    day = min(t.day, calendar.monthrange(year, month)[1])
+    return int(t.replace(year=year, month=month, day=day).timestamp())
+
+
+def _period_end(price: Obj, start: int) -> int:
+    rec = price["recurring"]
+    return add_interval(start, rec["interval"], rec["interval_count"])
+
+
+def _items_of(store: Store, sub_id: str) -> list[Obj]:
+    coll = store.coll("subscription_item")
+    return list(coll.iter_asc(("subscription", sub_id), -1))
+
+
+def refresh(store: Store, sub: Obj, now: int) -> None:
+    """Apply time-based transitions that are due."""
+    status = sub["status"]
+    if status == "incomplete" and now >= sub["created"] + INCOMPLETE_EXPIRES:
+        sub["status"] = "incomplete_expired"
+        sub["ended_at"] = sub["created"] + INCOMPLETE_EXPIRES
+        return
+    if status in ("canceled", "incomplete_expired", "incomplete"):
+        return
+    if sub.get("cancel_at") is not None and now >= sub["cancel_at"]:
+        cancel_now(store, sub, sub["cancel_at"], reason="cancellation_requested")
+        return
+    if status == "trialing" and sub.get("trial_end") is not None and now >= sub["trial_end"]:
+        sub["status"] = "active"
+        for item in _items_of(store, sub["id"]):
+            price = store.get("price", item["price"])
+            if price is not None:
+                item["current_period_start"] = sub["trial_end"]
+                item["current_period_end"] = _period_end(price, sub["trial_end"])
+    for item in _items_of(store, sub["id"]):
+        price = store.get("price", item["price"])
+        while price is not None and item["current_period_end"] <= now:
+            item["current_period_start"] = item["current_period_end"]
+            item["current_period_end"] = _period_end(price, item["current_period_start"])
+
+
+def cancel_now(store: Store, sub: Obj, now: int, *, reason: str = "cancellation_requested") -> None:
+    sub["status"] = "canceled"
+    sub["canceled_at"] = sub.get("canceled_at") or now
+    sub["ended_at"] = now
+    sub["cancellation_details"]["reason"] = sub["cancellation_details"].get("reason") or reason
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation shared by create and update
+# ---------------------------------------------------------------------------------------------
+
+
+def _usable_price(store: Store, price_id: Any, param: str) -> Obj:
+    price = store.get("price", price_id) if isinstance(price_id, str) else None
+    if price is None:
+        raise ApiError.missing("price", str(price_id), param=param)
+    if not price["active"]:
+        raise ApiError.invalid(
+            "The price specified is inactive. This field only accepts active prices.",
+            param=param,
+            validation=False,
+        )
+    if price["type"] != "recurring":
+        raise ApiError.invalid(
+            "The price specified is set to `type=one_time` but this field only accepts prices "
+            "with `type=recurring`.",
+            param=param,
+            validation=False,
+        )
+    return price
+
+
+def _quantity(value: Any, param: str) -> int:
+    if value in (None, ""):
+        return 1
+    return non_negative(value, param)
+
+
+def _check_currency(prices: list[tuple[Obj, str]]) -> str:
+    currency = prices[0][0]["currency"]
+    for price, param in prices[1:]:
+        if price["currency"] != currency:
+            raise ApiError.invalid(
+                f"The price specified has a currency of `{price['currency']}`, which differs "
+                f"from the currency of the other items on this subscription (`{currency}`). "
+                "All items of a subscription must use the same currency.",
+                param=param,
+            )
+    return str(currency)
+
+
+def _check_duplicates(prices: list[tuple[Obj, str]]) -> None:
+    seen: set[str] = set()
+    for price, param in prices:
+        if price["id"] in seen:
+            raise ApiError.invalid(
+                f"Cannot add multiple subscription items with the same price: {price['id']}.",
+                param=param,
+            )
+        seen.add(price["id"])
+
+
+def _default_pm(store: Store, customer: Obj, value: Any, param: str) -> str | None:
+    pm_id = unset(value)
+    if pm_id is None:
+        return None
+    pm = store.get("payment_method", pm_id)
+    if pm is None:
+        raise ApiError.missing("PaymentMethod", str(pm_id), param=param)
+    if pm.get("customer") != customer["id"]:
+        raise ApiError.conflict(
+            f"The customer does not have a payment method with the ID {pm_id}. The payment "
+            "method must be attached to the customer.",
+            param=param,
+        )
+    return str(pm_id)
+
+
+def _card_declines(store: Store, pm_id: str | None) -> bool:
+    pm = store.get("payment_method", pm_id) if pm_id else None
+    token = str((pm or {}).get("_token") or "")
+    return "Declined" in token or "CustomerFail" in token
+
+
+def _new_item(
+    store: Store,
+    sub_id: str,
+    price: Obj,
+    quantity: int,
+    metadata: Any,
+    now: int,
+    start: int,
+    end: int,
+) -> Obj:
+    item: Obj = {
+        "id": store.new_id("subscription_item"),
+        "object": "subscription_item",
+        "billed_until": None,
+        "billing_thresholds": None,
+        "created": now,
+        "current_period_end": end,
+        "current_period_start": start,
+        "current_trial": None,
+        "discounts": [],
+        "metadata": apply_metadata({}, metadata),
+        "price": price["id"],
+        "quantity": quantity,
+        "subscription": sub_id,
+        "tax_rates": [],
+    }
+    return store.insert("subscription_item", item)
+
+
+def _trial_end(p: dict[str, Any], now: int) -> int | None:
+    trial_end = unset(p.get("trial_end"))
+    days = unset(p.get("trial_period_days"))
+    if trial_end is not None and days is not None:
+        raise ApiError.invalid(
+            "You may only specify one of these parameters: trial_end, trial_period_days.",
+            param="trial_end",
+        )
+    if days is not None:
+        if not isinstance(days, int) or not 0 <= days <= 730:
+            raise ApiError.invalid(
+                "trial_period_days must be between 0 and 730.", param="trial_period_days"
+            )
+        return now + days * 86400 if days > 0 else None
+    if trial_end == "now":
+        return None
+    if trial_end is not None:
+        if trial_end <= now:
+            raise ApiError.invalid(
+                "Invalid timestamp: must be an integer Unix timestamp in the future.",
+                param="trial_end",
+            )
+        if trial_end > now + 730 * 86400:
+            raise ApiError.invalid(
+                "trial_end can be no more than 730 days in the future.", param="trial_end"
+            )
+        return int(trial_end)
+    return None
+
+
+def _collection(
+    p: dict[str, Any], current_method: str | None, current_days: int | None
+) -> tuple[str, int | None]:
+    method = unset(p.get("collection_method")) or current_method or "charge_automatically"
+    days = unset(p.get("days_until_due")) if "days_until_due" in p else current_days
+    if method == "send_invoice":
+        if days is None:
+            raise ApiError.invalid(
+                "Missing required param: days_until_due. It is required when "
+                "collection_method is send_invoice.",
+                param="days_until_due",
+                code="parameter_missing",
+            )
+        non_negative(days, "days_until_due")
+    else:
+        if "days_until_due" in p and unset(p["days_until_due"]) is not None:
+            raise ApiError.invalid(
+                "days_until_due can only be set when collection_method is send_invoice.",
+                param="days_until_due",
+            )
+        days = None
+    return method, days
+
+
+# ---------------------------------------------------------------------------------------------
+# Create
+# ---------------------------------------------------------------------------------------------
+
+
+def build_subscription(store: Store, p: dict[str, Any], now: int) -> Obj:
+    """Create and insert a subscription from validated create params (also used by seeding)."""
+    customer_id = unset(p.get("customer"))
+    if customer_id is None:
+        raise ApiError.invalid(
+            "Missing required param: customer.", param="customer", code="parameter_missing"
+        )
+    items = unset(p.get("items")) or []
+    if not items:
+        raise ApiError.invalid(
+            "Missing required param: items.", param="items", code="parameter_missing"
+        )
+    if len(items) > MAX_ITEMS:
+        raise ApiError.invalid(f"A subscription can have at most {MAX_ITEMS} items.", param="items")
+    customer = store.get_or_404("customer", customer_id, param="customer")
+    prices: list[tuple[Obj, str]] = []
+    quantities: list[int] = []
+    for i, it in enumerate(items):
+        if unset(it.get("price")) is None:
+            raise ApiError.invalid(
+                f"Missing required param: items[{i}][price].",
+                param=f"items[{i}][price]",
+                code="parameter_missing",
+            )
+        quantities.append(_quantity(it.get("quantity"), f"items[{i}][quantity]"))
+        prices.append(
+            (_usable_price(store, it["price"], f"items[{i}][price]"), f"items[{i}][price]")
+        )
+    currency = _check_currency(prices)
+    _check_duplicates(prices)
+    method, days = _collection(p, None, None)
+    trial_end = _trial_end(p, now)
+    default_pm = _default_pm(
+        store, customer, p.get("default_payment_method"), "default_payment_method"
+    )
+    behavior = unset(p.get("payment_behavior")) or "allow_incomplete"
+
+    status = "active"
+    if trial_end is not None:
+        status = "trialing"
+    elif method == "charge_automatically":
+        free = all(pr["unit_amount"] == 0 for pr, _ in prices)
+        pm_id = default_pm or customer["invoice_settings"].get("default_payment_method")
+        if free:
+            status = "active"
+        elif behavior == "default_incomplete":
+            status = "incomplete"
+        elif pm_id is None:
+            raise ApiError(
+                400,
+                "invalid_request_error",
+                "This customer has no attached payment source or default payment method. "
+                "Please consider adding a default payment method. For more information, visit "
+                "https://docs.stripe.com/billing/subscriptions/payment-methods-setting"
+                "#payment-method-priority.",
+                code="resource_missing",
+            )
+        elif _card_declines(store, pm_id):
+            if behavior == "error_if_incomplete":
+                raise ApiError(
+                    402,
+                    "card_error",
+                    "Your card was declined.",
+                    code="card_declined",
+                    extra={"decline_code": "generic_decline"},
+                )
+            status = "incomplete"
+    cancel_at = unset(p.get("cancel_at"))
+    sub_id = store.new_id("subscription")
+    start = now
+    sub: Obj = {
+        "id": sub_id,
+        "object": "subscription",
+        "application": None,
+        "application_fee_percent": None,
+        "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
+        "billing_cycle_anchor": trial_end or start,
+        "billing_cycle_anchor_config": None,
+        "billing_mode": {"flexible": None, "type": "classic", "updated_at": None},
+        "billing_schedules": [],
+        "billing_thresholds": None,
+        "cancel_at": cancel_at,
+        "cancel_at_period_end": False,
+        "canceled_at": None,
+        "cancellation_details": {
+            "comment": None,
+            "feedback": None,
+            "feedback_option": None,
+            "reason": None,
+        },
+        "collection_method": method,
+        "created": now,
+        "currency": currency,
+        "customer": customer["id"],
+        "customer_account": None,
+        "days_until_due": days,
+        "default_payment_method": default_pm,
+        "default_source": None,
+        "default_tax_rates": [],
+        "description": unset(p.get("description")),
+        "discounts": [],
+        "ended_at": None,
+        "invoice_settings": {
+            "account_tax_ids": None,
+            "custom_fields": None,
+            "description": None,
+            "footer": None,
+            "issuer": {"type": "self"},
+        },
+        "latest_invoice": None,
+        "livemode": False,
+        "managed_payments": None,
+        "metadata": apply_metadata({}, p.get("metadata")),
+        "next_pending_invoice_item_invoice": None,
+        "on_behalf_of": None,
+        "pause_collection": None,
+        "payment_settings": {
+            "payment_method_options": None,
+            "payment_method_types": None,
+            "save_default_payment_method": "off",
+        },
+        "pending_invoice_item_interval": None,
+        "pending_setup_intent": None,
+        "pending_update": None,
+        "presentment_details": None,
+        "schedule": None,
+        "start_date": start,
+        "status": status,
+        "status_details": None,
+        "test_clock": None,
+        "transfer_data": None,
+        "trial_end": trial_end,
+        "trial_settings": {"end_behavior": {"missing_payment_method": "create_invoice"}},
+        "trial_start": start if trial_end is not None else None,
+    }
+    store.insert("subscription", sub)
+    for (price, _), qty, it in zip(prices, quantities, items, strict=True):
+        end = trial_end if trial_end is not None else _period_end(price, start)
+        _new_item(store, sub_id, price, qty, it.get("metadata"), now, start, end)
+    if p.get("cancel_at_period_end") is True:
+        _set_cancel_at_period_end(store, sub, True)
+    return sub
+
+
+def _set_cancel_at_period_end(store: Store, sub: Obj, value: bool) -> None:
+    sub["cancel_at_period_end"] = value
+    if value:
+        ends = [it["current_period_end"] for it in _items_of(store, sub["id"])]
+        sub["cancel_at"] = max(ends) if ends else None
+    else:
+        sub["cancel_at"] = None
+
+
+_ITEM = {"items.price", "items.quantity", "items.metadata"}
+_COMMON = {
+    "cancel_at_period_end",
+    "collection_method",
+    "days_until_due",
+    "default_payment_method",
+    "description",
+    "metadata",
+    "payment_behavior",
+    "proration_behavior",
+    "trial_end",
+}
+
+
+@route(
+    "POST",
+    "/v1/subscriptions",
+    sp.SubscriptionCreateParams,
+    implemented={*_COMMON, *_ITEM, "customer", "trial_period_days", "cancel_at"},
+    returns="subscription",
+)
+def create_subscription(req: Request) -> Obj:
+    return req.render("subscription", build_subscription(req.store, req.params, req.now))
+
+
+@route(
+    "GET",
+    "/v1/subscriptions/{id}",
+    sp.SubscriptionRetrieveParams,
+    implemented=set(),
+    returns="subscription",
+)
+def retrieve_subscription(req: Request) -> Obj:
+    sub = req.store.get_or_404("subscription", req.path_args["id"])
+    refresh(req.store, sub, req.now)
+    return req.render("subscription", sub)
+
+
+# ---------------------------------------------------------------------------------------------
+# Update
+# ---------------------------------------------------------------------------------------------
+
+
+@route(
+    "POST",
+    "/v1/subscriptions/{id}",
+    sp.SubscriptionUpdateParams,
+    implemented={*_COMMON, *_ITEM, "items.id", "items.deleted", "cancel_at"},
+    returns="subscription",
+)
+def update_subscription(req: Request) -> Obj:
+    store = req.store
+    sub = store.get_or_404("subscription", req.path_args["id"])
+    refresh(store, sub, req.now)
+    p = req.params
+    changing = set(p) - {"expand", "metadata"}
+    if sub["status"] in ("canceled", "incomplete_expired") and changing:
+        raise ApiError.invalid(
+            "A canceled subscription can only update its cancellation_details and metadata.",
+            param=sorted(changing)[0],
+            validation=False,
+        )
+    if sub["status"] == "incomplete" and changing - {"payment_behavior", "proration_behavior"}:
+        raise ApiError.invalid(
+            "You cannot update a subscription in `incomplete` status in a way that results in "
+            "a new invoice or invoice items. Only metadata and default_source can be updated.",
+            param=sorted(changing)[0],
+            validation=False,
+        )
+    customer = store.get("customer", sub["customer"]) or {"id": sub["customer"]}
+
+    # Plan every item change first; apply only when all are valid.
+    current = {it["id"]: it for it in _items_of(store, sub["id"])}
+    final: dict[str, tuple[Obj, str]] = {
+        iid: (store.get("price", it["price"]) or {}, "items") for iid, it in current.items()
+    }
+    changes: list[tuple[str, Obj | None, dict[str, Any]]] = []  # (item id or "", price, spec)
+    for i, spec in enumerate(unset(p.get("items")) or []):
+        iid = unset(spec.get("id"))
+        if iid is not None:
+            if iid not in current:
+                raise ApiError.invalid(
+                    f"The subscription item {iid} does not belong to this subscription.",
+                    param=f"items[{i}][id]",
+                    validation=False,
+                )
+            if spec.get("deleted") is True:
+                final.pop(iid, None)
+                changes.append((iid, None, {"deleted": True}))
+                continue
+            price = None
+            if unset(spec.get("price")) is not None:
+                price = _usable_price(store, spec["price"], f"items[{i}][price]")
+                final[iid] = (price, f"items[{i}][price]")
+            if "quantity" in spec:
+                _quantity(spec["quantity"], f"items[{i}][quantity]")
+            changes.append((iid, price, spec))
+        else:
+            if spec.get("deleted") is True:
+                raise ApiError.invalid("An item to delete needs its id.", param=f"items[{i}][id]")
+            if unset(spec.get("price")) is None:
+                raise ApiError.invalid(
+                    f"Missing required param: items[{i}][price].",
+                    param=f"items[{i}][price]",
+                    code="parameter_missing",
+                )
+            price = _usable_price(store, spec["price"], f"items[{i}][price]")
+            _quantity(spec.get("quantity"), f"items[{i}][quantity]")
+            final[f"new{i}"] = (price, f"items[{i}][price]")
+            changes.append(("", price, spec))
+    if "items" in p:
+        if not final:
+            raise ApiError.invalid(
+                "A subscription must have at least one item; cancel it instead.", param="items"
+            )
+        if len(final) > MAX_ITEMS:
+            raise ApiError.invalid(
+                f"A subscription can have at most {MAX_ITEMS} items.", param="items"
+            )
+        listed = list(final.values())
+        currency = _check_currency(listed)
+        if currency != sub["currency"]:
+            raise ApiError.invalid(
+                f"The price specified has a currency of `{currency}`, which differs from the "
+                f"subscription's currency (`{sub['currency']}`).",
+                param=listed[0][1],
+            )
+        _check_duplicates(listed)
+    method, days = _collection(p, sub["collection_method"], sub["days_until_due"])
+    default_pm = sub["default_payment_method"]
+    if "default_payment_method" in p:
+        default_pm = _default_pm(
+            store, customer, p["default_payment_method"], "default_payment_method"
+        )
+    metadata = apply_metadata(sub["metadata"], p["metadata"]) if "metadata" in p else None
+    trial_end_param = unset(p.get("trial_end"))
+    new_trial_end = _trial_end({"trial_end": trial_end_param}, req.now) if trial_end_param else None
+
+    # Apply.
+    coll = store.coll("subscription_item")
+    for iid, price, spec in changes:
+        if iid and spec.get("deleted") is True:
+            coll.remove(iid)
+            continue
+        if iid:
+            item = current[iid]
+            if price is not None and price["id"] != item["price"]:
+                item["price"] = price["id"]
+                item["quantity"] = _quantity(spec.get("quantity"), "quantity")
+            elif "quantity" in spec:
+                item["quantity"] = _quantity(spec["quantity"], "quantity")
+            if "metadata" in spec:
+                item["metadata"] = apply_metadata(item["metadata"], spec["metadata"])
+        else:
+            assert price is not None
+            if sub["status"] == "trialing" and sub["trial_end"] is not None:
+                start, end = req.now, sub["trial_end"]
+            else:
+                anchor = next(iter(current.values()), None)
+                start = anchor["current_period_start"] if anchor else req.now
+                end = _period_end(price, start)
+            _new_item(
+                store,
+                sub["id"],
+                price,
+                _quantity(spec.get("quantity"), "quantity"),
+                spec.get("metadata"),
+                req.now,
+                start,
+                end,
+            )
+    sub["collection_method"] = method
+    sub["days_until_due"] = days
+    sub["default_payment_method"] = default_pm
+    if "description" in p:
+        sub["description"] = unset(p["description"])
+    if metadata is not None:
+        sub["metadata"] = metadata
+    if trial_end_param == "now" and sub["status"] == "trialing":
+        sub["trial_end"] = req.now
+        sub["status"] = "active"
+        for item in _items_of(store, sub["id"]):
+            price_obj = store.get("price", item["price"])
+            item["current_period_start"] = req.now
+            if price_obj is not None:
+                item["current_period_end"] = _period_end(price_obj, req.now)
+    elif new_trial_end is not None:
+        sub["trial_end"] = new_trial_end
+        sub["trial_start"] = sub["trial_start"] or req.now
+        sub["status"] = "trialing"
+        for item in _items_of(store, sub["id"]):
+            item["current_period_end"] = new_trial_end
+    if "cancel_at" in p:
+        sub["cancel_at"] = unset(p["cancel_at"])
+        sub["cancel_at_period_end"] = False
+    if "cancel_at_period_end" in p:
+        _set_cancel_at_period_end(store, sub, bool(unset(p["cancel_at_period_end"])))
+    elif sub["cancel_at_period_end"]:
+        _set_cancel_at_period_end(store, sub, True)
+    return req.render("subscription", sub)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cancel, list, items
+# ---------------------------------------------------------------------------------------------
+
+
+@route(
+    "DELETE",
+    "/v1/subscriptions/{id}",
+    sp.SubscriptionCancelParams,
+    implemented={
+        "invoice_now",
+        "prorate",
+        "cancellation_details.comment",
+        "cancellation_details.feedback",
+    },
+    returns="subscription",
+)
+def cancel_subscription(req: Request) -> Obj:
+    store = req.store
+    sub = store.get_or_404("subscription", req.path_args["id"])
+    refresh(store, sub, req.now)
+    if sub["status"] == "canceled":
+        raise ApiError.invalid(
+            f"This subscription has already been canceled ({sub['id']}).",
+            param="id",
+            validation=False,
+        )
+    details = unset(req.params.get("cancellation_details")) or {}
+    for key in ("comment", "feedback"):
+        if key in details:
+            sub["cancellation_details"][key] = unset(details[key])
+    cancel_now(store, sub, req.now)
+    return req.render("subscription", sub)
+
+
+@route(
+    "GET",
+    "/v1/subscriptions",
+    sp.SubscriptionListParams,
+    implemented={"customer", "price", "status", "collection_method", "created"},
+    returns="list:subscription",
+)
+def list_subscriptions(req: Request) -> Obj:
+    store = req.store
+    p = req.params
+    status = unset(p.get("status"))
+    customer = unset(p.get("customer"))
+    price = unset(p.get("price"))
+    method = unset(p.get("collection_method"))
+    created = created_filter(p.get("created"))
+
+    def status_ok(s: str) -> bool:
+        if status is None:
+            return s != "canceled"
+        if status == "all":
+            return True
+        if status == "ended":
+            return s in ("canceled", "incomplete_expired")
+        return bool(s == status)
+
+    def where(o: Obj) -> bool:
+        refresh(store, o, req.now)
+        return (
+            status_ok(o["status"])
+            and (method is None or o["collection_method"] == method)
+            and (created is None or created(o["created"]))
+            and (price is None or any(it["price"] == price for it in _items_of(store, o["id"])))
+        )
+
+    index = ("customer", customer) if customer is not None else None
+    return req.list_response("subscription", url="/v1/subscriptions", where=where, index=index)
+
+
+@route(
+    "GET",
+    "/v1/subscription_items",
+    sp.SubscriptionItemListParams,
+    implemented={"subscription"},
+    returns="list:subscription_item",
+)
+def list_subscription_items(req: Request) -> Obj:
+    sub_id = req.params["subscription"]
+    req.store.get_or_404("subscription", sub_id, param="subscription")
+    return req.list_response(
+        "subscription_item",
+        url="/v1/subscription_items",
+        index=("subscription", sub_id),
+        ascending=True,
+    )
+
+
+@route(
+    "GET",
+    "/v1/subscription_items/{id}",
+    sp.SubscriptionItemRetrieveParams,
+    implemented=set(),
+    returns="subscription_item",
+)
+def retrieve_subscription_item(req: Request) -> Obj:
+    item = req.store.get_or_404("subscription_item", req.path_args["id"])
+    return req.render("subscription_item", item)
