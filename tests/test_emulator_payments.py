@@ -83,6 +83,43 @@ def test_confirm_with_visa_succeeds_and_creates_a_charge(emulator: Any) -> None:
     assert "refunds" not in _fields(ch)
 
 
+def test_test_tokens_become_stored_payment_methods(emulator: Any) -> None:
+    pytest.importorskip("billing_sync.emulator.resources.payment_methods")
+    c = emulator.client()
+    pi = _paid(c)
+    pm_id = str(pi.payment_method)
+    assert pm_id.startswith("pm_") and pm_id != "pm_card_visa"
+    pm = c.v1.payment_methods.retrieve(pm_id)
+    assert pm.card is not None and pm.card.last4 == "4242"
+    ch = c.v1.charges.retrieve(str(pi.latest_charge))
+    assert ch.payment_method == pm_id
+
+
+def test_attached_payment_methods_pay_and_decline(emulator: Any) -> None:
+    pytest.importorskip("billing_sync.emulator.resources.customers")
+    c = emulator.client()
+    cus = c.v1.customers.create(params={"email": "a@example.com"})
+    good = c.v1.payment_methods.attach("pm_card_visa", params={"customer": cus.id})
+    bad = c.v1.payment_methods.attach("pm_card_chargeDeclined", params={"customer": cus.id})
+    ok = _pi(
+        c,
+        customer=cus.id,
+        payment_method=good.id,
+        confirm=True,
+        automatic_payment_methods=NO_REDIRECTS,
+    )
+    assert ok.status == "succeeded" and ok.payment_method == good.id
+    with pytest.raises(stripe.CardError) as exc:
+        _pi(
+            c,
+            customer=cus.id,
+            payment_method=bad.id,
+            confirm=True,
+            automatic_payment_methods=NO_REDIRECTS,
+        )
+    assert exc.value.error is not None and exc.value.error.decline_code == "generic_decline"
+
+
 def test_create_with_confirm_true(emulator: Any) -> None:
     pi = _paid(emulator.client())
     assert pi.status == "succeeded" and pi.latest_charge

@@ -197,7 +197,17 @@ def _write(fn: Callable[[], T], *, what: str) -> T:
 def _card_error_line(err: stripe.CardError) -> str:
     line = _error_line(err)
     body = err.json_body if isinstance(err.json_body, dict) else {}
-    pi = (body.get("error") or {}).get("payment_intent") or {}
+    error = body.get("error") or {}
+    decline = error.get("decline_code")
+    if decline and "decline_code=" not in line:
+        # describe_stripe_error reads decline_code from the exception, where stripe 16 does
+        # not put it (it is in the error body).
+        line = (
+            f"{line[:-1]}, decline_code={decline})"
+            if line.endswith(")")
+            else f"{line} (decline_code={decline})"
+        )
+    pi = error.get("payment_intent") or {}
     if isinstance(pi, dict) and pi.get("id"):
         line += f"; PaymentIntent {pi['id']} is {pi.get('status', 'unknown')}"
     return line

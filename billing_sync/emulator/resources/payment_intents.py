@@ -116,6 +116,16 @@ def _payment_method(req: Request, pm_id: str) -> str:
     return pm_id
 
 
+def _materialize(req: Request, pm_id: str) -> str:
+    """A test token becomes a new stored payment method (its own pm_ id), as in Stripe; runs
+    after every validation so that a refused request stores nothing."""
+    try:
+        from billing_sync.emulator.resources.payment_methods import resolve
+    except ImportError:  # payment methods not served: keep the token as the id
+        return pm_id
+    return str(resolve(req.store, pm_id, req.now, param="payment_method")["id"])
+
+
 def _email(value: str) -> str:
     if "@" not in value or value.startswith("@") or value.endswith("@"):
         raise ApiError.invalid(f"Invalid email address: {value}", param="receipt_email")
@@ -154,6 +164,9 @@ def _confirm(req: Request, pi: Obj, return_url: str | None) -> None:
         "doc_url": f"https://stripe.com/docs/error-codes/{code.replace('_', '-')}",
         "payment_method": {"id": pm_id, "object": "payment_method", "type": "card"},
     }
+    stored = req.store.get("payment_method", pm_id) if "payment_method" in TYPES else None
+    if stored is not None:
+        error["payment_method"] = render(req.store, "payment_method", stored)
     pi.update(status="requires_payment_method", payment_method=None, last_payment_error=error)
     raise ApiError(
         402,
@@ -230,6 +243,8 @@ def create_payment_intent(req: Request) -> Obj:
             param="automatic_payment_methods[enabled]",
             code="parameter_unsupported",
         )
+    if pm_id is not None:
+        pm_id = _materialize(req, pm_id)
     pi_id = req.store.new_id("payment_intent")
     pi: Obj = {
         "id": pi_id,
@@ -301,7 +316,7 @@ def create_payment_intent(req: Request) -> Obj:
     returns="payment_intent",
 )
 def retrieve_payment_intent(req: Request) -> Obj:
-    pi = req.store.get_or_404("payment_intent", req.path_args["intent"])
+    pi = req.store.get_or_404("payment_intent", req.path_args["intent"], kind="payment_intent")
     secret = unset(req.params.get("client_secret"))
     if secret is not None and secret != pi["client_secret"]:
         raise ApiError.invalid(
@@ -327,7 +342,7 @@ def retrieve_payment_intent(req: Request) -> Obj:
     returns="payment_intent",
 )
 def update_payment_intent(req: Request) -> Obj:
-    pi = req.store.get_or_404("payment_intent", req.path_args["intent"])
+    pi = req.store.get_or_404("payment_intent", req.path_args["intent"], kind="payment_intent")
     p = req.params
     money_fields = [k for k in ("amount", "currency", "payment_method") if k in p]
     if money_fields and pi["status"] not in UPDATABLE:
@@ -352,7 +367,7 @@ def update_payment_intent(req: Request) -> Obj:
     if "description" in p:
         pi["description"] = unset(p["description"])
     if "payment_method" in p:
-        pi["payment_method"] = pm_id
+        pi["payment_method"] = _materialize(req, pm_id) if pm_id else None
         pi["status"] = "requires_confirmation" if pm_id else "requires_payment_method"
     return req.render("payment_intent", pi)
 
@@ -365,7 +380,7 @@ def update_payment_intent(req: Request) -> Obj:
     returns="payment_intent",
 )
 def confirm_payment_intent(req: Request) -> Obj:
-    pi = req.store.get_or_404("payment_intent", req.path_args["intent"])
+    pi = req.store.get_or_404("payment_intent", req.path_args["intent"], kind="payment_intent")
     p = req.params
     if pi["status"] not in CONFIRMABLE:
         raise ApiError.conflict(
@@ -374,10 +389,12 @@ def confirm_payment_intent(req: Request) -> Obj:
             "requires_confirmation, requires_payment_method, requires_action.",
             code="payment_intent_unexpected_state",
         )
-    if unset(p.get("payment_method")):
-        pi["payment_method"] = _payment_method(req, p["payment_method"])
-    if unset(p.get("receipt_email")):
-        pi["receipt_email"] = _email(p["receipt_email"])
+    pm_id = _payment_method(req, p["payment_method"]) if unset(p.get("payment_method")) else None
+    email = _email(p["receipt_email"]) if unset(p.get("receipt_email")) else None
+    if pm_id is not None:
+        pi["payment_method"] = _materialize(req, pm_id)
+    if email is not None:
+        pi["receipt_email"] = email
     _confirm(req, pi, unset(p.get("return_url")))
     return req.render("payment_intent", pi)
 
@@ -390,7 +407,7 @@ def confirm_payment_intent(req: Request) -> Obj:
     returns="payment_intent",
 )
 def cancel_payment_intent(req: Request) -> Obj:
-    pi = req.store.get_or_404("payment_intent", req.path_args["intent"])
+    pi = req.store.get_or_404("payment_intent", req.path_args["intent"], kind="payment_intent")
     if pi["status"] not in CANCELABLE:
         raise ApiError.conflict(
             f"You cannot cancel this PaymentIntent because it has a status of {pi['status']}. "
