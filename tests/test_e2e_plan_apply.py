@@ -129,7 +129,7 @@ def test_price_replace_moves_declared_and_grandfathers_others(
             "days_until_due": 7,
         }
     )
-    cfg.write_text(SMALL.replace("unit_amount: 2900", "unit_amount: 3500"))
+    cfg.write_text(SMALL.replace("unit_amount: 2900,", "unit_amount: 3500,"))
     res = run_cli(emulator, "plan", "-c", str(cfg))
     assert "-/+ price pro-monthly" in res.stdout
     assert "29.00 USD/month -> 35.00 USD/month" in res.stdout

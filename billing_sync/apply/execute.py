@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -57,11 +58,19 @@ class TokenBucket:
 
 
 def idempotency_key(
-    account: str, op: Operation, method: str, path: str, params: dict[str, Any]
+    account: str, op: Operation, method: str, path: str, params: dict[str, Any], run_id: str
 ) -> str:
-    """Same account, operation and exact request -> same key, so a retry or a concurrent
-    apply of the same change cannot create a second object."""
-    blob = json.dumps([account, op.id, method, path, params], sort_keys=True, separators=(",", ":"))
+    """The idempotency key of one operation's request, the same for each of its retries.
+
+    Creates are keyed by account, operation and exact request alone, so a retried, re-run or
+    concurrent apply of the same change cannot make a second object. Updates of existing
+    objects (idempotent in effect) add the apply's run id: Stripe would otherwise replay a
+    stored response when a value is changed back to what it was earlier the same day.
+    """
+    nonce = "" if op.produces else run_id
+    blob = json.dumps(
+        [account, op.id, method, path, params, nonce], sort_keys=True, separators=(",", ":")
+    )
     return "billing-sync-" + hashlib.sha256(blob.encode()).hexdigest()[:48]
 
 
@@ -119,30 +128,39 @@ class Executor:
         self.progress = progress
         self.retry_attempts = retry_attempts
         self.ids: dict[str, str] = {}
+        self.run_id = secrets.token_hex(8)
         self.ids_lock = threading.Lock()
 
     def _call(self, op: Operation) -> Result:
         start = time.monotonic()
-        with self.ids_lock:
-            path = resolve(op.path, self.ids)
-            params = resolve(op.params, self.ids)
-        key = idempotency_key(self.remote.account_fingerprint, op, op.method, path, params)
-
-        def attempt() -> dict[str, Any]:
-            self.bucket.acquire()
-            return request(self.remote, op.method, path, idempotency_key=key, **params)
-
         try:
-            body = with_retries(attempt, attempts=self.retry_attempts)
+            body = self._send(op)
         except stripe.StripeError as err:
             return Result(
                 op, "failed", describe_stripe_error(err), seconds=time.monotonic() - start
             )
+        except Exception as err:  # a bug fails this operation; it must not kill the whole apply
+            message = f"unexpected error: {type(err).__name__}: {err}"
+            return Result(op, "failed", message, seconds=time.monotonic() - start)
         stripe_id = body.get("id")
         if op.produces and stripe_id:
             with self.ids_lock:
                 self.ids[op.produces] = stripe_id
         return Result(op, "done", stripe_id=stripe_id, seconds=time.monotonic() - start)
+
+    def _send(self, op: Operation) -> dict[str, Any]:
+        with self.ids_lock:
+            path = resolve(op.path, self.ids)
+            params = resolve(op.params, self.ids)
+        key = idempotency_key(
+            self.remote.account_fingerprint, op, op.method, path, params, self.run_id
+        )
+
+        def attempt() -> dict[str, Any]:
+            self.bucket.acquire()
+            return request(self.remote, op.method, path, idempotency_key=key, **params)
+
+        return with_retries(attempt, attempts=self.retry_attempts)
 
     def run(self, plan: Plan) -> Report:
         ops = {op.id: op for op in plan.operations}

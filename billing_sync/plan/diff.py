@@ -241,11 +241,12 @@ class Planner:
                 self.before_archive[e.default_price].append(op.id)
 
     def _product_id(self, product_key: str) -> str:
-        dp = self.d.products.get(product_key)
-        if dp is not None:
-            return dp.id
+        """The Stripe id of a product: the existing one's (ids never change), else the desired."""
         ep = self.e.products.get(product_key)
-        return ep.id if ep else product_key
+        if ep is not None:
+            return ep.id
+        dp = self.d.products.get(product_key)
+        return dp.id if dp is not None else product_key
 
     def _product_dep(self, product_key: str) -> list[str]:
         return [
@@ -558,25 +559,30 @@ class Planner:
                     "product",
                     key,
                     "post",
-                    f"/v1/products/{d.id}",
+                    f"/v1/products/{self._product_id(key)}",
                     {"default_price": target},
-                    stripe_id=d.id,
+                    stripe_id=self._product_id(key),
                     step="default_price",
                     phase=PH_DEFAULT,
                     depends_on=deps,
                     changes=[
                         FieldChange(
                             "default_price",
-                            self.e.price_keys.get(current or "", current),
-                            (f"{price_key} (new price)" if target.startswith("${") else price_key)
-                            if target
-                            else None,
+                            self._price_label(current),
+                            self._price_label(target, price_key),
                         )
                     ],
                 )
             )
             if current:
                 self.before_archive[current].append(op.id)
+
+    def _price_label(self, target: str | None, key: str | None = None) -> str | None:
+        """`pro-monthly (price_123)` or `pro-monthly (new price)` for plan listings."""
+        if not target:
+            return None
+        key = key or self.e.price_keys.get(target, target)
+        return f"{key} (new price)" if target.startswith("${") else f"{key} ({target})"
 
     # -- customers --------------------------------------------------------------------------
     def customers(self) -> None:

@@ -117,12 +117,28 @@ def env_api_base() -> str | None:
     return os.environ.get("STRIPE_API_BASE") or None
 
 
-def describe_stripe_error(err: stripe.StripeError) -> str:
+def _connection_reason(err: stripe.APIConnectionError) -> str:
+    text = str(err.user_message or err)
+    for needle, reason in (
+        ("Connection refused", "connection refused"),
+        ("timed out", "timed out"),
+        ("Name or service not known", "host not found"),
+        ("nodename nor servname", "host not found"),
+        ("Connection aborted", "connection closed by the server"),
+        ("RemoteDisconnected", "connection closed by the server"),
+        ("SSL", "TLS error"),
+    ):
+        if needle in text:
+            return reason
+    return "connection failed"
+
+
+def describe_stripe_error(err: stripe.StripeError, api_base: str | None = None) -> str:
     """One clear line from a Stripe error: message, code and param, never the key."""
     if isinstance(err, stripe.AuthenticationError):
         return "Stripe rejected the API key (authentication failed)"
     if isinstance(err, stripe.APIConnectionError):
-        return f"could not reach the Stripe API: {err.user_message or 'connection failed'}"
+        return f"could not reach the Stripe API{f' at {api_base}' if api_base else ''}: {_connection_reason(err)}"
     parts = [err.user_message or str(err) or err.__class__.__name__]
     code = getattr(err, "code", None)
     if code:
@@ -169,9 +185,9 @@ def with_retries(
     raise AssertionError("unreachable")
 
 
-def wrap_errors(fn: Callable[[], T]) -> T:
+def wrap_errors(fn: Callable[[], T], api_base: str | None = None) -> T:
     """Run fn and turn any Stripe error into a StripeApiError with one clear line."""
     try:
         return fn()
     except stripe.StripeError as err:
-        raise StripeApiError(describe_stripe_error(err)) from err
+        raise StripeApiError(describe_stripe_error(err, api_base)) from err

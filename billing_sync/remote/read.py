@@ -40,7 +40,8 @@ def list_all(remote: Remote, path: str, params: dict[str, Any]) -> Iterator[dict
         if cursor:
             page_params["starting_after"] = cursor
         page = wrap_errors(
-            lambda p=page_params: with_retries(lambda: request(remote, "get", path, **p))  # type: ignore[misc]
+            lambda p=page_params: with_retries(lambda: request(remote, "get", path, **p)),  # type: ignore[misc]
+            remote.api_base,
         )
         data = page.get("data") or []
         yield from data
