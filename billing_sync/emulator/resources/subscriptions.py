@@ -82,6 +82,7 @@ def plan_of(price: Obj) -> Obj:
         "meter": None,
         "nickname": price["nickname"],
         "product": price["product"],
+        "tiers": price.get("tiers"),
         "tiers_mode": price["tiers_mode"],
         "transform_usage": None,
         "trial_period_days": None,
@@ -128,6 +129,7 @@ register_type(
         collection="plans",
         id_prefix="plan",
         expandable={"product": "product"},
+        includable=("tiers",),
         stripe_class=stripe.Plan,
     )
 )

@@ -1,0 +1,211 @@
+"""The emulator's accepted parameters and returned fields agree with the stripe package's types.
+
+- Every route's implemented parameter paths exist in the stripe `*Params` TypedDict it names
+  (so the emulator never accepts a parameter Stripe does not know).
+- Every object the emulator returns carries every field its stripe resource class declares
+  (`stripe.Price.__annotations__`, ...), as of the pinned stripe version; fields Stripe returns
+  only when expanded (`includable`) appear exactly when expanded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+import stripe
+
+from billing_sync.emulator.framework import ROUTES, TYPES, render
+from billing_sync.emulator.params import check_implemented_subset, known_paths, typed_fields
+from billing_sync.emulator.server import Emulator, load_resources
+
+load_resources()
+
+# Declared on the classes for deleted stubs only (`{"id", "object", "deleted": true}`).
+NOT_ON_LIVE_OBJECTS = {"OBJECT_NAME", "deleted"}
+MY_TYPES = {
+    "product",
+    "price",
+    "customer",
+    "payment_method",
+    "subscription",
+    "subscription_item",
+    "plan",
+}
+ROUTE_IDS = [f"{r.method} {r.template}" for r in ROUTES]
+
+
+def test_routes_exist_for_core_surface():
+    served = set(ROUTE_IDS)
+    for expected in (
+        "POST /v1/products",
+        "GET /v1/products",
+        "GET /v1/products/{id}",
+        "POST /v1/products/{id}",
+        "DELETE /v1/products/{id}",
+        "POST /v1/prices",
+        "GET /v1/prices",
+        "GET /v1/prices/{id}",
+        "POST /v1/prices/{id}",
+        "POST /v1/customers",
+        "GET /v1/customers",
+        "DELETE /v1/customers/{id}",
+        "POST /v1/payment_methods/{id}/attach",
+        "POST /v1/subscriptions",
+        "POST /v1/subscriptions/{id}",
+        "DELETE /v1/subscriptions/{id}",
+        "GET /v1/subscriptions",
+        "GET /v1/subscription_items",
+    ):
+        assert expected in served
+    assert "DELETE /v1/prices/{id}" not in served  # prices cannot be deleted
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=ROUTE_IDS)
+def test_implemented_params_are_stripe_params(route):
+    assert check_implemented_subset(route.params_type, route.implemented_paths) == []
+    known = known_paths(route.params_type)
+    assert route.implemented_paths <= known
+    # And the TypedDict is a real stripe params type, not something made up.
+    assert route.params_type.__module__.startswith("stripe.params.")
+    assert "api_key" not in typed_fields(route.params_type)
+
+
+def test_subset_check_can_fail():
+    assert check_implemented_subset(stripe.params.PriceUpdateParams, {"unit_amount"}) == [
+        "unit_amount"
+    ]
+    assert check_implemented_subset(stripe.params.PriceCreateParams, {"recurring.colour"}) == [
+        "recurring.colour"
+    ]
+
+
+def test_price_update_params_are_the_mutable_fields():
+    route = next(r for r in ROUTES if (r.method, r.template) == ("POST", "/v1/prices/{id}"))
+    top = {p.split(".")[0] for p in route.implemented_paths}
+    assert top == {
+        "active",
+        "nickname",
+        "metadata",
+        "lookup_key",
+        "transfer_lookup_key",
+        "tax_behavior",
+        "currency_options",
+        "expand",
+    }
+
+
+# -- returned fields -----------------------------------------------------------------------------
+
+KEY = "sk_test_fields_check"
+
+
+def _call(emu: Emulator, method: str, path: str, params: dict[str, Any] | None = None) -> Any:
+    body = urlencode(_flatten(params or {})).encode()
+    headers = {
+        "authorization": f"Bearer {KEY}",
+        "content-type": "application/x-www-form-urlencoded",
+    }
+    if method == "GET":
+        path = f"{path}?{body.decode()}"
+        body = b""
+    resp = emu.handle(method, path, headers, body)
+    assert resp.status == 200, resp.body
+    return resp.body
+
+
+def _flatten(params: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for k, v in params.items():
+        name = f"{prefix}[{k}]" if prefix else k
+        if isinstance(v, dict):
+            out += _flatten(v, name)
+        elif isinstance(v, list):
+            for i, item in enumerate(v):
+                out += _flatten({str(i): item}, name)
+        elif isinstance(v, bool):
+            out.append((name, "true" if v else "false"))
+        else:
+            out.append((name, str(v)))
+    return out
+
+
+@pytest.fixture(scope="module")
+def populated() -> Emulator:
+    emu = Emulator()
+    prod = _call(emu, "POST", "/v1/products", {"name": "Fields"})
+    price = _call(
+        emu,
+        "POST",
+        "/v1/prices",
+        {
+            "product": prod["id"],
+            "currency": "usd",
+            "billing_scheme": "tiered",
+            "tiers_mode": "volume",
+            "tiers": [{"up_to": 5, "unit_amount": 100}, {"up_to": "inf", "unit_amount": 50}],
+            "recurring": {"interval": "month"},
+        },
+    )
+    cus = _call(emu, "POST", "/v1/customers", {"email": "f@example.test"})
+    pm = _call(emu, "POST", "/v1/payment_methods/pm_card_visa/attach", {"customer": cus["id"]})
+    _call(
+        emu,
+        "POST",
+        f"/v1/customers/{cus['id']}",
+        {"invoice_settings": {"default_payment_method": pm["id"]}},
+    )
+    _call(
+        emu,
+        "POST",
+        "/v1/subscriptions",
+        {"customer": cus["id"], "items": [{"price": price["id"], "quantity": 2}]},
+    )
+    return emu
+
+
+def _declared(cls: type) -> set[str]:
+    return {k for k in cls.__annotations__ if k not in NOT_ON_LIVE_OBJECTS}
+
+
+@pytest.mark.parametrize("tname", sorted(MY_TYPES))
+def test_my_types_have_objects(populated, tname):
+    store = populated.store
+    if tname == "plan":
+        return  # embedded in subscription items only
+    assert len(store.coll(tname)) > 0
+
+
+@pytest.mark.parametrize("tname", sorted(TYPES))
+def test_returned_objects_carry_declared_fields(populated, tname):
+    t = TYPES[tname]
+    if t.stripe_class is None:
+        pytest.skip(f"{tname} declares no stripe class")
+    store = populated.store
+    objs = list(store.coll(tname).objs.values())
+    if tname == "plan":
+        from billing_sync.emulator.resources.subscriptions import plan_of
+
+        objs = [plan_of(p) for p in store.coll("price").objs.values()]
+    if not objs:
+        assert tname not in MY_TYPES
+        pytest.skip(f"no {tname} objects in this scenario")
+    declared = _declared(t.stripe_class)
+    for obj in objs:
+        plain = render(store, tname, obj, [])
+        assert set(plain) == declared - set(t.includable), (
+            f"{tname}: {set(plain) ^ (declared - set(t.includable))}"
+        )
+        full = render(store, tname, obj, list(t.includable))
+        assert set(full) == declared
+        assert plain["object"] == tname
+        if "livemode" in declared:
+            assert plain["livemode"] is False
+        assert not any(k.startswith("_") for k in full)
+
+
+def test_field_check_can_fail(populated):
+    store = populated.store
+    price = next(iter(store.coll("price").objs.values()))
+    rendered = render(store, "price", {k: v for k, v in price.items() if k != "nickname"}, [])
+    assert set(rendered) != _declared(stripe.Price) - {"tiers", "currency_options"}

@@ -1,0 +1,167 @@
+"""The `emulator serve` command (port 0, --state, signals), the in-process API, and list cost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import stripe
+
+from billing_sync.emulator import start_server
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = "sk_test_server_tests"
+
+
+def _serve(*args: str) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "billing_sync", "emulator", "serve", "--port", "0", *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    assert line.startswith("emulator listening on http://127.0.0.1:"), line
+    return proc, line.rsplit(" ", 1)[1]
+
+
+def _stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> int:
+    proc.send_signal(sig)
+    try:
+        return proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _client(url: str) -> stripe.StripeClient:
+    return stripe.StripeClient(KEY, base_addresses={"api": url}, max_network_retries=0)
+
+
+def test_state_survives_restart(tmp_path):
+    state = tmp_path / "state" / "emulator.json"
+    proc, url = _serve("--state", str(state))
+    try:
+        c = _client(url)
+        prod = c.v1.products.create(params={"id": "pro", "name": "Pro"})
+        price = c.v1.prices.create(
+            params={
+                "product": prod.id,
+                "currency": "usd",
+                "unit_amount": 100,
+                "lookup_key": "pro-m",
+            }
+        )
+        gone = c.v1.products.create(params={"name": "Gone"})
+        c.v1.products.delete(gone.id)
+        assert state.exists()  # saved after each write
+    finally:
+        assert _stop(proc) == 0
+    proc2, url2 = _serve("--state", str(state))
+    try:
+        c2 = _client(url2)
+        assert c2.v1.prices.retrieve(price.id).lookup_key == "pro-m"
+        assert [p.id for p in c2.v1.products.list().data] == ["pro"]
+        with pytest.raises(stripe.InvalidRequestError):  # the lookup-key index persisted too
+            c2.v1.prices.create(
+                params={
+                    "product": "pro",
+                    "currency": "usd",
+                    "unit_amount": 1,
+                    "lookup_key": "pro-m",
+                }
+            )
+        newer = c2.v1.products.create(params={"name": "Newer"})
+        assert c2.v1.products.list().data[0].id == newer.id
+    finally:
+        assert _stop(proc2, signal.SIGINT) == 0
+    assert not list(state.parent.glob(".emulator-state-*"))  # atomic writes leave no temp files
+
+
+def test_serve_rejects_non_loopback_and_bad_state(tmp_path):
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "billing_sync",
+            "emulator",
+            "serve",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "0",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode != 0
+    assert "loopback" in out.stderr
+
+
+def test_in_process_server_and_health():
+    server, url = start_server("127.0.0.1", 0)
+    try:
+        assert url.startswith("http://127.0.0.1:")
+        health = requests.get(url + "/_emulator/health", timeout=5).json()
+        assert health["status"] == "ok"
+        assert health["api_version"] == "2026-10-28.endive"
+        assert (
+            _client(url)
+            .v1.customers.create(params={"email": "x@example.test"})
+            .id.startswith("cus_")
+        )
+        assert server.emulator.health()["objects"]["customers"] == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _timed(fn: Any) -> float:
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def test_pages_cost_o_page_on_10000_objects(emulator):
+    t0 = time.perf_counter()
+    out = emulator.seed(
+        products=10_000, prices_per_product=1, customers=200, subscriptions_per_customer=1
+    )
+    seed_s = time.perf_counter() - t0
+    assert seed_s < 20, f"seeding 20,400 objects took {seed_s:.1f}s"
+    c = emulator.client()
+    oldest = out["products"][1]
+    first = _timed(lambda: c.v1.products.list(params={"limit": 100}))
+    deep = _timed(lambda: c.v1.products.list(params={"limit": 100, "starting_after": oldest}))
+    active = _timed(
+        lambda: c.v1.prices.list(params={"limit": 100, "starting_after": out["prices"][50]})
+    )
+    by_product = _timed(lambda: c.v1.prices.list(params={"product": out["products"][5]}))
+    subs = _timed(lambda: c.v1.subscriptions.list(params={"limit": 100}))
+    # Each page is a handful of milliseconds whether it is the first or the last one.
+    for name, took in {
+        "first": first,
+        "deep": deep,
+        "active": active,
+        "by_product": by_product,
+        "subs": subs,
+    }.items():
+        assert took < 0.25, f"{name} page took {took * 1000:.0f} ms"
+    assert deep < first * 5 + 0.02
