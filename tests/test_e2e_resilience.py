@@ -47,7 +47,7 @@ def test_apply_cut_off_after_k_writes_then_rerun_converges(
     assert res.returncode == 1, res.stdout + res.stderr
     assert "Apply incomplete" in res.stdout
     assert "Traceback" not in res.stderr
-    emulator.configure(fail_nth=[])
+    emulator.configure(fail_nth=None)
     assert duplicates(emulator) == {}
     res = run_cli(emulator, "apply", "-c", str(EXAMPLE), "--auto-approve")
     assert res.returncode == 0, res.stdout + res.stderr
