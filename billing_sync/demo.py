@@ -45,11 +45,11 @@ def run(step: str, args: list[str], env: dict[str, str], ok: Sequence[int] = (0,
         [sys.executable, "-m", "billing_sync", *args],
         env=env,
         text=True,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # progress (stderr) and results (stdout) in the order they came
         check=False,
     )
     sys.stdout.write(proc.stdout)
-    sys.stdout.write(proc.stderr)
     sys.stdout.flush()
     if proc.returncode not in ok:
         raise SystemExit(f"demo step failed ({step}): exit {proc.returncode}")
