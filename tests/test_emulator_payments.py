@@ -259,6 +259,15 @@ def test_customer_and_list_filter_and_pagination(emulator: Any) -> None:
     assert every == [p.id for p in reversed(mine + others)]
 
 
+def test_list_created_filter(emulator: Any) -> None:
+    c = emulator.client()
+    pi = _pi(c)
+    found = c.v1.payment_intents.list(params={"created": {"gte": pi.created}}).data
+    assert [p.id for p in found] == [pi.id]
+    assert c.v1.payment_intents.list(params={"created": {"gt": pi.created}}).data == []
+    assert c.v1.payment_intents.list(params={"created": pi.created}).data[0].id == pi.id
+
+
 def test_retrieve_missing_is_404(emulator: Any) -> None:
     with pytest.raises(stripe.InvalidRequestError) as exc:
         emulator.client().v1.payment_intents.retrieve("pi_missing")

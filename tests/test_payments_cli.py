@@ -154,6 +154,10 @@ def test_refund_by_charge_id(cli: Cli, emulator: Any) -> None:
 def test_same_reference_twice_creates_one_payment_intent(cli: Cli, emulator: Any) -> None:
     args = ("create", "--amount", "2500", "--currency", "usd", "--reference", "ORDER-1001")
     first = cli.json(*args)
+    # The reference lookup is one bounded list page (created >= now - 90 days), not a scan of
+    # the account's history, and never the Search API.
+    (lookup,) = [r for r in emulator.requests() if r["method"] == "GET"]
+    assert lookup["path"] == "/v1/payment_intents" and "gte" in lookup["params"]["created"]
     second_text = cli.ok(*args).stdout
     second = cli.json(*args)
     assert first["created_now"] is True and second["created_now"] is False
@@ -169,6 +173,7 @@ def test_same_reference_twice_creates_one_payment_intent(cli: Cli, emulator: Any
 
     shown = cli.json("show", "--reference", "ORDER-1001")
     assert shown["id"] == first["id"]
+    assert not [r for r in emulator.requests() if "search" in r["path"]]
 
 
 def test_reference_key_is_deterministic(cli: Cli, emulator: Any) -> None:

@@ -279,7 +279,7 @@ def show(ctx: click.Context, payment_intent: str | None, reference: str | None, 
         _echo_json(data)
         return
     lines = [f"PaymentIntent {d.payment.id}", *_payment_lines(d.payment)]
-    if d.charge:
+    if d.charge and d.charge.status == "succeeded":
         c = d.charge
         lines.append(
             f"  refunded:       {format_amount(c.amount_refunded, c.currency)} of "

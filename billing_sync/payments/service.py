@@ -7,6 +7,7 @@ made before a write is made before it: a refused command leaves the account unto
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
@@ -27,6 +28,10 @@ from billing_sync.remote.client import Remote, describe_stripe_error, with_retri
 T = TypeVar("T")
 
 CUSTOMER_KEY_METADATA = "billing_sync_key"
+# How far back `create --reference` looks for an earlier PaymentIntent with the same reference
+# (beyond Stripe's 24-hour idempotency window). Bounded so that creating a payment on a large
+# account does not page through its whole history.
+REFERENCE_LOOKBACK_DAYS = 90
 _PAGE = 100
 
 
@@ -369,25 +374,33 @@ class CreateSpec:
         return p
 
 
-def find_by_reference(remote: Remote, reference: str, customer: str | None = None) -> list[Any]:
-    """PaymentIntents whose metadata carries this reference, newest first (list, never Search)."""
+def find_by_reference(
+    remote: Remote, reference: str, *, since: int | None = None, customer: str | None = None
+) -> Any | None:
+    """The newest PaymentIntent whose metadata carries this reference, or None.
+
+    Lists newest first (never the Search API, which lags writes) and stops at the first match;
+    `since` (a timestamp) bounds the scan when nothing matches, `customer` narrows it.
+    """
     v1 = remote.client.v1
-    params: dict[str, Any] = {"customer": customer} if customer else {}
-    return [
-        pi
-        for pi in _pages(lambda p: v1.payment_intents.list(params=cast(Any, p)), params)
-        if _metadata(pi).get(REFERENCE_METADATA_KEY) == reference
-    ]
+    params: dict[str, Any] = {}
+    if since is not None:
+        params["created"] = {"gte": since}
+    if customer:
+        params["customer"] = customer
+    pages = _pages(lambda p: v1.payment_intents.list(params=cast(Any, p)), params)
+    return next(
+        (pi for pi in pages if _metadata(pi).get(REFERENCE_METADATA_KEY) == reference), None
+    )
 
 
-def payment_for_reference(remote: Remote, reference: str) -> stripe.PaymentIntent:
-    found = find_by_reference(remote, reference)
-    if not found:
+def payment_for_reference(
+    remote: Remote, reference: str, customer: str | None = None
+) -> stripe.PaymentIntent:
+    found = find_by_reference(remote, reference, customer=customer)
+    if found is None:
         raise UsageError(f"no PaymentIntent has reference {reference!r}")
-    if len(found) > 1:
-        ids = ", ".join(pi.id for pi in found)
-        raise UsageError(f"reference {reference!r} matches several PaymentIntents ({ids})")
-    return cast(stripe.PaymentIntent, found[0])
+    return cast(stripe.PaymentIntent, found)
 
 
 def create_payment(remote: Remote, spec: CreateSpec) -> CreateResult:
@@ -395,9 +408,9 @@ def create_payment(remote: Remote, spec: CreateSpec) -> CreateResult:
     params = spec.params()
     if spec.reference:
         key = create_idempotency_key(remote.account_fingerprint, spec.reference, params)
-        existing = find_by_reference(remote, spec.reference)
-        if existing:
-            pi = existing[0]
+        since = int(time.time()) - REFERENCE_LOOKBACK_DAYS * 86400
+        pi = find_by_reference(remote, spec.reference, since=since)
+        if pi is not None:
             same = (
                 pi.amount == spec.amount
                 and pi.currency == spec.currency
@@ -467,7 +480,7 @@ def get_charge(remote: Remote, charge_id: str) -> ChargeView:
 def payment_details(remote: Remote, pi: stripe.PaymentIntent) -> PaymentDetails:
     view = payment_view(pi)
     charge = get_charge(remote, view.latest_charge) if view.latest_charge else None
-    refunds = list_refunds(remote, view.id) if charge is not None else []
+    refunds = list_refunds(remote, view.id) if charge and charge.amount_refunded else []
     return PaymentDetails(view, charge, refunds)
 
 

@@ -27,7 +27,7 @@ from billing_sync.emulator.framework import (
     unset,
 )
 from billing_sync.emulator.resources.charges import card_for, new_charge, stripe_money
-from billing_sync.emulator.resources.common import check_currency
+from billing_sync.emulator.resources.common import check_currency, created_filter
 from billing_sync.payments.validation import MINIMUM_CHARGE, STRIPE_MAX_AMOUNT
 
 register_type(
@@ -430,13 +430,12 @@ def cancel_payment_intent(req: Request) -> Obj:
     "GET",
     "/v1/payment_intents",
     stripe.params.PaymentIntentListParams,
-    implemented={"customer"},
+    implemented={"customer", "created"},
     returns="list:payment_intent",
 )
 def list_payment_intents(req: Request) -> Obj:
     cus = unset(req.params.get("customer"))
-    if cus:
-        return req.list_response(
-            "payment_intent", url="/v1/payment_intents", index=("customer", cus)
-        )
-    return req.list_response("payment_intent", url="/v1/payment_intents")
+    when = created_filter(req.params.get("created"))
+    where = (lambda o: when(o["created"])) if when else None
+    index = ("customer", cus) if cus else None
+    return req.list_response("payment_intent", url="/v1/payment_intents", where=where, index=index)
