@@ -154,7 +154,14 @@ def test_lookup_key_taken_by_an_override_then_a_plain_key() -> None:
         "      b: {currency: usd, unit_amount: 2}\n"
     )
     assert errors_of(text) == [
-        "billing.yaml:7:7: products.p.prices.b: lookup_key 'b' is already used by price 'a'"
+        "billing.yaml:6:54: products.p.prices.a.lookup_key: lookup_key 'b' is already used by price 'b'"
+    ]
+
+
+def test_product_id_override_colliding_with_a_later_product_key() -> None:
+    text = "version: 1\nproducts:\n  a: {name: A, id: b}\n  b: {name: B}\n"
+    assert errors_of(text) == [
+        "billing.yaml:3:20: products.a.id: product id 'b' is already used by product 'b'"
     ]
 
 

@@ -178,14 +178,33 @@ def check_subscription(sub: Subscription, path: Path) -> Iterator[Finding]:
             seen[item.price] = i
 
 
+def _claims(
+    entries: list[tuple[str, str, Path, bool]], what: str, owner_kind: str
+) -> Iterator[Finding]:
+    """Uniqueness of (value, owner, path, explicit) entries.
+
+    Implicit values (a key used as id / lookup key) are claimed first, so a collision is
+    reported at the explicit override that causes it, or else at the later entry.
+    """
+    owner: dict[str, str] = {}
+    for value, who, path, explicit in sorted(entries, key=lambda e: e[3]):
+        if value in owner:
+            yield Finding(
+                path,
+                f"{what} {value!r} is already used by {owner_kind} {owner[value]!r}",
+                "value" if explicit else "key",
+            )
+        else:
+            owner[value] = who
+
+
 def check_document(raw: Any) -> list[Finding]:
     """Run every rule on the raw document (dicts from the YAML), whatever else is wrong."""
     findings: list[Finding] = []
     doc = _mapping(raw)
     # price key -> (product key, price or None when the price itself is invalid)
     prices: dict[str, tuple[str, Price | None]] = {}
-    product_ids: dict[str, str] = {}
-    lookup_owner: dict[str, str] = {}
+    product_ids: list[tuple[str, str, Path, bool]] = []
     for pkey, praw in _mapping(doc.get("products")).items():
         ppath: Path = ("products", pkey)
         pdata = _mapping(praw)
@@ -193,17 +212,10 @@ def check_document(raw: Any) -> list[Finding]:
         product = _try(Product, {**pdata, "prices": {}}) if isinstance(praw, dict) else None
         if product is not None:
             findings.extend(check_product(product, ppath, raw_prices))
-            pid = product.id or pkey
-            if pid in product_ids:
-                findings.append(
-                    Finding(
-                        (*ppath, "id") if product.id else ppath,
-                        f"product id {pid!r} is already used by product {product_ids[pid]!r}",
-                        "value" if product.id else "key",
-                    )
-                )
-            else:
-                product_ids[pid] = pkey
+        if product is not None and product.id is not None:
+            product_ids.append((product.id, pkey, (*ppath, "id"), True))
+        else:
+            product_ids.append((pkey, pkey, ppath, False))
         for key, rp in raw_prices.items():
             path: Path = (*ppath, "prices", key)
             price = _try(Price, rp)
@@ -219,21 +231,15 @@ def check_document(raw: Any) -> list[Finding]:
             prices[key] = (pkey, price)
             if price is not None:
                 findings.extend(check_price(price, path))
-    # Lookup keys: explicit overrides first claim nothing special; any collision is an error.
+    findings.extend(_claims(product_ids, "product id", "product"))
+    lookup_keys: list[tuple[str, str, Path, bool]] = []
     for key, (pkey, price) in prices.items():
-        lk = price.lookup_key if price is not None and price.lookup_key else key
-        explicit = price is not None and price.lookup_key is not None
         path = ("products", pkey, "prices", key)
-        if lk in lookup_owner:
-            findings.append(
-                Finding(
-                    (*path, "lookup_key") if explicit else path,
-                    f"lookup_key {lk!r} is already used by price {lookup_owner[lk]!r}",
-                    "value" if explicit else "key",
-                )
-            )
+        if price is not None and price.lookup_key is not None:
+            lookup_keys.append((price.lookup_key, key, (*path, "lookup_key"), True))
         else:
-            lookup_owner[lk] = key
+            lookup_keys.append((key, key, path, False))
+    findings.extend(_claims(lookup_keys, "lookup_key", "price"))
     for ckey, craw in _mapping(doc.get("customers")).items():
         cpath: Path = ("customers", ckey)
         for skey, sraw in _mapping(_mapping(craw).get("subscriptions")).items():
