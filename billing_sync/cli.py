@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from billing_sync.config.models import BillingConfig
 from billing_sync.errors import (
     BillingSyncError,
     ConfigError,
+    NotImplementedFeatureError,
     StalePlanError,
     UnsafePlanError,
     UsageError,
@@ -25,6 +27,8 @@ from billing_sync.plan.build import build_plan
 from billing_sync.plan.ops import FORMAT_VERSION, Plan
 from billing_sync.plan.render import render, render_json
 from billing_sync.remote.client import Remote, connect
+from billing_sync.remote.read import read_account
+from billing_sync.state import desired_state
 
 
 @dataclass
@@ -360,6 +364,69 @@ def apply(
     if not report.ok:
         click.echo("Run plan again to see what is left; apply is safe to re-run.", err=True)
         sys.exit(1)
+
+
+def _env_name(kind: str, key: str) -> str:
+    return "BILLING_SYNC_" + re.sub(r"[^A-Z0-9]+", "_", f"{kind}_{key}".upper()).strip("_")
+
+
+@cli.command()
+@click.option(
+    "--format", "fmt", type=click.Choice(["json", "env"]), default="json", show_default=True
+)
+@pass_app
+def ids(app: AppContext, fmt: str) -> None:
+    """Print key -> Stripe id for every managed object (for apps and deploy scripts)."""
+    existing = read_account(app.remote())
+    table: dict[str, dict[str, str | None]] = {
+        "products": {k: p.id for k, p in sorted(existing.products.items())},
+        "prices": {k: p.id for k, p in sorted(existing.prices.items()) if p.active},
+        "customers": {k: c.id for k, c in sorted(existing.customers.items())},
+        "subscriptions": {k: s.id for k, s in sorted(existing.subscriptions.items())},
+    }
+    if fmt == "json":
+        click.echo(json.dumps(table, indent=2))
+        return
+    for kind, entries in table.items():
+        for key, stripe_id in entries.items():
+            click.echo(f"{_env_name(kind.rstrip('s'), key)}={stripe_id}")
+
+
+@cli.command()
+@config_option
+@click.option(
+    "--fail-on",
+    metavar="STATUSES",
+    default="",
+    help="Comma-separated statuses (e.g. past_due,unpaid,missing) that make it exit 2.",
+)
+@pass_app
+def status(app: AppContext, config_file: str | None, fail_on: str) -> None:
+    """Declared subscriptions and their status in Stripe."""
+    _, cfg = app.config(config_file)
+    existing = read_account(app.remote())
+    bad = {s.strip() for s in fail_on.split(",") if s.strip()}
+    failing = 0
+    for key in desired_state(cfg).subscriptions:
+        found = existing.subscriptions.get(key) or existing.ended_subscriptions.get(key)
+        state = (found.status or "unknown") if found else "missing"
+        extra = f" {found.id}" if found else ""
+        if found and found.fields.get("cancel_at_period_end"):
+            extra += " (cancels at period end)"
+        click.echo(f"{key:40} {state}{extra}")
+        failing += state in bad
+    if failing:
+        click.echo(f"{failing} subscription(s) in {', '.join(sorted(bad))}", err=True)
+        sys.exit(2)
+
+
+@cli.command(name="import")
+@click.option("--out", metavar="FILE", default=None)
+def import_(out: str | None) -> None:
+    """Write billing.yaml from an existing account (not built yet)."""
+    raise NotImplementedFeatureError(
+        "`import` is not implemented yet: declare existing objects in billing.yaml by hand"
+    )
 
 
 def _register_subgroups() -> None:

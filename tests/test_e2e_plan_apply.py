@@ -275,3 +275,22 @@ def test_markdown_and_json_formats(emulator: EmulatorHandle) -> None:
     doc = json.loads(run_cli(emulator, "plan", "-c", str(EXAMPLE), "--format", "json").stdout)
     assert doc["summary"]["create"] == 15
     assert doc["mrr"]["usd"]["before"] == 0
+
+
+def test_ids_status_and_import(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, SMALL)
+    res = run_cli(emulator, "status", "-c", str(cfg), "--fail-on", "missing")
+    assert res.returncode == 2 and "acme/main" in res.stdout and "missing" in res.stdout
+    apply_ok(emulator, cfg)
+    objs = everything(emulator)
+    table = json.loads(run_cli(emulator, "ids").stdout)
+    price = next(p for p in objs["prices"] if p["lookup_key"] == "pro-monthly")
+    assert table["prices"]["pro-monthly"] == price["id"]
+    assert table["products"] == {"pro": "pro"}
+    assert table["subscriptions"]["acme/main"] == objs["subscriptions"][0]["id"]
+    env = run_cli(emulator, "ids", "--format", "env").stdout
+    assert f"BILLING_SYNC_PRICE_PRO_MONTHLY={price['id']}" in env.splitlines()
+    res = run_cli(emulator, "status", "-c", str(cfg), "--fail-on", "past_due,missing")
+    assert res.returncode == 0 and "acme/main" in res.stdout and " active " in res.stdout
+    res = run_cli(emulator, "import")
+    assert res.returncode == 1 and "not implemented yet" in res.stderr
