@@ -351,3 +351,16 @@ def test_seed_managed_catalog_with_subscriptions(emulator, client):
     assert len(subs) == 8
     assert all(s.status == "active" for s in subs)
     assert emulator.health()["objects"]["subscriptions"] == 8
+
+
+def test_replay_is_a_snapshot_not_the_live_object(client):
+    opts: Any = {"idempotency_key": "snap-1"}
+    cus = client.v1.customers.create(params={"email": "s@example.test"}, options=opts)
+    pm = client.v1.payment_methods.attach("pm_card_visa", params={"customer": cus.id})
+    client.v1.customers.update(
+        cus.id, params={"invoice_settings": {"default_payment_method": pm.id}}
+    )
+    replay = client.v1.customers.create(params={"email": "s@example.test"}, options=opts)
+    assert replay.invoice_settings.default_payment_method is None
+    assert replay.last_response is not None
+    assert replay.last_response.headers["Original-Request"] == cus.last_response.request_id  # type: ignore[union-attr]

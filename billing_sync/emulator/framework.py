@@ -39,17 +39,29 @@ itself at import time. Nothing else needs editing.
            req.store.insert("refund", obj)
            return req.render("refund", obj)
 
+   `returns` names what the route answers, so `expand[]` is checked before anything runs:
+   a type name ("refund"), "list:refund" for lists (expand paths need the `data.` prefix),
+   or "raw" (no expand, e.g. a deleted stub `{"id", "object", "deleted": true}`).
    Path templates use `{name}` segments: `req.path_args["name"]`. Handlers run under the
    store's lock (`req.store.lock`, one global RLock), so a handler is atomic; they must not
-   block. Return the rendered object (`req.render(type, obj)`) or a list
-   (`req.list_response(type, url="/v1/refunds", where=..., index=("payment_intent", pi_id))`),
-   or `(status, body)` for a non-200 success.
+   block. Return the rendered object (`req.render(type, obj)`) or a list page
+   (`req.list_response(type, url="/v1/refunds", where=pred, index=("payment_intent", pi))`:
+   newest first; `limit`/`starting_after`/`ending_before` handled; `index` uses a secondary
+   index from `index_on`; `where` filters while scanning, so keep it cheap;
+   `ascending=True` for oldest-first lists), or `(status, body)` for a non-200 success.
+   `list_page(store, type, url=..., limit=10, index=...)` builds an unrendered page (for
+   embedded lists in `compute`). `req.store.table("name")` is a persisted dict for
+   auxiliary indexes (e.g. lookup_key -> price id). `req.now` is the request's timestamp.
 3. Raise `ApiError` (billing_sync.emulator.errors) for Stripe errors:
-   `ApiError.invalid(msg, param=...)` (400, validation: not idempotently stored),
-   `ApiError.missing("refund", id)` (404 resource_missing), `ApiError.conflict(msg, code=...)`
-   (400, state conflict, stored), or `ApiError(402, "card_error", msg, code=..., extra={...})`.
-4. Internal fields start with "_" (e.g. `_decline_code`); they are stored and persisted but
-   never rendered. Objects are dicts mutated in place by handlers; fields named in
+   `ApiError.invalid(msg, param=...)`: 400 for bad input (a validation failure: never stored
+   under an idempotency key); pass `validation=False` when the refusal depends on state.
+   `ApiError.missing("refund", id, param=...)`: 404 resource_missing "No such refund: 'id'".
+   `ApiError.conflict(msg, param=..., code=...)`: 400 conflicting with the account's state
+   (stored and replayed like a success). `ApiError(402, "card_error", msg, code=...,
+   extra={"decline_code": ...})` for anything else.
+4. Internal fields start with "_" (e.g. `_token` on payment methods made from test tokens);
+   they are stored and persisted but never rendered. `ObjectType.compute(store, obj)` adds
+   computed fields at render time (e.g. subscription.items). Objects are dicts mutated in place by handlers; fields named in
    `index_on` must never change after `insert`. Everything must stay JSON-serialisable
    (Decimal amounts as strings) so `--state FILE` can persist it.
 5. Tests: tests/test_emulator_params.py checks every route's `implemented` against the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import importlib
 import json
@@ -61,6 +62,7 @@ class _IdemEntry:
     status: int
     body: Any
     created: float
+    request_id: str
 
 
 @dataclass
@@ -361,7 +363,11 @@ class Emulator:
                             "parameters they were first used with. Try using a key other than "
                             f"'{idem_key}' if you meant to execute a different request.",
                         )
-                    return Response(entry.status, entry.body, {"Idempotent-Replayed": "true"})
+                    return Response(
+                        entry.status,
+                        entry.body,
+                        {"Idempotent-Replayed": "true", "Original-Request": entry.request_id},
+                    )
                 if slot in self.in_flight:
                     raise ApiError(
                         409,
@@ -379,7 +385,7 @@ class Emulator:
             if slot is not None and resp.executed:
                 with self._meta_lock:
                     self.idempotency[slot] = _IdemEntry(
-                        fingerprint, resp.status, resp.body, time.time()
+                        fingerprint, resp.status, resp.body, time.time(), log["request_id"]
                     )
         finally:
             if slot is not None:
@@ -416,7 +422,9 @@ class Emulator:
                     api_key=api_key,
                     route=route,
                 )
-                result = route.handler(req)
+                # A snapshot: rendered objects share nested dicts with the store, and the
+                # body outlives the lock (JSON encoding, idempotent replays).
+                result = copy.deepcopy(route.handler(req))
         except ApiError as err:
             return Response(err.status, err.body(), dict(err.headers), executed=not err.validation)
         if isinstance(result, tuple):
