@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -392,3 +393,51 @@ def test_customer_key_resolves_and_lists(cli: Cli, emulator: Any) -> None:
     text = cli.ok("list", "--customer", acme).stdout
     assert b["id"] in text and "29.99 USD" in text
     assert "_secret_" not in text
+
+
+# --------------------------------------------------------------------------- retries, races
+
+
+def test_failure_after_the_write_does_not_charge_twice(cli: Cli, emulator: Any) -> None:
+    """The create executes, then the answer is lost (500): the retry, with the same
+    idempotency key, gets Stripe's first answer replayed instead of a second PaymentIntent."""
+    emulator.configure(fail_nth={"2": "500_after"})  # 1: reference lookup, 2: the create
+    data = cli.json("create", "--amount", "1999", "--currency", "usd", "--reference", "R-500")
+    creates = _posts(emulator, "/v1/payment_intents")
+    assert len(creates) == 2 and creates[0]["idempotency_key"] == creates[1]["idempotency_key"]
+    assert [p.id for p in emulator.client().v1.payment_intents.list().data] == [data["id"]]
+
+
+def test_refund_retry_after_lost_answer_refunds_once(cli: Cli, emulator: Any) -> None:
+    pi = cli.json(
+        "create", "--amount", "1999", "--currency", "usd", "--confirm-with", "pm_card_visa"
+    )
+    emulator.configure(fail_nth={"3": "500_after"})  # GET intent, GET charge, POST refund
+    out = cli.ok("refund", pi["id"], "--amount", "500").stdout
+    assert "left to refund: 14.99 USD" in out
+    refunds = _posts(emulator, "/v1/refunds")
+    assert len(refunds) == 2 and refunds[0]["idempotency_key"] == refunds[1]["idempotency_key"]
+    assert len(emulator.client().v1.refunds.list().data) == 1
+
+
+def test_concurrent_runs_with_one_reference_create_one_payment_intent(
+    cli: Cli, emulator: Any
+) -> None:
+    emulator.configure(execution_delay_ms=400)
+    args = (
+        "create",
+        "--amount",
+        "1999",
+        "--currency",
+        "usd",
+        "--reference",
+        "RACE-1",
+        "--format",
+        "json",
+    )
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        procs = list(pool.map(lambda _: cli(*args), range(3)))
+    assert [p.returncode for p in procs] == [0, 0, 0], [p.stderr for p in procs]
+    ids = {json.loads(p.stdout)["id"] for p in procs}
+    assert len(ids) == 1
+    assert len(emulator.client().v1.payment_intents.list().data) == 1
