@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -111,7 +112,7 @@ def _call(emu: Emulator, method: str, path: str, params: dict[str, Any] | None =
         body = b""
     resp = emu.handle(method, path, headers, body)
     assert resp.status == 200, resp.body
-    return resp.body
+    return json.loads(resp.body)
 
 
 def _flatten(params: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:

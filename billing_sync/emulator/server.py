@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 import hashlib
 import importlib
 import json
@@ -91,7 +90,10 @@ def _json_default(o: Any) -> Any:
 
 
 def dumps(body: Any) -> bytes:
-    return json.dumps(body, default=_json_default, indent=2).encode()
+    """JSON bytes (compact: the C encoder); bytes pass through (already encoded)."""
+    if isinstance(body, bytes):
+        return body
+    return json.dumps(body, default=_json_default, separators=(",", ":")).encode()
 
 
 class Emulator:
@@ -422,9 +424,13 @@ class Emulator:
                     api_key=api_key,
                     route=route,
                 )
-                # A snapshot: rendered objects share nested dicts with the store, and the
-                # body outlives the lock (JSON encoding, idempotent replays).
-                result = copy.deepcopy(route.handler(req))
+                result = route.handler(req)
+                # Encode under the lock: rendered objects share nested dicts with the store,
+                # and the body outlives the lock (idempotent replays are this snapshot).
+                if isinstance(result, tuple):
+                    result = (result[0], dumps(result[1]))
+                else:
+                    result = dumps(result)
         except ApiError as err:
             return Response(err.status, err.body(), dict(err.headers), executed=not err.validation)
         if isinstance(result, tuple):
