@@ -441,3 +441,19 @@ def test_concurrent_runs_with_one_reference_create_one_payment_intent(
     ids = {json.loads(p.stdout)["id"] for p in procs}
     assert len(ids) == 1
     assert len(emulator.client().v1.payment_intents.list().data) == 1
+
+
+def test_declared_email_narrows_the_customer_lookup(
+    cli: Cli, emulator: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "billing.yaml").write_text(
+        "version: 1\ncustomers:\n  acme: {email: acme@example.com}\n  globex: {email: g@example.com}\n"
+    )
+    acme = _customer(emulator, "acme")  # email acme@example.com, like billing.yaml
+    for i in range(3):
+        emulator.client().v1.customers.create(params={"email": f"other{i}@example.com"})
+    before = len(emulator.requests())
+    data = cli.json("create", "--amount", "1999", "--currency", "usd", "--customer", "acme")
+    assert data["customer"] == acme
+    lookups = [r for r in emulator.requests()[before:] if r["path"] == "/v1/customers"]
+    assert len(lookups) == 1 and lookups[0]["params"].get("email") == "acme@example.com"

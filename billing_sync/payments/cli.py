@@ -87,6 +87,16 @@ def _load_config(ctx: click.Context, config_file: str | None) -> tuple[str, Bill
     return _app(ctx).config(config_file)
 
 
+def _customer(remote: Remote, ref: str, cfg: BillingConfig | None) -> service.CustomerRef:
+    """A customer key (checked against billing.yaml when there is one) or cus_ id."""
+    if cfg is None or ref.startswith("cus_"):
+        return service.resolve_customer(remote, ref)
+    declared = cfg.customers.get(ref)
+    return service.resolve_customer(
+        remote, ref, set(cfg.customers), declared.email if declared else None
+    )
+
+
 def _echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=False))
 
@@ -190,10 +200,7 @@ def create(
         raise UsageError(f"--receipt-email {receipt_email!r} is not an email address")
 
     remote = _remote(ctx)
-    cus = None
-    if customer:
-        declared = set(cfg.customers) if cfg and not customer.startswith("cus_") else None
-        cus = service.resolve_customer(remote, customer, declared)
+    cus = _customer(remote, customer, cfg) if customer else None
     spec = service.CreateSpec(
         amount=minor,
         currency=cur,
@@ -308,8 +315,7 @@ def list_cmd(
     cus_id = None
     if customer:
         loaded = _load_config(ctx, config_file) if not customer.startswith("cus_") else None
-        declared = set(loaded[1].customers) if loaded else None
-        cus_id = service.resolve_customer(remote, customer, declared).id
+        cus_id = _customer(remote, customer, loaded[1] if loaded else None).id
     items = service.list_payments(remote, cus_id, limit)
     if fmt == "json":
         _echo_json({"object": "list", "data": [p.data() for p in items]})

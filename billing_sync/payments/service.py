@@ -292,9 +292,16 @@ def refund_view(rf: stripe.Refund) -> RefundView:
 
 
 def resolve_customer(
-    remote: Remote, ref: str, declared_keys: Collection[str] | None = None
+    remote: Remote,
+    ref: str,
+    declared_keys: Collection[str] | None = None,
+    email_hint: str | None = None,
 ) -> CustomerRef:
-    """`cus_...` (must exist) or a customer KEY (metadata billing_sync_key, found by listing)."""
+    """`cus_...` (must exist) or a customer KEY (metadata billing_sync_key, found by listing).
+
+    With the key's email from billing.yaml the list is narrowed by `email` first (one request
+    on any account size); the full listing is the fallback (an email edited by hand).
+    """
     v1 = remote.client.v1
     if ref.startswith("cus_"):
         try:
@@ -311,11 +318,17 @@ def resolve_customer(
     if declared_keys is not None and ref not in declared_keys:
         known = ", ".join(sorted(declared_keys)) or "none"
         raise UsageError(f"unknown customer key {ref!r} (billing.yaml declares: {known})")
-    matches = [
-        c.id
-        for c in _pages(lambda p: v1.customers.list(params=cast(Any, p)), {})
-        if _metadata(c).get(CUSTOMER_KEY_METADATA) == ref
-    ]
+
+    def matching(params: dict[str, Any]) -> list[str]:
+        return [
+            c.id
+            for c in _pages(lambda p: v1.customers.list(params=cast(Any, p)), params)
+            if _metadata(c).get(CUSTOMER_KEY_METADATA) == ref
+        ]
+
+    matches = matching({"email": email_hint}) if email_hint else []
+    if not matches:
+        matches = matching({})
     if not matches:
         hint = (
             "it is declared in billing.yaml but not created yet: run `billing-sync apply`"
