@@ -162,6 +162,22 @@ def populated() -> Emulator:
         "/v1/subscriptions",
         {"customer": cus["id"], "items": [{"price": price["id"], "quantity": 2}]},
     )
+    # The payments resources (another module's surface), when served: one refunded payment.
+    if any(r.template == "/v1/refunds" for r in ROUTES):
+        pi = _call(
+            emu,
+            "POST",
+            "/v1/payment_intents",
+            {
+                "amount": 2000,
+                "currency": "usd",
+                "customer": cus["id"],
+                "payment_method": pm["id"],
+                "confirm": True,
+                "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
+            },
+        )
+        _call(emu, "POST", "/v1/refunds", {"payment_intent": pi["id"], "amount": 500})
     return emu
 
 

@@ -112,6 +112,7 @@ class Emulator:
         self.defaults = FaultConfig(latency_ms=latency_ms, fault_rate=fault_rate)
         self.config = FaultConfig(latency_ms=latency_ms, fault_rate=fault_rate)
         self._meta_lock = threading.Lock()
+        self._save_lock = threading.Lock()
         self.request_log: list[dict[str, Any]] = []
         self.counter = 0  # Stripe requests seen since reset
         self.idempotency: dict[tuple[str, str], _IdemEntry] = {}
@@ -131,15 +132,20 @@ class Emulator:
     def save_state(self) -> None:
         if self.state_file is None:
             return
+        # One save at a time, so an older snapshot never replaces a newer one.
+        with self._save_lock:
+            self._save_locked(self.state_file)
+
+    def _save_locked(self, state_file: Path) -> None:
         with self.store.lock:
             payload = json.dumps(self.store.dump(), default=_json_default)
-        directory = self.state_file.parent
+        directory = state_file.parent
         directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".emulator-state-", dir=directory)
         try:
             with os.fdopen(fd, "w") as fh:
                 fh.write(payload)
-            os.replace(tmp, self.state_file)
+            os.replace(tmp, state_file)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
