@@ -364,3 +364,9 @@ def test_replay_is_a_snapshot_not_the_live_object(client):
     assert replay.invoice_settings.default_payment_method is None
     assert replay.last_response is not None
     assert replay.last_response.headers["Original-Request"] == cus.last_response.request_id  # type: ignore[union-attr]
+
+
+def test_connect_headers_are_refused_not_ignored(emulator):
+    r = _raw(emulator, "GET", "/v1/products", headers={"Stripe-Account": "acct_123"})
+    assert r.status_code == 400
+    assert "not supported by the billing-sync emulator" in r.json()["error"]["message"]

@@ -323,6 +323,13 @@ class Emulator:
         log: dict[str, Any],
     ) -> Response:
         api_key = self._authenticate(headers.get("authorization", ""))
+        for header in ("stripe-account", "stripe-context"):
+            if headers.get(header):
+                raise ApiError.invalid(
+                    f"The {header.title()} header (Connect) is not supported by the "
+                    "billing-sync emulator.",
+                    param=header,
+                )
         if method in ("GET", "DELETE"):
             raw = decode_form(parse_qsl(query, keep_blank_values=True))
         else:

@@ -439,7 +439,12 @@ def build_subscription(store: Store, p: dict[str, Any], now: int) -> Obj:
         "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
         "billing_cycle_anchor": trial_end or start,
         "billing_cycle_anchor_config": None,
-        "billing_mode": {"flexible": None, "type": "classic", "updated_at": None},
+        # The default for new subscriptions in this API version (mixed intervals allowed).
+        "billing_mode": {
+            "flexible": {"proration_discounts": "included"},
+            "type": "flexible",
+            "updated_at": None,
+        },
         "billing_schedules": [],
         "billing_thresholds": None,
         "cancel_at": cancel_at,
