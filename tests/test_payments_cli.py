@@ -457,3 +457,15 @@ def test_declared_email_narrows_the_customer_lookup(
     assert data["customer"] == acme
     lookups = [r for r in emulator.requests()[before:] if r["path"] == "/v1/customers"]
     assert len(lookups) == 1 and lookups[0]["params"].get("email") == "acme@example.com"
+
+
+def test_refund_amount_decimal_uses_the_charge_currency(cli: Cli, emulator: Any) -> None:
+    pi = cli.json(
+        "create", "--amount", "5000", "--currency", "jpy", "--confirm-with", "pm_card_visa"
+    )
+    before = len(emulator.writes())
+    line = cli.fails("refund", pi["id"], "--amount-decimal", "1.5")
+    assert "JPY takes no decimals" in line
+    assert len(emulator.writes()) == before
+    out = cli.ok("refund", pi["id"], "--amount-decimal", "1500").stdout
+    assert "refunded 1,500 JPY" in out and "left to refund: 3,500 JPY" in out

@@ -366,11 +366,7 @@ def refund(
     if reference is not None:
         target = service.payment_for_reference(remote, check_reference(reference)).id
     assert target is not None
-    if amount_decimal is not None:
-        # The currency is the charge's: read it first (a read, no write).
-        cur = service.refundable_charge(remote, target).currency
-        requested = parse_amount(None, amount_decimal, cur)
-    result = service.refund_payment(remote, target, requested, reason, md)
+    result = service.refund_payment(remote, target, requested, reason, md, amount_decimal)
     r, before = result.refund, result.charge_before
     if fmt == "json":
         data = r.data()

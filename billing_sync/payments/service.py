@@ -20,6 +20,7 @@ from billing_sync.payments.validation import (
     REFERENCE_METADATA_KEY,
     check_refund_amount,
     create_idempotency_key,
+    parse_amount,
     random_idempotency_key,
     redact_secrets,
 )
@@ -538,12 +539,16 @@ def refund_payment(
     amount: int | None,
     reason: str | None = None,
     metadata: Mapping[str, str] | None = None,
+    amount_decimal: str | None = None,
 ) -> RefundResult:
-    """Refund `amount` (default: everything left) of a PaymentIntent's or charge's payment.
+    """Refund `amount` (minor units) or `amount_decimal` (major units of the charge's
+    currency); default: everything left of a PaymentIntent's or charge's payment.
 
     What is left is computed first; an amount above it is refused before any write.
     """
     charge = refundable_charge(remote, target)
+    if amount_decimal is not None:
+        amount = parse_amount(None, amount_decimal, charge.currency)
     to_refund = check_refund_amount(
         amount, charge.amount, charge.amount_refunded, charge.currency, charge.id
     )
