@@ -469,3 +469,13 @@ def test_refund_amount_decimal_uses_the_charge_currency(cli: Cli, emulator: Any)
     assert len(emulator.writes()) == before
     out = cli.ok("refund", pi["id"], "--amount-decimal", "1500").stdout
     assert "refunded 1,500 JPY" in out and "left to refund: 3,500 JPY" in out
+
+
+def test_missing_explicit_config_is_an_error(cli: Cli, emulator: Any, tmp_path: Path) -> None:
+    missing = str(tmp_path / "nope.yaml")
+    for kw in ({"env": {"BILLING_SYNC_CONFIG": missing}}, {}):
+        extra = () if kw else ("-c", missing)
+        proc = cli("create", "--amount", "1999", "--currency", "usd", *extra, **kw)
+        assert proc.returncode == 1 and "nope.yaml" in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+    assert emulator.requests() == []

@@ -81,8 +81,9 @@ def _remote(ctx: click.Context) -> Remote:
 
 
 def _load_config(ctx: click.Context, config_file: str | None) -> tuple[str, BillingConfig] | None:
-    """-c FILE must exist; the default billing.yaml is used only when present."""
-    if config_file is None and not Path(config_path(None)).exists():
+    """-c FILE (or $BILLING_SYNC_CONFIG) must exist; ./billing.yaml is used only when present."""
+    explicit = config_file or os.environ.get("BILLING_SYNC_CONFIG")
+    if not explicit and not Path(config_path(None)).exists():
         return None
     return _app(ctx).config(config_file)
 

@@ -6,6 +6,7 @@ returned only when expanded, as Stripe does since API version 2022-11-15.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import stripe
@@ -99,7 +100,7 @@ SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "cny": "¥", "inr
 def stripe_money(amount: int, currency: str) -> str:
     """Money as Stripe writes it in messages: `$0.50`, `¥50`, `15.00 czk`."""
     exp = exponent(currency)
-    major = f"{amount / 10**exp:,.{exp}f}" if exp else f"{amount:,}"
+    major = f"{Decimal(amount).scaleb(-exp):,.{exp}f}"
     sym = SYMBOLS.get(currency)
     return f"{sym}{major}" if sym else f"{major} {currency}"
 
