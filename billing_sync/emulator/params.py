@@ -256,11 +256,14 @@ class Validator:
             is_struct = _is_typeddict(o) or get_origin(o) in (list, dict) or _is_untyped_object(o)
             return 0 if is_struct == structured else 1
 
+        literal_errors: list[ApiError] = []
         for opt in sorted(opts, key=rank):
             try:
                 return self._one(opt, raw, name, path, module)
             except _Mismatch as m:
-                errors.append(m.error)
+                (literal_errors if get_origin(opt) is Literal else errors).append(m.error)
+        # `Literal['inf']|int` given "lots": "Invalid integer: lots" says more than the enum.
+        errors += literal_errors
         raise errors[0] if errors else ApiError.invalid(f"Invalid value: {name}", param=name)
 
     def _one(self, opt: Any, raw: Any, name: str, path: str, module: str) -> Any:
