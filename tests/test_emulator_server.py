@@ -91,6 +91,28 @@ def test_state_survives_restart(tmp_path):
 
 
 def test_serve_rejects_non_loopback_and_bad_state(tmp_path):
+    bad = tmp_path / "state.json"
+    bad.write_text("{not json")
+    broken = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "billing_sync",
+            "emulator",
+            "serve",
+            "--port",
+            "0",
+            "--state",
+            str(bad),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert broken.returncode == 1
+    assert "cannot load the state file" in broken.stderr
+    assert "Traceback" not in broken.stderr
     out = subprocess.run(
         [
             sys.executable,

@@ -31,14 +31,16 @@ def serve(
     host: str, port: int, state_file: str | None, latency_ms: float, fault_rate: float
 ) -> None:
     """Serve the emulator until interrupted (SIGINT/SIGTERM exit cleanly)."""
-    from billing_sync.emulator.server import make_server
+    from billing_sync.emulator.server import Emulator, EmulatorHTTPServer
 
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    if host not in ("127.0.0.1", "localhost"):
         raise click.BadParameter("the emulator only listens on loopback", param_hint="--host")
     try:
-        server = make_server(
-            host, port, state_file=state_file, latency_ms=latency_ms, fault_rate=fault_rate
-        )
+        emu = Emulator(state_file=state_file, latency_ms=latency_ms, fault_rate=fault_rate)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise click.ClickException(f"cannot load the state file {state_file}: {err}") from err
+    try:
+        server = EmulatorHTTPServer((host, port), emu)
     except OSError as err:
         raise click.ClickException(f"cannot listen on {host}:{port}: {err}") from err
     stop = threading.Event()
@@ -48,7 +50,12 @@ def serve(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    thread = threading.Thread(target=server.serve_forever, name="stripe-emulator", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.1},
+        name="stripe-emulator",
+        daemon=True,
+    )
     thread.start()
     click.echo(f"emulator listening on {server.url}")
     sys.stdout.flush()
