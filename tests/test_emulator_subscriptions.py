@@ -308,3 +308,36 @@ def test_deleting_customer_cancels_subscriptions(client, catalog, customer):
     sub = _invoice_sub(client, customer, [{"price": catalog["monthly"]}])
     client.v1.customers.delete(customer)
     assert client.v1.subscriptions.retrieve(sub.id).status == "canceled"
+
+
+def test_subscription_items_endpoints(client, catalog, customer):
+    sub = _invoice_sub(client, customer, [{"price": catalog["monthly"], "quantity": 2}])
+    first = sub["items"].data[0]
+    added = client.v1.subscription_items.create(
+        params={
+            "subscription": sub.id,
+            "price": catalog["yearly"],
+            "quantity": 4,
+            "metadata": {"k": "v"},
+        }
+    )
+    assert added.id.startswith("si_") and added.quantity == 4 and added.subscription == sub.id
+    with pytest.raises(stripe.InvalidRequestError) as dup:
+        client.v1.subscription_items.create(
+            params={"subscription": sub.id, "price": catalog["monthly"]}
+        )
+    assert dup.value.param == "price"
+    changed = client.v1.subscription_items.update(first.id, params={"quantity": 7})
+    assert changed.quantity == 7
+    switched = client.v1.subscription_items.update(first.id, params={"price": catalog["monthly2"]})
+    assert switched.price.id == catalog["monthly2"] and switched.quantity == 1
+    gone = client.v1.subscription_items.delete(added.id)
+    assert gone.deleted is True
+    with pytest.raises(stripe.InvalidRequestError) as last:
+        client.v1.subscription_items.delete(first.id)  # the last item cannot go
+    assert last.value.param == "items"
+    items = client.v1.subscriptions.retrieve(sub.id)["items"].data
+    assert [(i.id, i.price.id, i.quantity) for i in items] == [(first.id, catalog["monthly2"], 1)]
+    client.v1.subscriptions.cancel(sub.id)
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.subscription_items.update(first.id, params={"quantity": 2})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import stripe
@@ -357,6 +358,133 @@ def _collection(
 
 
 # ---------------------------------------------------------------------------------------------
+# Item changes (shared by subscription update and the subscription_items endpoints)
+# ---------------------------------------------------------------------------------------------
+
+ItemChange = tuple[str, Obj | None, dict[str, Any]]  # (item id or "" for new, price, spec)
+
+
+def _items_param(i: int, field: str) -> str:
+    return f"items[{i}][{field}]"
+
+
+def _plan_items(
+    store: Store,
+    sub: Obj,
+    specs: list[dict[str, Any]],
+    *,
+    check: bool,
+    param: Callable[[int, str], str] = _items_param,
+) -> tuple[dict[str, Obj], list[ItemChange]]:
+    """Validate item changes against the subscription without changing anything."""
+    current = {it["id"]: it for it in _items_of(store, sub["id"])}
+    final: dict[str, tuple[Obj, str]] = {
+        iid: (store.get("price", it["price"]) or {}, "items") for iid, it in current.items()
+    }
+    changes: list[ItemChange] = []
+    for i, spec in enumerate(specs):
+        if "metadata" in spec:
+            apply_metadata({}, spec["metadata"])  # validates keys and sizes
+        if "quantity" in spec:
+            _quantity(spec["quantity"], param(i, "quantity"))
+        iid = unset(spec.get("id"))
+        if iid is not None:
+            if iid not in current:
+                raise ApiError.invalid(
+                    f"The subscription item {iid} does not belong to this subscription.",
+                    param=param(i, "id"),
+                    validation=False,
+                )
+            if spec.get("deleted") is True:
+                final.pop(iid, None)
+                changes.append((iid, None, {"deleted": True}))
+                continue
+            price = None
+            if unset(spec.get("price")) is not None:
+                price = _usable_price(store, spec["price"], param(i, "price"))
+                final[iid] = (price, param(i, "price"))
+            changes.append((iid, price, spec))
+        else:
+            if spec.get("deleted") is True:
+                raise ApiError.invalid("An item to delete needs its id.", param=param(i, "id"))
+            if unset(spec.get("price")) is None:
+                raise ApiError.invalid(
+                    f"Missing required param: {param(i, 'price')}.",
+                    param=param(i, "price"),
+                    code="parameter_missing",
+                )
+            price = _usable_price(store, spec["price"], param(i, "price"))
+            final[f"new{i}"] = (price, param(i, "price"))
+            changes.append(("", price, spec))
+    if check:
+        if not final:
+            raise ApiError.invalid(
+                "A subscription must have at least one item; cancel it instead.",
+                param="items",
+                validation=False,
+            )
+        if len(final) > MAX_ITEMS:
+            raise ApiError.invalid(
+                f"A subscription can have at most {MAX_ITEMS} items.", param="items"
+            )
+        listed = list(final.values())
+        currency = _check_currency(listed)
+        if currency != sub["currency"]:
+            raise ApiError.invalid(
+                f"The price specified has a currency of `{currency}`, which differs from the "
+                f"subscription's currency (`{sub['currency']}`).",
+                param=listed[0][1],
+            )
+        _check_duplicates(listed)
+    return current, changes
+
+
+def _apply_items(
+    store: Store, sub: Obj, plan: tuple[dict[str, Obj], list[ItemChange]], now: int
+) -> list[Obj]:
+    """Apply planned item changes; returns the items changed or created."""
+    current, changes = plan
+    coll = store.coll("subscription_item")
+    touched: list[Obj] = []
+    for iid, price, spec in changes:
+        if iid and spec.get("deleted") is True:
+            touched.append(current[iid])
+            coll.remove(iid)
+            continue
+        if iid:
+            item = current[iid]
+            if price is not None and price["id"] != item["price"]:
+                item["price"] = price["id"]
+                item["quantity"] = _quantity(spec.get("quantity"), "quantity")
+            elif "quantity" in spec:
+                item["quantity"] = _quantity(spec["quantity"], "quantity")
+            if "metadata" in spec:
+                item["metadata"] = apply_metadata(item["metadata"], spec["metadata"])
+            touched.append(item)
+        else:
+            assert price is not None
+            if sub["status"] == "trialing" and sub["trial_end"] is not None:
+                start, end = now, sub["trial_end"]
+            else:
+                anchor = next(iter(current.values()), None)
+                start = anchor["current_period_start"] if anchor else now
+                end = _period_end(price, start)
+            touched.append(
+                _new_item(
+                    store,
+                    sub["id"],
+                    price,
+                    _quantity(spec.get("quantity"), "quantity"),
+                    spec.get("metadata"),
+                    now,
+                    start,
+                    end,
+                )
+            )
+    return touched
+
+
+# ---------------------------------------------------------------------------------------------
 # Create
 # ---------------------------------------------------------------------------------------------
 
@@ -590,63 +718,8 @@ def update_subscription(req: Request) -> Obj:
         )
     customer = store.get("customer", sub["customer"]) or {"id": sub["customer"]}
 
-    # Plan every item change first; apply only when all are valid.
-    current = {it["id"]: it for it in _items_of(store, sub["id"])}
-    final: dict[str, tuple[Obj, str]] = {
-        iid: (store.get("price", it["price"]) or {}, "items") for iid, it in current.items()
-    }
-    changes: list[tuple[str, Obj | None, dict[str, Any]]] = []  # (item id or "", price, spec)
-    for i, spec in enumerate(unset(p.get("items")) or []):
-        iid = unset(spec.get("id"))
-        if iid is not None:
-            if iid not in current:
-                raise ApiError.invalid(
-                    f"The subscription item {iid} does not belong to this subscription.",
-                    param=f"items[{i}][id]",
-                    validation=False,
-                )
-            if spec.get("deleted") is True:
-                final.pop(iid, None)
-                changes.append((iid, None, {"deleted": True}))
-                continue
-            price = None
-            if unset(spec.get("price")) is not None:
-                price = _usable_price(store, spec["price"], f"items[{i}][price]")
-                final[iid] = (price, f"items[{i}][price]")
-            if "quantity" in spec:
-                _quantity(spec["quantity"], f"items[{i}][quantity]")
-            changes.append((iid, price, spec))
-        else:
-            if spec.get("deleted") is True:
-                raise ApiError.invalid("An item to delete needs its id.", param=f"items[{i}][id]")
-            if unset(spec.get("price")) is None:
-                raise ApiError.invalid(
-                    f"Missing required param: items[{i}][price].",
-                    param=f"items[{i}][price]",
-                    code="parameter_missing",
-                )
-            price = _usable_price(store, spec["price"], f"items[{i}][price]")
-            _quantity(spec.get("quantity"), f"items[{i}][quantity]")
-            final[f"new{i}"] = (price, f"items[{i}][price]")
-            changes.append(("", price, spec))
-    if "items" in p:
-        if not final:
-            raise ApiError.invalid(
-                "A subscription must have at least one item; cancel it instead.", param="items"
-            )
-        if len(final) > MAX_ITEMS:
-            raise ApiError.invalid(
-                f"A subscription can have at most {MAX_ITEMS} items.", param="items"
-            )
-        listed = list(final.values())
-        currency = _check_currency(listed)
-        if currency != sub["currency"]:
-            raise ApiError.invalid(
-                f"The price specified has a currency of `{currency}`, which differs from the "
-                f"subscription's currency (`{sub['currency']}`).",
-                param=listed[0][1],
-            )
-        _check_duplicates(listed)
+    # Plan every item change first; apply only when everything is valid.
+    item_plan = _plan_items(store, sub, unset(p.get("items")) or [], check="items" in p)
     method, days = _collection(p, sub["collection_method"], sub["days_until_due"])
     default_pm = sub["default_payment_method"]
     if "default_payment_method" in p:
@@ -658,38 +731,7 @@ def update_subscription(req: Request) -> Obj:
     new_trial_end = _trial_end({"trial_end": trial_end_param}, req.now) if trial_end_param else None
 
     # Apply.
-    coll = store.coll("subscription_item")
-    for iid, price, spec in changes:
-        if iid and spec.get("deleted") is True:
-            coll.remove(iid)
-            continue
-        if iid:
-            item = current[iid]
-            if price is not None and price["id"] != item["price"]:
-                item["price"] = price["id"]
-                item["quantity"] = _quantity(spec.get("quantity"), "quantity")
-            elif "quantity" in spec:
-                item["quantity"] = _quantity(spec["quantity"], "quantity")
-            if "metadata" in spec:
-                item["metadata"] = apply_metadata(item["metadata"], spec["metadata"])
-        else:
-            assert price is not None
-            if sub["status"] == "trialing" and sub["trial_end"] is not None:
-                start, end = req.now, sub["trial_end"]
-            else:
-                anchor = next(iter(current.values()), None)
-                start = anchor["current_period_start"] if anchor else req.now
-                end = _period_end(price, start)
-            _new_item(
-                store,
-                sub["id"],
-                price,
-                _quantity(spec.get("quantity"), "quantity"),
-                spec.get("metadata"),
-                req.now,
-                start,
-                end,
-            )
+    _apply_items(store, sub, item_plan, req.now)
     sub["collection_method"] = method
     sub["days_until_due"] = days
     sub["default_payment_method"] = default_pm
@@ -822,3 +864,72 @@ def list_subscription_items(req: Request) -> Obj:
 def retrieve_subscription_item(req: Request) -> Obj:
     item = req.store.get_or_404("subscription_item", req.path_args["id"])
     return req.render("subscription_item", item)
+
+
+def _top_param(i: int, field: str) -> str:
+    return field
+
+
+def _item_subscription(store: Store, item: Obj, now: int) -> Obj:
+    sub = store.get_or_404("subscription", item["subscription"], param="subscription")
+    refresh(store, sub, now)
+    if sub["status"] in ("canceled", "incomplete_expired", "incomplete"):
+        raise ApiError.invalid(
+            f"The items of a subscription in status `{sub['status']}` cannot be changed.",
+            param="subscription",
+            validation=False,
+        )
+    return sub
+
+
+_ITEM_WRITE = {"price", "quantity", "metadata", "proration_behavior", "payment_behavior"}
+
+
+@route(
+    "POST",
+    "/v1/subscription_items",
+    sp.SubscriptionItemCreateParams,
+    implemented={*_ITEM_WRITE, "subscription"},
+    returns="subscription_item",
+)
+def create_subscription_item(req: Request) -> Obj:
+    p = req.params
+    sub = _item_subscription(req.store, {"subscription": p["subscription"]}, req.now)
+    spec: dict[str, Any] = {k: p[k] for k in ("price", "quantity", "metadata") if k in p}
+    plan = _plan_items(req.store, sub, [spec], check=True, param=_top_param)
+    (item,) = _apply_items(req.store, sub, plan, req.now)
+    return req.render("subscription_item", item)
+
+
+@route(
+    "POST",
+    "/v1/subscription_items/{id}",
+    sp.SubscriptionItemUpdateParams,
+    implemented=_ITEM_WRITE,
+    returns="subscription_item",
+)
+def update_subscription_item(req: Request) -> Obj:
+    item = req.store.get_or_404("subscription_item", req.path_args["id"])
+    sub = _item_subscription(req.store, item, req.now)
+    spec: dict[str, Any] = {"id": item["id"]}
+    spec.update({k: req.params[k] for k in ("price", "quantity", "metadata") if k in req.params})
+    plan = _plan_items(req.store, sub, [spec], check=True, param=_top_param)
+    _apply_items(req.store, sub, plan, req.now)
+    return req.render("subscription_item", item)
+
+
+@route(
+    "DELETE",
+    "/v1/subscription_items/{id}",
+    sp.SubscriptionItemDeleteParams,
+    implemented={"proration_behavior", "payment_behavior", "clear_usage"},
+    returns="raw",
+)
+def delete_subscription_item(req: Request) -> Obj:
+    item = req.store.get_or_404("subscription_item", req.path_args["id"])
+    sub = _item_subscription(req.store, item, req.now)
+    plan = _plan_items(
+        req.store, sub, [{"id": item["id"], "deleted": True}], check=True, param=_top_param
+    )
+    _apply_items(req.store, sub, plan, req.now)
+    return {"id": item["id"], "object": "subscription_item", "deleted": True}
