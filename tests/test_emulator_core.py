@@ -278,6 +278,16 @@ def test_response_lost_then_idempotent_retry(emulator, client):
     assert retry.last_response is not None
     assert retry.last_response.headers.get("Idempotent-Replayed") == "true"
     assert len(client.v1.products.list().data) == 1
+    posts = [r for r in emulator.writes() if r["path"] == "/v1/products"]
+    assert [(r["status"], r["replayed"]) for r in posts] == [(500, False), (200, True)]
+
+
+def test_lock_timeout_fault_says_retry(emulator):
+    emulator.configure(fail_nth=1, fail_kind="lock_timeout")
+    r = _raw(emulator, "POST", "/v1/products", data={"name": "x"})
+    assert r.status_code == 429
+    assert r.json()["error"]["code"] == "lock_timeout"
+    assert r.headers["Stripe-Should-Retry"] == "true"
 
 
 def test_fail_nth_counts_from_now_and_fault_rate(emulator, client):

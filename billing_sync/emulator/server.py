@@ -33,7 +33,7 @@ from billing_sync.emulator.params import decode_form, validate
 
 API_VERSION = "2026-10-28.endive"
 API_KEY_RE = re.compile(r"^(sk|rk)_test_[A-Za-z0-9_]{1,247}$")
-FAULT_KINDS = ("429", "500", "drop", "500_after")
+FAULT_KINDS = ("429", "500", "drop", "500_after", "lock_timeout")
 MAX_IDEMPOTENCY_KEY = 255
 
 
@@ -286,6 +286,7 @@ class Emulator:
             "status": 0,
             "idempotency_key": idem_key,
             "request_id": request_id,
+            "replayed": False,
         }
         fault = self._next_fault()
         latency = self.config.latency_ms
@@ -348,7 +349,7 @@ class Emulator:
             )
         route, path_args = found
 
-        if fault in ("429", "500", "drop"):
+        if fault in ("429", "500", "drop", "lock_timeout"):
             return self._fault_response(fault)
 
         idem_key = log["idempotency_key"]
@@ -378,6 +379,7 @@ class Emulator:
                             "parameters they were first used with. Try using a key other than "
                             f"'{idem_key}' if you meant to execute a different request.",
                         )
+                    log["replayed"] = True
                     return Response(
                         entry.status,
                         entry.body,
@@ -485,6 +487,21 @@ class Emulator:
     def _fault_response(kind: str) -> Response:
         if kind == "drop":
             return Response(0, None, drop=True)
+        if kind == "lock_timeout":
+            return Response(
+                429,
+                {
+                    "error": {
+                        "type": "invalid_request_error",
+                        "code": "lock_timeout",
+                        "message": "This object cannot be accessed right now because another API "
+                        "request or Stripe process is currently accessing it. If you see this "
+                        "error intermittently, retry the request.",
+                        "doc_url": "https://stripe.com/docs/error-codes/lock-timeout",
+                    }
+                },
+                {"Stripe-Should-Retry": "true"},
+            )
         if kind == "429":
             return Response(
                 429,
