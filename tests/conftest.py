@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
 import urllib.request
@@ -94,7 +95,8 @@ def emulator_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     try:
         assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        line = proc.stdout.readline().strip() if ready else ""
         prefix = "emulator listening on "
         if not line.startswith(prefix):
             proc.kill()
