@@ -18,7 +18,7 @@ import stripe
 
 from billing_sync.emulator.framework import ROUTES, TYPES, render
 from billing_sync.emulator.params import check_implemented_subset, known_paths, typed_fields
-from billing_sync.emulator.server import Emulator, load_resources
+from billing_sync.emulator.server import Emulator, dumps, load_resources
 
 load_resources()
 
@@ -112,7 +112,7 @@ def _call(emu: Emulator, method: str, path: str, params: dict[str, Any] | None =
         body = b""
     resp = emu.handle(method, path, headers, body)
     assert resp.status == 200, resp.body
-    return json.loads(resp.body)
+    return json.loads(dumps(resp.body))
 
 
 def _flatten(params: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
@@ -226,3 +226,37 @@ def test_field_check_can_fail(populated):
     price = next(iter(store.coll("price").objs.values()))
     rendered = render(store, "price", {k: v for k, v in price.items() if k != "nickname"}, [])
     assert set(rendered) != _declared(stripe.Price) - {"tiers", "currency_options"}
+
+
+def _request(emu: Emulator, route: Any, pairs: list[tuple[str, str]]) -> Any:
+    path = route.template
+    for name in route.regex.groupindex:
+        path = path.replace("{" + name + "}", f"x_{name}")
+    body = urlencode(pairs).encode()
+    headers = {
+        "authorization": f"Bearer {KEY}",
+        "content-type": "application/x-www-form-urlencoded",
+    }
+    if route.method in ("GET", "DELETE"):
+        path, body = f"{path}?{body.decode()}", b""
+    resp = emu.handle(route.method, path, headers, body)
+    return resp.status, json.loads(dumps(resp.body))
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=ROUTE_IDS)
+def test_every_route_rejects_unknown_and_unsupported_params(route):
+    emu = Emulator()
+    status, body = _request(emu, route, [("zz_not_a_stripe_param", "1")])
+    assert status == 400
+    assert body["error"]["message"] == "Received unknown parameter: zz_not_a_stripe_param"
+    assert body["error"]["param"] == "zz_not_a_stripe_param"
+    unsupported = sorted(
+        name for name in typed_fields(route.params_type) if not route.implemented.covers(name)
+    )
+    if unsupported:
+        status, body = _request(emu, route, [(unsupported[0], "1")])
+        assert status == 400
+        assert body["error"]["message"] == (
+            f"Parameter {unsupported[0]} is not supported by the billing-sync emulator"
+        )
+    assert emu.requests() and all(r["status"] == 400 for r in emu.requests())
