@@ -50,10 +50,10 @@ class TokenBucket:
                 now = self.clock()
                 self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
                 self.last = now
-                if self.tokens >= 1:
+                if self.tokens >= 1 - 1e-9:  # tolerance: float sums of small waits
                     self.tokens -= 1
                     return
-                wait_for = (1 - self.tokens) / self.rate
+                wait_for = max((1 - self.tokens) / self.rate, 0.001)
             self.sleep(wait_for)
 
 

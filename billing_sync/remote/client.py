@@ -147,6 +147,10 @@ def describe_stripe_error(err: stripe.StripeError, api_base: str | None = None) 
     if param:
         parts.append(f"param={param}")
     decline = getattr(err, "decline_code", None)
+    body = err.json_body if isinstance(err.json_body, dict) else {}
+    error_body = body.get("error")
+    if not decline and isinstance(error_body, dict):
+        decline = error_body.get("decline_code")  # stripe 16 leaves it in the body
     if decline:
         parts.append(f"decline_code={decline}")
     return " ".join(parts[:1]) + (f" ({', '.join(parts[1:])})" if len(parts) > 1 else "")
