@@ -1,0 +1,65 @@
+"""Golden tests for billing_sync.plan.render: text, JSON and Markdown of one rich plan.
+
+Regenerate after an intended change with BILLING_SYNC_UPDATE_GOLDEN=1 and review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from billing_sync.plan.ops import Plan
+from billing_sync.plan.render import render
+from tests.plan_helpers import BASE, applied, config, plan_for
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("BILLING_SYNC_UPDATE_GOLDEN") == "1"
+
+
+def rich_plan() -> Plan:
+    """A price replace, a quantity change, a new product and price, a removed price,
+    a customer metadata change and an undeclared subscription that stays."""
+    before = config(BASE.replace("name: Acme\n", "name: Acme\n    metadata: {crm: A-1}\n"))
+    existing = applied(before)
+    existing.subscriptions_per_price["price_pro-monthly"] += 12
+    existing.unmanaged = {"products": 2, "prices": 5}
+    after = config(
+        BASE.replace("pro-monthly: {unit_amount: 2900,", "pro-monthly: {unit_amount: 3500,")
+        .replace(
+            "      pro-yearly: {unit_amount: 29000, currency: usd, recurring: {interval: year}}\n",
+            "",
+        )
+        .replace("quantity: 12}", "quantity: 15}")
+        .replace(
+            "products:\n",
+            "products:\n  addon:\n    name: Add-on\n    prices:\n"
+            '      addon-jpy: {amount: "500", currency: jpy, recurring: {interval: month, interval_count: 3}}\n',
+        )
+    )
+    return plan_for(after, existing)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name"), [("text", "plan.txt"), ("json", "plan.json"), ("markdown", "plan.md")]
+)
+def test_render_matches_golden(fmt: str, name: str) -> None:
+    out = render(rich_plan(), fmt)
+    path = GOLDEN / name
+    if UPDATE:
+        path.write_text(out, encoding="utf-8")
+    assert out == path.read_text(encoding="utf-8")
+
+
+def test_json_round_trips_to_the_same_plan() -> None:
+    plan = rich_plan()
+    again = Plan.from_data(json.loads(render(plan, "json")))
+    assert again.data == plan.data
+
+
+def test_colour_only_when_asked() -> None:
+    plan = rich_plan()
+    assert "\x1b[" not in render(plan, "text")
+    assert "\x1b[" in render(plan, "text", color=True)
