@@ -294,3 +294,31 @@ def test_ids_status_and_import(emulator: EmulatorHandle, tmp_path: Path) -> None
     assert res.returncode == 0 and "acme/main" in res.stdout and " active " in res.stdout
     res = run_cli(emulator, "import")
     assert res.returncode == 1 and "not implemented yet" in res.stderr
+
+
+KITCHEN = Path(__file__).parent / "fixtures" / "e2e"
+
+
+def test_every_feature_applies_then_plans_empty_and_unsets_converge(
+    emulator: EmulatorHandle,
+) -> None:
+    """transform_quantity, volume tiers with flat amounts, tiered currency options, KRW and
+    KWD, interval_count, tax_behavior, a free price, item metadata, protect, trials; then
+    unsetting fields and metadata, changing a tiered currency option in place."""
+    first, changed = KITCHEN / "kitchen_sink.yaml", KITCHEN / "kitchen_sink_changed.yaml"
+    apply_ok(emulator, first)
+    assert_no_changes(emulator, first)
+    res = run_cli(emulator, "plan", "-c", str(changed))
+    assert "~ price api-volume (update" in res.stdout
+    assert "currency_options.eur.tiers.0.unit_amount: 45 -> 44" in res.stdout
+    assert "Plan: 0 to create, 5 to update, 0 to replace" in res.stdout
+    apply_ok(emulator, changed)
+    assert_no_changes(emulator, changed)
+    objs = everything(emulator)
+    product = objs["products"][0]
+    assert product["description"] is None and product["images"] == []
+    assert product["metadata"] == {"team": "platform", "billing_sync_key": "api"}
+    subs = {s["metadata"]["billing_sync_key"]: s for s in objs["subscriptions"]}
+    assert subs["initech/trial"]["status"] == "trialing"
+    assert subs["initech/volume"]["cancel_at_period_end"] is False
+    assert subs["initech/volume"]["metadata"]["billing_sync_protect"] == "true"
