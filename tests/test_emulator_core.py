@@ -380,3 +380,19 @@ def test_connect_headers_are_refused_not_ignored(emulator):
     r = _raw(emulator, "GET", "/v1/products", headers={"Stripe-Account": "acct_123"})
     assert r.status_code == 400
     assert "not supported by the billing-sync emulator" in r.json()["error"]["message"]
+
+
+def test_rate_limit_per_api_key(emulator, client):
+    emulator.configure(rate_limit=5)
+    outcomes = []
+    for _ in range(8):
+        try:
+            client.v1.products.list()
+            outcomes.append(200)
+        except stripe.RateLimitError as err:
+            outcomes.append(err.http_status)
+    assert outcomes.count(200) == 5 and outcomes.count(429) == 3
+    emulator.client(api_key="sk_test_another_key").v1.products.list()  # its own window
+    time.sleep(1.05)
+    client.v1.products.list()  # the window slid
+    emulator.configure(rate_limit=0)

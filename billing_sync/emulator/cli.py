@@ -27,8 +27,20 @@ def emulator() -> None:
 )
 @click.option("--latency-ms", default=0.0, type=float, show_default=True)
 @click.option("--fault-rate", default=0.0, type=click.FloatRange(0, 1), show_default=True)
+@click.option(
+    "--rate-limit",
+    default=0.0,
+    type=click.FloatRange(0),
+    show_default=True,
+    help="Requests per second per API key before 429 (Stripe: 25 in test mode); 0 = off.",
+)
 def serve(
-    host: str, port: int, state_file: str | None, latency_ms: float, fault_rate: float
+    host: str,
+    port: int,
+    state_file: str | None,
+    latency_ms: float,
+    fault_rate: float,
+    rate_limit: float,
 ) -> None:
     """Serve the emulator until interrupted (SIGINT/SIGTERM exit cleanly)."""
     from billing_sync.emulator.server import Emulator, EmulatorHTTPServer
@@ -36,7 +48,12 @@ def serve(
     if host not in ("127.0.0.1", "localhost"):
         raise click.BadParameter("the emulator only listens on loopback", param_hint="--host")
     try:
-        emu = Emulator(state_file=state_file, latency_ms=latency_ms, fault_rate=fault_rate)
+        emu = Emulator(
+            state_file=state_file,
+            latency_ms=latency_ms,
+            fault_rate=fault_rate,
+            rate_limit=rate_limit,
+        )
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise click.ClickException(f"cannot load the state file {state_file}: {err}") from err
     try:

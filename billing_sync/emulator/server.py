@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import importlib
@@ -69,6 +70,8 @@ class FaultConfig:
     latency_ms: float = 0.0
     # Sleep between reserving an idempotency key and executing (widens races in tests).
     execution_delay_ms: float = 0.0
+    # Stripe's rate limit (requests per second, per API key; 0 = unlimited): beyond it, 429.
+    rate_limit: float = 0.0
     fault_rate: float = 0.0
     fault_kinds: tuple[str, ...] = ("429", "500")
     fail_nth: dict[int, str] = field(default_factory=dict)  # absolute request number -> kind
@@ -77,6 +80,7 @@ class FaultConfig:
         return {
             "latency_ms": self.latency_ms,
             "execution_delay_ms": self.execution_delay_ms,
+            "rate_limit": self.rate_limit,
             "fault_rate": self.fault_rate,
             "fault_kinds": list(self.fault_kinds),
             "fail_nth": {str(n - counter): k for n, k in sorted(self.fail_nth.items())},
@@ -105,18 +109,24 @@ class Emulator:
         state_file: str | os.PathLike[str] | None = None,
         latency_ms: float = 0.0,
         fault_rate: float = 0.0,
+        rate_limit: float = 0.0,
     ) -> None:
         load_resources()
         self.store = Store()
         self.state_file = Path(state_file) if state_file else None
-        self.defaults = FaultConfig(latency_ms=latency_ms, fault_rate=fault_rate)
-        self.config = FaultConfig(latency_ms=latency_ms, fault_rate=fault_rate)
+        self.defaults = FaultConfig(
+            latency_ms=latency_ms, fault_rate=fault_rate, rate_limit=rate_limit
+        )
+        self.config = FaultConfig(
+            latency_ms=latency_ms, fault_rate=fault_rate, rate_limit=rate_limit
+        )
         self._meta_lock = threading.Lock()
         self._save_lock = threading.Lock()
         self.request_log: list[dict[str, Any]] = []
         self.counter = 0  # Stripe requests seen since reset
         self.idempotency: dict[tuple[str, str], _IdemEntry] = {}
         self.in_flight: set[tuple[str, str]] = set()
+        self.rate_windows: dict[str, collections.deque[float]] = {}
         self.rng = random.Random()
         if self.state_file and self.state_file.exists():
             self.load_state()
@@ -159,9 +169,12 @@ class Emulator:
             self.request_log.clear()
             self.idempotency.clear()
             self.in_flight.clear()
+            self.rate_windows.clear()
             self.counter = 0
             self.config = FaultConfig(
-                latency_ms=self.defaults.latency_ms, fault_rate=self.defaults.fault_rate
+                latency_ms=self.defaults.latency_ms,
+                fault_rate=self.defaults.fault_rate,
+                rate_limit=self.defaults.rate_limit,
             )
         self.save_state()
 
@@ -169,6 +182,7 @@ class Emulator:
         allowed = {
             "latency_ms",
             "execution_delay_ms",
+            "rate_limit",
             "fault_rate",
             "fault_kinds",
             "fail_nth",
@@ -184,6 +198,10 @@ class Emulator:
                 cfg.latency_ms = float(body["latency_ms"])
             if "execution_delay_ms" in body:
                 cfg.execution_delay_ms = float(body["execution_delay_ms"])
+            if "rate_limit" in body:
+                cfg.rate_limit = float(body["rate_limit"] or 0)
+                if cfg.rate_limit < 0:
+                    raise ApiError.invalid("rate_limit must be >= 0 (0 = unlimited)")
             if "fault_rate" in body:
                 rate = float(body["fault_rate"])
                 if not 0 <= rate <= 1:
@@ -260,11 +278,27 @@ class Emulator:
 
     # -- Stripe requests -----------------------------------------------------------------------
 
-    def _next_fault(self) -> str | None:
+    def _over_rate_limit(self, api_key_header: str) -> bool:
+        """A sliding one-second window per Authorization header (call with _meta_lock held)."""
+        limit = self.config.rate_limit
+        if limit <= 0:
+            return False
+        now = time.monotonic()
+        window = self.rate_windows.setdefault(api_key_header, collections.deque())
+        while window and now - window[0] >= 1.0:
+            window.popleft()
+        if len(window) >= limit:
+            return True
+        window.append(now)
+        return False
+
+    def _next_fault(self, api_key_header: str = "") -> str | None:
         with self._meta_lock:
             self.counter += 1
             n = self.counter
             kind = self.config.fail_nth.pop(n, None)
+            if kind is None and self._over_rate_limit(api_key_header):
+                kind = "429"
             if (
                 kind is None
                 and self.config.fault_rate > 0
@@ -288,7 +322,7 @@ class Emulator:
             "request_id": request_id,
             "replayed": False,
         }
-        fault = self._next_fault()
+        fault = self._next_fault(headers.get("authorization", ""))
         latency = self.config.latency_ms
         if latency > 0:
             time.sleep(latency / 1000.0)
