@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 import time
 import tracemalloc
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from billing_sync.apply.execute import Executor
@@ -72,17 +74,31 @@ def bench_read(url: str, products: int, prices_per_product: int, customers: int)
     )
 
 
-def bench_apply(url: str, parallelism: int, rate: float) -> None:
+def generated_config(products: int) -> str:
+    """A catalog of `products` products with a monthly and a yearly price each."""
+    lines = ["version: 1", "products:"]
+    for i in range(products):
+        lines += [
+            f"  p{i}:",
+            f"    name: Product {i}",
+            "    prices:",
+            f"      p{i}-monthly: {{unit_amount: {1000 + i}, currency: usd, recurring: {{interval: month}}}}",
+            f"      p{i}-yearly: {{unit_amount: {10000 + i}, currency: usd, recurring: {{interval: year}}}}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def bench_apply(url: str, config: str, parallelism: int, rate: float) -> None:
     control(url, "reset")
     remote = connect(DEMO_KEY, url)
-    plan = build_plan(remote, "billing.yaml")
+    plan = build_plan(remote, config)
     reads = remote.http.total
     wall = time.perf_counter()
     report = Executor(remote, parallelism=parallelism, rate_limit=rate).run(plan)
     elapsed = time.perf_counter() - wall
     n = len(report.results)
     print(
-        f"apply of the example ({n} operations, parallelism {parallelism}, rate limit {rate:g}/s): "
+        f"apply of {config} ({n} operations, parallelism {parallelism}, rate limit {rate:g}/s): "
         f"{elapsed:5.2f} s, {n / elapsed:6.1f} operations/s, "
         f"{remote.http.total - reads} write requests, ok={report.ok}"
     )
@@ -112,9 +128,12 @@ def main() -> None:
         for products, ppp, customers in ((200, 4, 300), (1000, 4, 1000), (2500, 3, 1000)):
             bench_read(url, products, ppp, customers)
         print()
-        bench_apply(url, parallelism=1, rate=1000)
-        bench_apply(url, parallelism=4, rate=1000)
-        bench_apply(url, parallelism=4, rate=20)
+        with tempfile.TemporaryDirectory() as tmp:
+            big = Path(tmp) / "catalog-100.yaml"
+            big.write_text(generated_config(100))
+            bench_apply(url, str(big), parallelism=1, rate=1000)
+            bench_apply(url, str(big), parallelism=4, rate=1000)
+            bench_apply(url, str(big), parallelism=4, rate=20)
         bench_latency_apply(url)
 
 

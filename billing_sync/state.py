@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, is_dataclass
 from typing import Any
 
 from billing_sync.config.models import BillingConfig, Price, Tier
@@ -103,6 +103,15 @@ class SubscriptionState:
     currency: str | None = None
 
 
+def _plain(obj: Any) -> Any:
+    """JSON encoding of the state's dataclasses and sets (without asdict's deep copies)."""
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return vars(obj)
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    return str(obj)
+
+
 def sub_key(customer_key: str, subscription_key: str) -> str:
     return f"{customer_key}/{subscription_key}"
 
@@ -173,7 +182,7 @@ class State:
 
     def fingerprint(self) -> str:
         """A stable hash of the state, used to pin a saved plan to what it was made from."""
-        blob = json.dumps(asdict(self), sort_keys=True, default=str)
+        blob = json.dumps(self, sort_keys=True, default=_plain)
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -255,7 +264,3 @@ class Existing(State):
     subscriptions_per_price: dict[str, int] = field(default_factory=dict)
     # price id -> price key, for every managed price.
     price_keys: dict[str, str] = field(default_factory=dict)
-
-    def fingerprint(self) -> str:
-        blob = json.dumps(asdict(self), sort_keys=True, default=lambda o: sorted(o))
-        return hashlib.sha256(blob.encode()).hexdigest()

@@ -148,11 +148,21 @@ class Planner:
         # price id -> ids of operations that must run before that price may be archived
         self.before_archive: dict[str, list[str]] = defaultdict(list)
         self.prices_by_id = {p.id: p for p in existing.all_prices if p.id}
+        # indexes, so planning stays linear in the size of the account
+        self.prices_by_key: dict[str, list[PriceState]] = defaultdict(list)
+        self.lookup_holders: dict[str, list[PriceState]] = defaultdict(list)
+        for p in existing.all_prices:
+            self.prices_by_key[p.key].append(p)
+            if p.lookup_key:
+                self.lookup_holders[p.lookup_key].append(p)
+        self.product_ops: dict[str, list[str]] = defaultdict(list)
         # archive operations and the price id each archives; wired to before_archive at the end
         self.archives: list[tuple[Operation, str]] = []
 
     def add(self, op: Operation) -> Operation:
         self.ops.append(op)
+        if op.resource == "product" and op.action in ("create", "reactivate"):
+            self.product_ops[op.key].append(op.id)
         return op
 
     # -- products ---------------------------------------------------------------------------
@@ -249,13 +259,8 @@ class Planner:
         return dp.id if dp is not None else product_key
 
     def _product_dep(self, product_key: str) -> list[str]:
-        return [
-            op.id
-            for op in self.ops
-            if op.resource == "product"
-            and op.key == product_key
-            and op.action in ("create", "reactivate")
-        ]
+        """The operations that must run before a price of this product is created or used."""
+        return list(self.product_ops.get(product_key, []))
 
     # -- prices -----------------------------------------------------------------------------
     def prices(self) -> None:
@@ -263,8 +268,8 @@ class Planner:
             self._price(key, d)
 
     def _lookup_holder(self, lookup_key: str | None, exclude: str | None) -> PriceState | None:
-        for p in self.e.all_prices:
-            if lookup_key and p.lookup_key == lookup_key and p.id != exclude:
+        for p in self.lookup_holders.get(lookup_key or "", []):
+            if p.id != exclude:
                 return p
         return None
 
@@ -292,8 +297,8 @@ class Planner:
         match = next(
             (
                 p
-                for p in self.e.all_prices
-                if p.key == key and p is not cur and self._same_immutable(p, d)
+                for p in self.prices_by_key.get(key, [])
+                if p is not cur and self._same_immutable(p, d)
             ),
             None,
         )
@@ -477,8 +482,8 @@ class Planner:
 
     def _archive_stale(self, key: str, keep: str | None, also_keep: str | None = None) -> None:
         """Other active prices with this key (left by an interrupted replace) are archived."""
-        for p in self.e.all_prices:
-            if p.key != key or not p.active or p.id in (keep, also_keep):
+        for p in self.prices_by_key.get(key, []):
+            if not p.active or p.id in (keep, also_keep):
                 continue
             cur = self.e.prices.get(key)
             if cur is not None and p.id == cur.id:
@@ -509,11 +514,11 @@ class Planner:
         self.archives.append((op, price_id))
 
     def removed_prices(self) -> None:
-        for key in sorted({p.key for p in self.e.all_prices}):
+        for key in sorted(self.prices_by_key):
             if key in self.d.prices:
                 continue
-            for p in self.e.all_prices:
-                if p.key != key or not p.active:
+            for p in self.prices_by_key[key]:
+                if not p.active:
                     continue
                 op = self.add(
                     Operation(
