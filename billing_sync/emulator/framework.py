@@ -285,6 +285,8 @@ class Store:
         self.collections: dict[str, Collection] = {}
         # Free-form per-feature state (e.g. lookup_key -> price id) that must persist.
         self.extra: dict[str, dict[str, Any]] = {}
+        # Objects list pages have looked at: lets tests check O(page) cost without timing.
+        self.list_examined = 0
 
     def coll(self, type_name: str) -> Collection:
         t = TYPES[type_name]
@@ -549,6 +551,7 @@ def list_page(
     def take(it: Iterator[Obj]) -> tuple[list[Obj], bool]:
         out: list[Obj] = []
         for obj in it:
+            store.list_examined += 1
             if where is None or where(obj):
                 out.append(obj)
                 if len(out) > limit:

@@ -244,7 +244,13 @@ class Emulator:
     def health(self) -> dict[str, Any]:
         with self.store.lock:
             counts = {name: len(c) for name, c in self.store.collections.items()}
-        return {"status": "ok", "api_version": API_VERSION, "objects": counts}
+            examined = self.store.list_examined
+        return {
+            "status": "ok",
+            "api_version": API_VERSION,
+            "objects": counts,
+            "list_objects_examined": examined,
+        }
 
     def control(self, method: str, path: str, body: dict[str, Any]) -> Response:
         name = path[len("/_emulator/") :].strip("/")
