@@ -448,7 +448,7 @@ class Emulator:
             if slot is not None:
                 with self._meta_lock:
                     self.in_flight.discard(slot)
-        if route.write and resp.status < 400:
+        if route.write:  # a refused write (a 402 decline) can still change state
             self.save_state()
         if fault == "500_after":
             return self._fault_response("500")
