@@ -459,26 +459,48 @@ class Planner:
         if action == "archive" and cur.id:
             self._defer_archive(op, cur.id)
 
-    def _archive_replaced(self, key: str, old: PriceState, after: str) -> None:
+    def _archive_price(
+        self,
+        key: str,
+        price: PriceState,
+        *,
+        step: str,
+        phase: int,
+        depends_on: list[str] | None = None,
+        destructive: bool = False,
+        note: str | None = None,
+    ) -> None:
+        """Archive one Stripe price (never delete: Stripe keeps prices forever)."""
         op = self.add(
             Operation(
                 "archive",
                 "price",
                 key,
                 "post",
-                f"/v1/prices/{old.id}",
+                f"/v1/prices/{price.id}",
                 {"active": False},
-                stripe_id=old.id,
-                step="old",
-                phase=PH_CLEANUP,
-                depends_on=[after],
+                stripe_id=price.id,
+                step=step,
+                phase=phase,
+                depends_on=depends_on or [],
+                destructive=destructive,
                 changes=[FieldChange("active", True, False)],
-                summary=describe_price(old.immutable),
-                notes=["the replaced price is archived; subscriptions still on it keep it"],
+                summary=describe_price(price.immutable),
+                notes=[note] if note else [],
             )
         )
-        if old.id:
-            self._defer_archive(op, old.id)
+        if price.id:
+            self._defer_archive(op, price.id)
+
+    def _archive_replaced(self, key: str, old: PriceState, after: str) -> None:
+        self._archive_price(
+            key,
+            old,
+            step="old",
+            phase=PH_CLEANUP,
+            depends_on=[after],
+            note="the replaced price is archived; subscriptions still on it keep it",
+        )
 
     def _archive_stale(self, key: str, keep: str | None, also_keep: str | None = None) -> None:
         """Other active prices with this key (left by an interrupted replace) are archived."""
@@ -488,27 +510,14 @@ class Planner:
             cur = self.e.prices.get(key)
             if cur is not None and p.id == cur.id:
                 continue
-            op = self.add(
-                Operation(
-                    "archive",
-                    "price",
-                    key,
-                    "post",
-                    f"/v1/prices/{p.id}",
-                    {"active": False},
-                    stripe_id=p.id,
-                    step=f"stale.{p.id}",
-                    phase=PH_CLEANUP,
-                    depends_on=[self.price_op[key]] if key in self.price_op else [],
-                    changes=[FieldChange("active", True, False)],
-                    summary=describe_price(p.immutable),
-                    notes=[
-                        "an older active price with the same key (left by an interrupted apply)"
-                    ],
-                )
+            self._archive_price(
+                key,
+                p,
+                step=f"stale.{p.id}",
+                phase=PH_CLEANUP,
+                depends_on=[self.price_op[key]] if key in self.price_op else [],
+                note="an older active price with the same key (left by an interrupted apply)",
             )
-            if p.id:
-                self._defer_archive(op, p.id)
 
     def _defer_archive(self, op: Operation, price_id: str) -> None:
         self.archives.append((op, price_id))
@@ -520,24 +529,13 @@ class Planner:
             for p in self.prices_by_key[key]:
                 if not p.active:
                     continue
-                op = self.add(
-                    Operation(
-                        "archive",
-                        "price",
-                        key,
-                        "post",
-                        f"/v1/prices/{p.id}",
-                        {"active": False},
-                        stripe_id=p.id,
-                        phase=PH_DESTROY,
-                        destructive=True,
-                        step="" if p is self.e.prices.get(key) else f"stale.{p.id}",
-                        changes=[FieldChange("active", True, False)],
-                        summary=describe_price(p.immutable),
-                    )
+                self._archive_price(
+                    key,
+                    p,
+                    step="" if p is self.e.prices.get(key) else f"stale.{p.id}",
+                    phase=PH_DESTROY,
+                    destructive=True,
                 )
-                if p.id:
-                    self._defer_archive(op, p.id)
 
     # -- default prices ---------------------------------------------------------------------
     def default_prices(self) -> None:
