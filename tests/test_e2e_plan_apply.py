@@ -222,6 +222,10 @@ def test_unreachable_api_and_bad_key_are_one_line(emulator: EmulatorHandle, tmp_
     res = run_cli(emulator, "plan", "-c", str(EXAMPLE), api_key="pk_test_123456789012")
     assert res.returncode == 1
     assert "is not a secret or restricted key" in res.stderr
+    res = run_cli(emulator, "plan", "-c", str(EXAMPLE), api_key="sk_test_revoked-key-1234")
+    assert res.returncode == 1
+    assert res.stderr == "error: Stripe rejected the API key (authentication failed)\n"
+    assert [r["status"] for r in emulator.requests()] == [401]
 
 
 def test_bad_config_writes_nothing(emulator: EmulatorHandle, tmp_path: Path) -> None:
