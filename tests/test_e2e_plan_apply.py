@@ -362,3 +362,17 @@ def test_apply_asks_for_yes_on_a_terminal(emulator: EmulatorHandle, tmp_path: Pa
     assert code == 0, out
     assert "Apply complete" in out
     assert_no_changes(emulator, cfg)
+
+
+def test_drift_detects_hand_edits(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, SMALL)
+    res = run_cli(emulator, "drift", "-c", str(cfg))
+    assert res.returncode == 2 and "Drift" in res.stderr
+    apply_ok(emulator, cfg)
+    res = run_cli(emulator, "drift", "-c", str(cfg))
+    assert res.returncode == 0, res.stdout + res.stderr
+    price = next(p for p in everything(emulator)["prices"] if p["lookup_key"] == "pro-yearly")
+    emulator.client().v1.prices.update(price["id"], {"nickname": "edited in the dashboard"})
+    res = run_cli(emulator, "drift", "-c", str(cfg))
+    assert res.returncode == 2
+    assert 'nickname: "edited in the dashboard" -> (none)' in res.stdout
