@@ -21,6 +21,7 @@ from billing_sync.emulator.framework import (
     register_type,
     route,
 )
+from billing_sync.emulator.resources.common import empty_billing_details
 from billing_sync.money import exponent
 
 # Test cards: payment method token -> (brand, last4, decline (code, decline_code, message) or None).
@@ -169,20 +170,7 @@ def new_charge(
         "application_fee_amount": None,
         "authorization_code": None,
         "balance_transaction": None,
-        "billing_details": {
-            "address": {
-                "city": None,
-                "country": None,
-                "line1": None,
-                "line2": None,
-                "postal_code": None,
-                "state": None,
-            },
-            "email": None,
-            "name": None,
-            "phone": None,
-            "tax_id": None,
-        },
+        "billing_details": empty_billing_details(),
         "calculated_statement_descriptor": "BILLING-SYNC",
         "captured": ok,
         "created": now,

@@ -52,3 +52,9 @@ def positive(value: Any, param: str) -> int:
     if not isinstance(value, int) or value < 1:
         raise ApiError.invalid(f"Invalid positive integer: {value}", param=param)
     return value
+
+
+def empty_billing_details() -> dict[str, Any]:
+    """The billing_details Stripe returns when none were collected."""
+    address = dict.fromkeys(("city", "country", "line1", "line2", "postal_code", "state"))
+    return {"address": address, "email": None, "name": None, "phone": None, "tax_id": None}

@@ -22,6 +22,7 @@ from billing_sync.emulator.framework import (
     route,
     unset,
 )
+from billing_sync.emulator.resources.common import empty_billing_details
 
 register_type(
     ObjectType(
@@ -72,20 +73,7 @@ def from_token(store: Store, token: str, now: int) -> Obj:
         "id": pid,
         "object": "payment_method",
         "allow_redisplay": "unspecified",
-        "billing_details": {
-            "address": {
-                "city": None,
-                "country": None,
-                "line1": None,
-                "line2": None,
-                "postal_code": None,
-                "state": None,
-            },
-            "email": None,
-            "name": None,
-            "phone": None,
-            "tax_id": None,
-        },
+        "billing_details": empty_billing_details(),
         "card": {
             "brand": brand,
             "checks": {
