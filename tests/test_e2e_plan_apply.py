@@ -376,3 +376,20 @@ def test_drift_detects_hand_edits(emulator: EmulatorHandle, tmp_path: Path) -> N
     res = run_cli(emulator, "drift", "-c", str(cfg))
     assert res.returncode == 2
     assert 'nickname: "edited in the dashboard" -> (none)' in res.stdout
+
+
+def test_currency_options_add_change_and_remove_converge(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    yearly = "pro-yearly: {unit_amount: 29000, currency: usd, recurring: {interval: year}"
+    cfg = write_config(tmp_path, SMALL)
+    for options in (
+        ", currency_options: {eur: {unit_amount: 27000}}}",
+        ", currency_options: {eur: {unit_amount: 26000}, gbp: {unit_amount: 23000}}}",
+        ", currency_options: {gbp: {unit_amount: 23000}}}",
+        "}",
+    ):
+        cfg.write_text(SMALL.replace(yearly + "}", yearly + options))
+        apply_ok(emulator, cfg)
+        assert_no_changes(emulator, cfg)
+    assert duplicates(emulator) == {}

@@ -294,3 +294,31 @@ def test_markdown_lists_every_operation() -> None:
     for op in plan.operations:
         assert f"`{op.key}`" in md
     assert md.startswith("### billing-sync plan")
+
+
+def test_removing_a_currency_option_replaces_the_price() -> None:
+    with_eur = config(
+        BASE.replace(
+            "pro-yearly: {unit_amount: 29000, currency: usd, recurring: {interval: year}}",
+            "pro-yearly: {unit_amount: 29000, currency: usd, recurring: {interval: year}, "
+            "currency_options: {eur: {unit_amount: 27000}, gbp: {unit_amount: 25000}}}",
+        )
+    )
+    without_gbp = config(
+        BASE.replace(
+            "pro-yearly: {unit_amount: 29000, currency: usd, recurring: {interval: year}}",
+            "pro-yearly: {unit_amount: 29000, currency: usd, recurring: {interval: year}, "
+            "currency_options: {eur: {unit_amount: 26000}}}",
+        )
+    )
+    # Changing or adding an option is an in-place update ...
+    plan = plan_for(with_eur, applied(without_gbp))
+    assert op_ids(plan) == ["price.update:pro-yearly"]
+    assert find(plan, "price.update:pro-yearly").params == {
+        "currency_options": {"eur": {"unit_amount": 27000}, "gbp": {"unit_amount": 25000}}
+    }
+    # ... but Stripe cannot drop one: that is a replace.
+    plan = plan_for(without_gbp, applied(with_eur))
+    assert op_ids(plan) == ["price.replace:pro-yearly", "price.archive.old:pro-yearly"]
+    changes = find(plan, "price.replace:pro-yearly").changes
+    assert any(c.path == "currency_options (removed)" and c.old == ["gbp"] for c in changes)

@@ -274,8 +274,16 @@ class Planner:
         return None
 
     def _same_immutable(self, p: PriceState, d: PriceState) -> bool:
+        """Whether p can become d by updates alone (else it must be replaced)."""
         tax_ok = p.mutable["tax_behavior"] in ("unspecified", d.mutable["tax_behavior"])
-        return p.immutable == d.immutable and p.product_id == self._product_id(d.product) and tax_ok
+        # Stripe can add or change a currency option in place, but not remove one.
+        options_ok = set(p.mutable["currency_options"]) <= set(d.mutable["currency_options"])
+        return (
+            p.immutable == d.immutable
+            and p.product_id == self._product_id(d.product)
+            and tax_ok
+            and options_ok
+        )
 
     def _price(self, key: str, d: PriceState) -> None:
         lk = d.lookup_key
@@ -377,6 +385,9 @@ class Planner:
         changes = field_changes(cur.immutable, d.immutable)
         if cur.product_id != product_id:
             changes.append(FieldChange("product", cur.product_id, product_id))
+        removed = sorted(set(cur.mutable["currency_options"]) - set(d.mutable["currency_options"]))
+        if removed:
+            changes.append(FieldChange("currency_options (removed)", removed, None))
         if cur.mutable["tax_behavior"] not in ("unspecified", d.mutable["tax_behavior"]):
             changes.append(
                 FieldChange("tax_behavior", cur.mutable["tax_behavior"], d.mutable["tax_behavior"])
