@@ -48,14 +48,17 @@ def bench_read(url: str, products: int, prices_per_product: int, customers: int)
     n_prices = products * prices_per_product
     managed = products + n_prices + 2 * customers
     remote = connect(DEMO_KEY, url)
-    tracemalloc.start()
     wall, cpu = time.perf_counter(), time.process_time()
     existing = read_account(remote)
     read_wall, read_cpu = time.perf_counter() - wall, time.process_time() - cpu
     cfg = load_config("billing.yaml")
+    policies = Policies(max_destroy_percent=100)
     cpu = time.process_time()
-    plan = diff(desired_state(cfg), existing, Policies(max_destroy_percent=100))
+    plan = diff(desired_state(cfg), existing, policies)
     diff_cpu = time.process_time() - cpu
+    # Memory in a second pass: tracemalloc slows what it watches, so CPU is measured without it.
+    tracemalloc.start()
+    diff(desired_state(cfg), read_account(connect(DEMO_KEY, url)), policies)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     expected = (
@@ -70,7 +73,7 @@ def bench_read(url: str, products: int, prices_per_product: int, customers: int)
         f"(expected ~{expected}; one GET per object would be {managed}), "
         f"read {read_wall:6.2f} s wall / {read_cpu:5.2f} s CPU, "
         f"diff {diff_cpu * 1000:7.1f} ms CPU for {len(plan.operations)} operations, "
-        f"peak memory {peak / 1e6:6.1f} MB"
+        f"peak memory (read + diff) {peak / 1e6:6.1f} MB"
     )
 
 
