@@ -81,8 +81,9 @@ def test_apply_completes_through_random_faults(emulator: EmulatorHandle) -> None
     emulator.configure(fault_rate=0.2, fault_kinds=["429", "500", "drop", "500_after"], seed=7)
     res = run_cli(emulator, "apply", "-c", str(EXAMPLE), "--auto-approve")
     assert res.returncode == 0, res.stdout + res.stderr
-    statuses = {r["status"] for r in emulator.requests()}
-    assert {429, 500} <= statuses  # faults really happened
+    statuses = [r["status"] for r in emulator.requests()]
+    faults = sum(1 for s in statuses if s in (0, 429, 500))  # 0: dropped connection
+    assert faults >= 3, statuses  # faults really happened, and apply went through them
     emulator.configure(fault_rate=0)
     converged(emulator)
 
