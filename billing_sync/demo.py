@@ -4,32 +4,43 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 DEMO_KEY = "sk_test_demo_billing_sync_emulator"
 URL_RE = re.compile(r"listening on (http://\S+)")
 
 
 @contextmanager
-def running_emulator(extra: Sequence[str] = ()) -> Iterator[str]:
-    """Start `billing-sync emulator serve --port 0` on 127.0.0.1 and yield its URL."""
+def running_emulator(
+    extra: Sequence[str] = (), *, log: IO[str] | None = None, start_timeout: float = 60
+) -> Iterator[str]:
+    """Start `billing-sync emulator serve --port 0` on 127.0.0.1 and yield its URL.
+
+    Its stderr goes to `log` when given (else it follows its first line on stdout). Used by the
+    demo, the benchmarks and the test fixtures alike.
+    """
     proc = subprocess.Popen(
         [sys.executable, "-m", "billing_sync", "emulator", "serve", "--port", "0", *extra],
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=log if log is not None else subprocess.STDOUT,
         text=True,
     )
     try:
         assert proc.stdout is not None
-        line = proc.stdout.readline()
+        ready, _, _ = select.select([proc.stdout], [], [], start_timeout)
+        line = proc.stdout.readline() if ready else ""
         match = URL_RE.search(line)
         if not match:
-            rest = proc.stdout.read() if proc.poll() is not None else ""
-            raise RuntimeError(f"the emulator did not start: {line}{rest}")
+            proc.kill()
+            rest = "" if log is not None else proc.stdout.read()
+            where = f"; see {log.name}" if log is not None else ""
+            raise RuntimeError(f"the emulator did not start: {line!r}{rest}{where}")
         yield match.group(1)
     finally:
         proc.terminate()
@@ -37,6 +48,7 @@ def running_emulator(extra: Sequence[str] = ()) -> Iterator[str]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
 
 
 def run(step: str, args: list[str], env: dict[str, str], ok: Sequence[int] = (0,)) -> str:

@@ -9,10 +9,6 @@
 from __future__ import annotations
 
 import json
-import os
-import select
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +17,8 @@ from typing import Any
 
 import pytest
 import stripe
+
+from billing_sync.demo import running_emulator
 
 ROOT = Path(__file__).resolve().parent.parent
 EMULATOR_API_KEY = "sk_test_emulator_0000000000000000"
@@ -83,35 +81,11 @@ class EmulatorHandle:
 @pytest.fixture(scope="session")
 def emulator_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The URL of an emulator subprocess for this session (or xdist worker)."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    log = (tmp_path_factory.mktemp("emulator") / "stderr.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "billing_sync", "emulator", "serve", "--port", "0"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], 60)
-        line = proc.stdout.readline().strip() if ready else ""
-        prefix = "emulator listening on "
-        if not line.startswith(prefix):
-            proc.kill()
-            proc.wait(timeout=10)
-            log.flush()
-            raise RuntimeError(f"emulator did not start: {line!r}; see {log.name}")
-        yield line[len(prefix) :]
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    with (
+        (tmp_path_factory.mktemp("emulator") / "stderr.log").open("w") as log,
+        running_emulator(log=log) as url,
+    ):
+        yield url
 
 
 @pytest.fixture

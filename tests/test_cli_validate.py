@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_config_loader import expected_messages
+
 ROOT = Path(__file__).resolve().parent.parent
 BAD = ROOT / "tests" / "fixtures" / "config" / "bad"
 EXAMPLE = ROOT / "billing.yaml"
@@ -29,17 +31,6 @@ def run(
         timeout=60,
         check=False,
     )
-
-
-def expected_messages() -> dict[str, list[str]]:
-    table: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for line in (BAD / "expected.txt").read_text(encoding="utf-8").splitlines():
-        if line.startswith("== "):
-            current = table.setdefault(line[3:], [])
-        elif line and not line.startswith("#") and current is not None:
-            current.append(line)
-    return table
 
 
 EXPECTED = expected_messages()
