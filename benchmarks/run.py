@@ -15,11 +15,10 @@ from billing_sync.apply.execute import Executor
 from billing_sync.config.loader import load_config
 from billing_sync.config.models import Policies
 from billing_sync.demo import DEMO_KEY, running_emulator
-from billing_sync.plan.build import build_plan
-from billing_sync.plan.diff import diff
+from billing_sync.plan.planner import build_plan
+from billing_sync.plan.planner import plan as make_plan
 from billing_sync.remote.client import connect
-from billing_sync.remote.read import read_account
-from billing_sync.state import desired_state
+from billing_sync.resources.read import desired_state, read_account
 
 
 def control(url: str, name: str, body: dict[str, Any] | None = None) -> Any:
@@ -54,11 +53,11 @@ def bench_read(url: str, products: int, prices_per_product: int, customers: int)
     cfg = load_config("billing.yaml")
     policies = Policies(max_destroy_percent=100)
     cpu = time.process_time()
-    plan = diff(desired_state(cfg), existing, policies)
+    plan = make_plan(desired_state(cfg, policies), existing)
     diff_cpu = time.process_time() - cpu
     # Memory in a second pass: tracemalloc slows what it watches, so CPU is measured without it.
     tracemalloc.start()
-    diff(desired_state(cfg), read_account(connect(DEMO_KEY, url)), policies)
+    make_plan(desired_state(cfg, policies), read_account(connect(DEMO_KEY, url)))
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     expected = (
@@ -72,7 +71,7 @@ def bench_read(url: str, products: int, prices_per_product: int, customers: int)
         f"plan of {managed:>6} managed objects: {remote.http.total:>4} requests "
         f"(expected ~{expected}; one GET per object would be {managed}), "
         f"read {read_wall:6.2f} s wall / {read_cpu:5.2f} s CPU, "
-        f"diff {diff_cpu * 1000:7.1f} ms CPU for {len(plan.operations)} operations, "
+        f"diff {diff_cpu * 1000:7.1f} ms CPU for {len(plan.changes)} operations, "
         f"peak memory (read + diff) {peak / 1e6:6.1f} MB"
     )
 

@@ -6,7 +6,6 @@ import json
 import re
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import click
@@ -19,16 +18,15 @@ from billing_sync.errors import (
     BillingSyncError,
     ConfigError,
     NotImplementedFeatureError,
-    StalePlanError,
-    UnsafePlanError,
     UsageError,
 )
-from billing_sync.plan.build import build_plan
-from billing_sync.plan.ops import FORMAT_VERSION, Plan
-from billing_sync.plan.render import render, render_json
+from billing_sync.plan import provenance
+from billing_sync.plan.plan import Plan
+from billing_sync.plan.planner import build_plan
+from billing_sync.plan.render import render
 from billing_sync.remote.client import Remote, connect
-from billing_sync.remote.read import read_account
-from billing_sync.state import desired_state
+from billing_sync.resources import KINDS, SUBSCRIPTION
+from billing_sync.resources.read import read_account
 
 
 @dataclass
@@ -145,25 +143,9 @@ def schema() -> None:
     click.echo(json.dumps(doc, indent=2))
 
 
-def _write_plan(plan: Plan, out: str) -> None:
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_json(plan), encoding="utf-8")
-    tmp.replace(path)
-
-
 def _show(plan: Plan, fmt: str = "text") -> None:
     color = fmt == "text" and sys.stdout.isatty()
     click.echo(render(plan, fmt, color=color), nl=False)
-
-
-def _refuse_conflicts(plan: Plan) -> None:
-    if plan.conflicts:
-        raise BillingSyncError(
-            f"the plan has {len(plan.conflicts)} conflict(s) with objects billing-sync does not "
-            "manage; nothing can be applied until they are resolved"
-        )
 
 
 @cli.command()
@@ -196,9 +178,9 @@ def plan(
     p = build_plan(remote, path)
     _show(p, fmt)
     if out:
-        _write_plan(p, out)
+        provenance.save(p, out)
         click.echo(f"Saved plan to {out}", err=True)
-    _refuse_conflicts(p)
+    p.raise_if_conflicts()
     if detailed_exitcode and p.has_changes:
         sys.exit(2)
 
@@ -211,38 +193,16 @@ def drift(app: AppContext, config_file: str | None) -> None:
     path = str(config_path(config_file))
     p = build_plan(app.remote(), path)
     _show(p)
-    _refuse_conflicts(p)
+    p.raise_if_conflicts()
     if p.has_changes:
         click.echo("Drift: the Stripe account does not match billing.yaml.", err=True)
         sys.exit(2)
 
 
 def _saved_plan(remote: Remote, plan_file: str, config_file: str | None) -> Plan:
-    try:
-        data = json.loads(Path(plan_file).read_text(encoding="utf-8"))
-    except OSError as err:
-        raise UsageError(f"cannot read plan {plan_file}: {err.strerror}") from None
-    except json.JSONDecodeError as err:
-        raise UsageError(f"{plan_file} is not a saved plan (invalid JSON: {err.msg})") from None
-    if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
-        raise UsageError(
-            f"{plan_file} is not a billing-sync plan of format_version {FORMAT_VERSION}"
-        )
-    try:
-        saved = Plan.from_data(data)
-    except (KeyError, TypeError, ValueError) as err:
-        raise UsageError(f"{plan_file} is not a valid saved plan ({err})") from None
-    if saved.account != remote.account_fingerprint:
-        raise StalePlanError(f"{plan_file} was made for another Stripe account or API base")
-    fresh = build_plan(remote, config_file or saved.config_file)
-    if fresh.config_hash != saved.config_hash:
-        raise StalePlanError(
-            f"{fresh.config_file} changed since {plan_file} was made; run plan again"
-        )
-    if fresh.remote_fingerprint != saved.remote_fingerprint:
-        raise StalePlanError(
-            f"the Stripe account changed since {plan_file} was made; run plan again"
-        )
+    saved = provenance.load(plan_file)
+    fresh = build_plan(remote, config_file or saved.provenance.config_file)
+    provenance.check_fresh(saved, fresh, plan_file, remote.account_fingerprint)
     return saved
 
 
@@ -252,9 +212,9 @@ def _progress_printer() -> Any:
     def show(event: str, result: Result | None, done: int, total: int) -> None:
         if result is None:
             return
-        op = result.op
+        change = result.change
         if tty:
-            line = f"[{done}/{total}] {event:8} {op.id}"
+            line = f"[{done}/{total}] {event:8} {change.id}"
             click.echo("\r\033[K" + line, nl=False, err=True)
             if event in ("failed", "skipped"):
                 click.echo(f"\n  {result.message}", err=True)
@@ -263,7 +223,7 @@ def _progress_printer() -> Any:
             return
         extra = f"  {result.stripe_id}" if result.stripe_id else ""
         msg = f"  {result.message}" if result.message else ""
-        click.echo(f"[{done}/{total}] {event:8} {op.id}{extra}{msg}", err=True)
+        click.echo(f"[{done}/{total}] {event:8} {change.id}{extra}{msg}", err=True)
 
     return show
 
@@ -324,15 +284,11 @@ def apply(
     else:
         p = build_plan(remote, str(config_path(config_file)))
     _show(p)
-    _refuse_conflicts(p)
+    p.raise_if_conflicts()
     if not p.has_changes:
         click.echo("Nothing to apply.")
         return
-    if p.unsafe_reasons and not allow_destroy:
-        raise UnsafePlanError(
-            "refusing an unsafe plan: " + "; ".join(p.unsafe_reasons) + ". Review it, then "
-            "pass --allow-destroy"
-        )
+    p.raise_if_unsafe(allow_destroy=allow_destroy)
     if not auto_approve:
         if not sys.stdin.isatty():
             raise UsageError(
@@ -355,7 +311,7 @@ def apply(
         click.echo("", err=True)
     for r in report.results:
         if r.status != "done":
-            click.echo(f"{r.status}: {r.op.id}: {r.message}", err=True)
+            click.echo(f"{r.status}: {r.change.id}: {r.message}", err=True)
     click.echo(
         f"Apply {'complete' if report.ok else 'incomplete'}: {report.count('done')} done, "
         f"{report.count('failed')} failed, {report.count('skipped')} skipped "
@@ -376,13 +332,15 @@ def _env_name(kind: str, key: str) -> str:
 )
 @pass_app
 def ids(app: AppContext, fmt: str) -> None:
-    """Print key -> Stripe id for every managed object (for apps and deploy scripts)."""
+    """Print key -> Stripe id of every live managed object (for apps and deploy scripts)."""
     existing = read_account(app.remote())
     table: dict[str, dict[str, str | None]] = {
-        "products": {k: p.id for k, p in sorted(existing.products.items())},
-        "prices": {k: p.id for k, p in sorted(existing.prices.items()) if p.active},
-        "customers": {k: c.id for k, c in sorted(existing.customers.items())},
-        "subscriptions": {k: s.id for k, s in sorted(existing.subscriptions.items())},
+        kind.plural: {
+            key: kind.stripe_id(state)
+            for key, state in sorted(existing.of(kind).managed.items())
+            if kind.is_live(state)
+        }
+        for kind in KINDS
     }
     if fmt == "json":
         click.echo(json.dumps(table, indent=2))
@@ -404,14 +362,14 @@ def ids(app: AppContext, fmt: str) -> None:
 def status(app: AppContext, config_file: str | None, fail_on: str) -> None:
     """Declared subscriptions and their status in Stripe."""
     _, cfg = app.config(config_file)
-    existing = read_account(app.remote())
+    existing = read_account(app.remote()).of(SUBSCRIPTION)
     bad = {s.strip() for s in fail_on.split(",") if s.strip()}
     failing = 0
-    for key in desired_state(cfg).subscriptions:
-        found = existing.subscriptions.get(key) or existing.ended_subscriptions.get(key)
+    for key in SUBSCRIPTION.desired(cfg):
+        found = existing.managed.get(key) or SUBSCRIPTION.ended(existing, key)
         state = (found.status or "unknown") if found else "missing"
         extra = f" {found.id}" if found else ""
-        if found and found.fields.get("cancel_at_period_end"):
+        if found and found.cancel_at_period_end:
             extra += " (cancels at period end)"
         click.echo(f"{key:40} {state}{extra}")
         failing += state in bad

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import copy
 import textwrap
+from dataclasses import replace
+from typing import Any
 
+from billing_sync.changes import Change
 from billing_sync.config.loader import load_text
 from billing_sync.config.models import BillingConfig
-from billing_sync.plan.diff import diff
-from billing_sync.plan.ops import Operation, Plan
-from billing_sync.state import (
-    CustomerState,
-    Existing,
-    ItemState,
-    PriceState,
-    SubscriptionState,
-    desired_state,
-)
+from billing_sync.plan.plan import Plan
+from billing_sync.plan.planner import plan
+from billing_sync.resources import CUSTOMER, PRICE, PRODUCT, SUBSCRIPTION, Existing, Snapshot
+from billing_sync.resources.read import desired_state
+from billing_sync.resources.subscription import ItemState, SubscriptionState
 
 BASE = """
 version: 1
@@ -53,72 +50,77 @@ def config(text: str = BASE) -> BillingConfig:
     return load_text(textwrap.dedent(text), "billing.yaml")
 
 
-def applied(cfg: BillingConfig) -> Existing:
-    """The Existing state an account would have after applying cfg (ids are made up)."""
+def applied(
+    cfg: BillingConfig, *, unmanaged_subscriptions: dict[str, int] | None = None
+) -> Existing:
+    """The Existing state an account would have after applying cfg (ids are made up).
+
+    `unmanaged_subscriptions` adds, per price key, that many live subscriptions billing-sync
+    does not manage (they stay on the price when it is replaced).
+    """
     d = desired_state(cfg)
-    ex = Existing()
-    for key, p in d.products.items():
-        prod = copy.deepcopy(p)
-        ex.products[key] = prod
-    for key, price in d.prices.items():
-        pid = f"price_{key}"
-        p = PriceState(
-            key=key,
-            product=price.product,
-            active=price.active,
-            lookup_key=price.lookup_key,
-            mutable=copy.deepcopy(price.mutable),
-            immutable=copy.deepcopy(price.immutable),
-            id=pid,
-            product_id=d.products[price.product].id,
-        )
-        ex.prices[key] = p
-        ex.all_prices.append(p)
-        ex.price_keys[pid] = key
-    for prod in ex.products.values():
-        if prod.default_price:
-            prod.default_price = f"price_{prod.default_price}"
-    for key, c in d.customers.items():
-        ex.customers[key] = CustomerState(key, copy.deepcopy(c.fields), id=f"cus_{key}")
-    for key, s in d.subscriptions.items():
-        items = [
-            ItemState(
-                i.price,
-                i.quantity,
-                dict(i.metadata),
-                id=f"si_{key}_{n}",
-                price_id=f"price_{i.price}",
-            )
-            for n, i in enumerate(s.items)
-        ]
-        sid = "sub_" + key.replace("/", "_")
-        ex.subscriptions[key] = SubscriptionState(
-            key,
-            s.customer,
-            items,
-            copy.deepcopy(s.fields),
-            id=sid,
+    products = {
+        key: replace(p, default_price=f"price_{p.default_price}" if p.default_price else None)
+        for key, p in d.of(PRODUCT).items()
+    }
+    prices = {
+        key: replace(p, id=f"price_{key}", product_id=products[p.product].id)
+        for key, p in d.of(PRICE).items()
+    }
+    customers = {key: replace(c, id=f"cus_{key}") for key, c in d.of(CUSTOMER).items()}
+    subscriptions = {
+        key: replace(
+            s,
+            items=tuple(
+                replace(i, id=f"si_{key}_{n}", price_id=f"price_{i.price}")
+                for n, i in enumerate(s.items)
+            ),
+            id="sub_" + key.replace("/", "_"),
             status="active",
-            protect=s.protect,
-            currency=s.currency,
+            proration_behavior=None,
         )
-        for i in items:
-            ex.subscriptions_per_price[i.price_id or ""] = (
-                ex.subscriptions_per_price.get(i.price_id or "", 0) + 1
-            )
-    return ex
+        for key, s in d.of(SUBSCRIPTION).items()
+    }
+    others = [
+        SubscriptionState(
+            key=f"sub_other_{price_key}_{n}",
+            customer=f"cus_other_{n}",
+            items=(
+                ItemState(
+                    price_key, 1, id=f"si_other_{price_key}_{n}", price_id=f"price_{price_key}"
+                ),
+            ),
+            id=f"sub_other_{price_key}_{n}",
+            status="active",
+        )
+        for price_key, count in (unmanaged_subscriptions or {}).items()
+        for n in range(count)
+    ]
+    return Existing(
+        {
+            PRODUCT.name: Snapshot(products),
+            PRICE.name: Snapshot(prices),
+            CUSTOMER.name: Snapshot(customers),
+            SUBSCRIPTION.name: Snapshot(subscriptions, unmanaged=tuple(others)),
+        }
+    )
+
+
+def with_snapshot(existing: Existing, kind: Any, **changes: Any) -> Existing:
+    """A copy of existing with one kind's snapshot fields replaced."""
+    return existing.with_snapshot(kind, replace(existing.of(kind), **changes))
 
 
 def plan_for(cfg: BillingConfig, existing: Existing) -> Plan:
-    return diff(desired_state(cfg), existing, cfg.policies)
+    return plan(desired_state(cfg), existing)
 
 
-def op_ids(plan: Plan) -> list[str]:
-    return [op.id for op in plan.operations]
+def op_ids(p: Plan) -> list[str]:
+    return [c.id for c in p.changes]
 
 
-def find(plan: Plan, op_id: str) -> Operation:
-    for op in plan.operations:
-        if op.id == op_id:
-            return op
-    raise AssertionError(f"{op_id} not in {op_ids(plan)}")
+def find(p: Plan, change_id: str) -> Change:
+    for c in p.changes:
+        if c.id == change_id:
+            return c
+    raise AssertionError(f"{change_id} not in {op_ids(p)}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from billing_sync.apply.execute import TokenBucket, idempotency_key, resolve
-from billing_sync.plan.ops import Operation
+from billing_sync.changes import Change, Create, Request, Update
 
 
 class FakeClock:
@@ -38,16 +38,11 @@ def test_token_bucket_rejects_a_zero_rate() -> None:
         TokenBucket(0)
 
 
-def op(produces: str | None, params: dict[str, object]) -> Operation:
-    return Operation(
-        "create" if produces else "update",
-        "price",
-        "pro",
-        "post",
-        "/v1/prices",
-        dict(params),
-        produces=produces,
-    )
+def op(produces: str | None, params: dict[str, object]) -> Change:
+    cls = Create if produces else Update
+    change = cls(kind="price", key="pro", request=Request("post", "/v1/prices", dict(params)))
+    assert change.produces == produces
+    return change
 
 
 def test_create_keys_are_deterministic_across_runs() -> None:

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from billing_sync.apply.execute import Executor
-from billing_sync.plan.build import build_plan
+from billing_sync.plan.planner import build_plan
 from billing_sync.remote.client import connect
 from tests.conftest import EmulatorHandle
 from tests.e2e_helpers import duplicates
@@ -124,5 +124,5 @@ def test_any_transition_converges(
         config.write_text(to_yaml(catalog))
         apply(emulator.url, emulator.api_key, config)
         again = build_plan(connect(emulator.api_key, emulator.url), str(config))
-        assert [op.id for op in again.operations] == [], config.read_text()
+        assert [c.id for c in again.changes] == [], config.read_text()
         assert duplicates(emulator) == {}

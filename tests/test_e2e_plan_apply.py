@@ -258,7 +258,7 @@ def test_saved_plan_applies_exactly_and_goes_stale(
     res = run_cli(emulator, "plan", "-c", str(cfg), "--out", str(saved))
     assert res.returncode == 0, res.stderr
     data = json.loads(saved.read_text())
-    assert data["format_version"] == 1
+    assert data["format_version"] == 2
     assert data == json.loads(run_cli(emulator, "plan", "-c", str(cfg), "--format", "json").stdout)
     # The account changes behind the plan's back: refused.
     emulator.client().v1.products.create({"name": "Hand made"})

@@ -1,10 +1,12 @@
-"""Tests for billing_sync.plan.diff: each planning rule, from a desired config and an existing state."""
+"""Tests for the planner and the resource kinds' rules, from a desired config and an existing state."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from billing_sync.plan.render import render_markdown, render_text
-from billing_sync.state import Existing, PriceState
-from tests.plan_helpers import BASE, applied, config, find, op_ids, plan_for
+from billing_sync.resources import PRICE, PRODUCT, SUBSCRIPTION, Existing, Snapshot
+from tests.plan_helpers import BASE, applied, config, find, op_ids, plan_for, with_snapshot
 
 
 def test_applied_config_plans_no_changes() -> None:
@@ -22,46 +24,46 @@ def test_fresh_account_creates_everything_in_dependency_order() -> None:
         "price.create:pro-monthly",
         "price.create:pro-yearly",
         "price.create:seats-graduated",
-        "product.update.default_price:pro",
         "customer.create:acme",
         "subscription.create:acme/main",
+        "product.update.default_price:pro",
     ]
     price = find(plan, "price.create:pro-monthly")
-    assert price.depends_on == ["product.create:pro"]
-    assert price.params["product"] == "pro"
-    assert price.params["lookup_key"] == "pro-monthly"
-    assert price.params["metadata"] == {"billing_sync_key": "pro-monthly"}
+    assert plan.depends_on[price.id] == ("product.create:pro",)
+    assert price.request.params["product"] == "pro"
+    assert price.request.params["lookup_key"] == "pro-monthly"
+    assert price.request.params["metadata"] == {"billing_sync_key": "pro-monthly"}
     assert price.summary == "29.00 USD/month"
     default = find(plan, "product.update.default_price:pro")
-    assert default.params == {"default_price": "${price:pro-monthly}"}
-    assert "price.create:pro-monthly" in default.depends_on
+    assert default.request.params == {"default_price": "${price:pro-monthly}"}
+    assert "price.create:pro-monthly" in plan.depends_on[default.id]
     sub = find(plan, "subscription.create:acme/main")
-    assert sub.params["customer"] == "${customer:acme}"
-    assert sub.params["items"] == [
+    assert sub.request.params["customer"] == "${customer:acme}"
+    assert sub.request.params["items"] == [
         {"price": "${price:pro-monthly}", "quantity": 2},
         {"price": "${price:seats-graduated}", "quantity": 12},
     ]
-    assert sub.params["days_until_due"] == 30
-    assert set(sub.depends_on) == {
+    assert sub.request.params["days_until_due"] == 30
+    assert set(plan.depends_on[sub.id]) == {
         "customer.create:acme",
         "price.create:pro-monthly",
         "price.create:seats-graduated",
     }
     assert plan.counts()["create"] == 7
-    assert not plan.destructive_operations
+    assert not plan.destructive_changes
 
 
 def test_tiered_price_params_and_mrr() -> None:
     plan = plan_for(config(), Existing())
     tiered = find(plan, "price.create:seats-graduated")
-    assert tiered.params["billing_scheme"] == "tiered"
-    assert tiered.params["tiers"] == [
+    assert tiered.request.params["billing_scheme"] == "tiered"
+    assert tiered.request.params["tiers"] == [
         {"up_to": 10, "unit_amount": 1000},
         {"up_to": "inf", "unit_amount": 800},
     ]
-    assert "unit_amount" not in tiered.params
+    assert "unit_amount" not in tiered.request.params
     # 2 x 29.00 + (10 x 10.00 + 2 x 8.00) = 174.00 USD a month, from nothing.
-    assert plan.mrr == {"usd": [0, 17400]}
+    assert plan.mrr == {"usd": (0, 17400)}
 
 
 def test_product_field_change_is_an_update_of_that_field_only() -> None:
@@ -70,8 +72,8 @@ def test_product_field_change_is_an_update_of_that_field_only() -> None:
     plan = plan_for(after, applied(before))
     assert op_ids(plan) == ["product.update:pro"]
     op = find(plan, "product.update:pro")
-    assert op.params == {"description": "Now with SSO"}
-    assert [(c.path, c.old, c.new) for c in op.changes] == [("description", None, "Now with SSO")]
+    assert op.request.params == {"description": "Now with SSO"}
+    assert [(c.path, c.old, c.new) for c in op.fields] == [("description", None, "Now with SSO")]
 
 
 def test_price_mutable_change_updates_in_place() -> None:
@@ -81,7 +83,7 @@ def test_price_mutable_change_updates_in_place() -> None:
     )
     plan = plan_for(after, applied(before))
     assert op_ids(plan) == ["price.update:pro-yearly"]
-    assert find(plan, "price.update:pro-yearly").params == {"nickname": "Yearly"}
+    assert find(plan, "price.update:pro-yearly").request.params == {"nickname": "Yearly"}
 
 
 def test_metadata_removal_unsets_the_key() -> None:
@@ -91,38 +93,37 @@ def test_metadata_removal_unsets_the_key() -> None:
     without = config(BASE.replace("name: Acme\n", "name: Acme\n    metadata: {crm: A1}\n"))
     plan = plan_for(without, applied(with_meta))
     op = find(plan, "customer.update:acme")
-    assert op.params == {"metadata": {"tier": ""}}
+    assert op.request.params == {"metadata": {"tier": ""}}
 
 
 def test_price_amount_change_is_a_replace_that_moves_declared_subscriptions() -> None:
     before = config()
-    existing = applied(before)
-    existing.subscriptions_per_price["price_pro-monthly"] += 3  # three undeclared subscriptions
+    existing = applied(before, unmanaged_subscriptions={"pro-monthly": 3})
     after = config(
         BASE.replace("pro-monthly: {unit_amount: 2900", "pro-monthly: {unit_amount: 3500")
     )
     plan = plan_for(after, existing)
     assert op_ids(plan) == [
         "price.replace:pro-monthly",
-        "product.update.default_price:pro",
         "subscription.update:acme/main",
+        "product.update.default_price:pro",
         "price.archive.old:pro-monthly",
     ]
     replace = find(plan, "price.replace:pro-monthly")
-    assert replace.params["transfer_lookup_key"] is True
-    assert replace.params["unit_amount"] == 3500
+    assert replace.request.params["transfer_lookup_key"] is True
+    assert replace.request.params["unit_amount"] == 3500
     assert replace.summary == "29.00 USD/month -> 35.00 USD/month"
-    assert replace.notes == [
-        "1 declared subscription(s) move, 3 other subscription(s) stay on the old price"
-    ]
+    assert replace.notes == (
+        "1 declared subscription(s) move, 3 other subscription(s) stay on the old price",
+    )
     sub = find(plan, "subscription.update:acme/main")
-    assert sub.params["items"] == [
+    assert sub.request.params["items"] == [
         {"id": "si_acme/main_0", "price": "${price:pro-monthly}", "quantity": 2}
     ]
-    assert sub.params["proration_behavior"] == "create_prorations"
+    assert sub.request.params["proration_behavior"] == "create_prorations"
     archive = find(plan, "price.archive.old:pro-monthly")
-    assert archive.params == {"active": False}
-    assert set(archive.depends_on) == {
+    assert archive.request.params == {"active": False}
+    assert set(plan.depends_on[archive.id]) == {
         "price.replace:pro-monthly",
         "product.update.default_price:pro",
     }
@@ -131,35 +132,27 @@ def test_price_amount_change_is_a_replace_that_moves_declared_subscriptions() ->
     text = render_text(plan)
     assert "-/+ price pro-monthly" in text
     assert "3 other subscription(s) stay on the old price" in text
-    assert plan.mrr == {"usd": [17400, 18600]}
+    assert plan.mrr == {"usd": (17400, 18600)}
 
 
 def test_reverting_a_price_reactivates_the_archived_one() -> None:
     before = config()
     existing = applied(before)
-    old = existing.prices["pro-yearly"]
-    old.active = False
-    old.lookup_key = None
-    old.mutable["lookup_key"] = None
-    newer = PriceState(
-        key="pro-yearly",
-        product="pro",
-        active=True,
-        lookup_key="pro-yearly",
-        mutable=dict(old.mutable, lookup_key="pro-yearly"),
-        immutable=dict(old.immutable, unit_amount=31000),
-        id="price_newer",
-        product_id="pro",
-    )
-    existing.all_prices.append(newer)
-    existing.prices["pro-yearly"] = newer
-    existing.price_keys["price_newer"] = "pro-yearly"
+    prices = dict(existing.of(PRICE).managed)
+    old = replace(prices["pro-yearly"], active=False, lookup_key=None)
+    newer = replace(prices["pro-yearly"], unit_amount=31000, id="price_newer")
+    prices["pro-yearly"] = newer
+    existing = with_snapshot(existing, PRICE, managed=prices, others=(old,))
     plan = plan_for(before, existing)
     assert op_ids(plan) == ["price.reactivate:pro-yearly", "price.archive.old:pro-yearly"]
     react = find(plan, "price.reactivate:pro-yearly")
-    assert react.path == "/v1/prices/price_pro-yearly"
-    assert react.params == {"active": True, "lookup_key": "pro-yearly", "transfer_lookup_key": True}
-    assert find(plan, "price.archive.old:pro-yearly").path == "/v1/prices/price_newer"
+    assert react.request.path == "/v1/prices/price_pro-yearly"
+    assert react.request.params == {
+        "active": True,
+        "lookup_key": "pro-yearly",
+        "transfer_lookup_key": True,
+    }
+    assert find(plan, "price.archive.old:pro-yearly").request.path == "/v1/prices/price_newer"
 
 
 def test_removed_price_is_archived_and_counts_as_destructive() -> None:
@@ -172,8 +165,8 @@ def test_removed_price_is_archived_and_counts_as_destructive() -> None:
     )
     plan = plan_for(after, applied(before))
     assert op_ids(plan) == ["price.archive:pro-yearly"]
-    op = plan.operations[0]
-    assert op.destructive and op.params == {"active": False}
+    op = plan.changes[0]
+    assert op.destructive and op.request.params == {"active": False}
     # 1 of 7 managed objects: 14% is under the default 30%.
     assert plan.unsafe_reasons == []
 
@@ -196,10 +189,12 @@ def test_removed_product_unsets_default_price_before_archiving_prices() -> None:
     )
     plan = plan_for(minimal, applied(before))
     archive_product = find(plan, "product.archive:pro")
-    assert archive_product.params == {"active": False, "default_price": ""}
+    assert archive_product.request.params == {"active": False, "default_price": ""}
     archive_price = find(plan, "price.archive:pro-monthly")
-    assert "product.archive:pro" in archive_price.depends_on
-    assert find(plan, "subscription.cancel:acme/main").params == {"cancel_at_period_end": True}
+    assert "product.archive:pro" in plan.depends_on[archive_price.id]
+    assert find(plan, "subscription.cancel:acme/main").request.params == {
+        "cancel_at_period_end": True
+    }
     # Products, prices and the subscription: 5 destructive of 7 managed objects.
     assert plan.unsafe_reasons and "max_destroy_percent" in plan.unsafe_reasons[0]
     assert any("customer acme is no longer declared" in w for w in plan.warnings)
@@ -213,12 +208,12 @@ def test_subscription_quantity_change_uses_policy_proration() -> None:
     )
     plan = plan_for(after, applied(before))
     assert op_ids(plan) == ["subscription.update:acme/main"]
-    op = plan.operations[0]
-    assert op.params == {
+    op = plan.changes[0]
+    assert op.request.params == {
         "items": [{"id": "si_acme/main_1", "quantity": 15}],
         "proration_behavior": "always_invoice",
     }
-    assert [(c.path, c.old, c.new) for c in op.changes] == [
+    assert [(c.path, c.old, c.new) for c in op.fields] == [
         ("items.seats-graduated.quantity", 12, 15)
     ]
 
@@ -231,7 +226,7 @@ def test_subscription_item_added_and_removed() -> None:
     plan = plan_for(after, applied(before))
     op = find(plan, "subscription.update:acme/main")
     # The seats item switches to the yearly price in place (same Stripe item).
-    assert op.params["items"] == [
+    assert op.request.params["items"] == [
         {"id": "si_acme/main_1", "price": "price_pro-yearly", "quantity": 1}
     ]
 
@@ -244,7 +239,8 @@ def test_cancel_now_policy_deletes_the_subscription() -> None:
     )
     plan = plan_for(after, applied(before))
     op = find(plan, "subscription.cancel:acme/main")
-    assert op.method == "delete" and op.path == "/v1/subscriptions/sub_acme_main"
+    assert op.request.method == "delete"
+    assert op.request.path == "/v1/subscriptions/sub_acme_main"
     assert plan.unsafe_reasons == []
 
 
@@ -263,20 +259,26 @@ def test_protected_subscription_removal_is_unsafe_whatever_the_threshold() -> No
 def test_declared_subscription_that_was_canceled_is_reported_not_recreated() -> None:
     cfg = config()
     existing = applied(cfg)
-    sub = existing.subscriptions.pop("acme/main")
-    sub.status = "canceled"
-    existing.ended_subscriptions["acme/main"] = sub
+    subs = dict(existing.of(SUBSCRIPTION).managed)
+    sub = replace(subs.pop("acme/main"), status="canceled")
+    existing = with_snapshot(existing, SUBSCRIPTION, managed=subs, others=(sub,))
     plan = plan_for(cfg, existing)
     assert op_ids(plan) == []
-    assert plan.warnings == [
+    assert plan.warnings == (
         "subscription acme/main is canceled in Stripe (sub_acme_main) and is not re-created: "
-        "remove it from billing.yaml or give it a new key"
-    ]
+        "remove it from billing.yaml or give it a new key",
+    )
 
 
 def test_unmanaged_id_and_lookup_key_collisions_are_conflicts() -> None:
+    unmanaged = applied(config())
+    product = replace(unmanaged.of(PRODUCT).managed["pro"], key="pro")
+    price = replace(unmanaged.of(PRICE).managed["seats-graduated"], id="price_x", key="price_x")
     existing = Existing(
-        unmanaged_product_ids={"pro"}, unmanaged_lookup_keys={"seats-graduated": "price_x"}
+        {
+            PRODUCT.name: Snapshot(unmanaged=(product,)),
+            PRICE.name: Snapshot(unmanaged=(price,)),
+        }
     )
     plan = plan_for(config(), existing)
     assert len(plan.conflicts) == 2
@@ -288,7 +290,7 @@ def test_unmanaged_id_and_lookup_key_collisions_are_conflicts() -> None:
 def test_markdown_lists_every_operation() -> None:
     plan = plan_for(config(), Existing())
     md = render_markdown(plan)
-    for op in plan.operations:
+    for op in plan.changes:
         assert f"`{op.key}`" in md
     assert md.startswith("### billing-sync plan")
 
@@ -311,11 +313,11 @@ def test_removing_a_currency_option_replaces_the_price() -> None:
     # Changing or adding an option is an in-place update ...
     plan = plan_for(with_eur, applied(without_gbp))
     assert op_ids(plan) == ["price.update:pro-yearly"]
-    assert find(plan, "price.update:pro-yearly").params == {
+    assert find(plan, "price.update:pro-yearly").request.params == {
         "currency_options": {"eur": {"unit_amount": 27000}, "gbp": {"unit_amount": 25000}}
     }
     # ... but Stripe cannot drop one: that is a replace.
     plan = plan_for(without_gbp, applied(with_eur))
     assert op_ids(plan) == ["price.replace:pro-yearly", "price.archive.old:pro-yearly"]
-    changes = find(plan, "price.replace:pro-yearly").changes
+    changes = find(plan, "price.replace:pro-yearly").fields
     assert any(c.path == "currency_options (removed)" and c.old == ["gbp"] for c in changes)

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from billing_sync.plan.ops import Plan
+from billing_sync.plan.plan import Plan
 from billing_sync.plan.render import render
-from tests.plan_helpers import BASE, applied, config, plan_for
+from billing_sync.resources import PRICE, PRODUCT
+from tests.plan_helpers import BASE, applied, config, plan_for, with_snapshot
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("BILLING_SYNC_UPDATE_GOLDEN") == "1"
@@ -23,9 +25,21 @@ def rich_plan() -> Plan:
     """A price replace, a quantity change, a new product and price, a removed price,
     a customer metadata change and an undeclared subscription that stays."""
     before = config(BASE.replace("name: Acme\n", "name: Acme\n    metadata: {crm: A-1}\n"))
-    existing = applied(before)
-    existing.subscriptions_per_price["price_pro-monthly"] += 12
-    existing.unmanaged = {"products": 2, "prices": 5}
+    existing = applied(before, unmanaged_subscriptions={"pro-monthly": 12})
+    product = existing.of(PRODUCT).managed["pro"]
+    price = existing.of(PRICE).managed["pro-yearly"]
+    existing = with_snapshot(
+        existing,
+        PRODUCT,
+        unmanaged=tuple(replace(product, key=f"prod_{n}", id=f"prod_{n}") for n in range(2)),
+    )
+    existing = with_snapshot(
+        existing,
+        PRICE,
+        unmanaged=tuple(
+            replace(price, key=f"price_u{n}", id=f"price_u{n}", lookup_key=None) for n in range(5)
+        ),
+    )
     after = config(
         BASE.replace("pro-monthly: {unit_amount: 2900,", "pro-monthly: {unit_amount: 3500,")
         .replace(

@@ -14,8 +14,10 @@ from billing_sync.remote.client import (
     mask_key,
     with_retries,
 )
-from billing_sync.remote.read import normalise_price
-from billing_sync.state import desired_state
+from billing_sync.resources import PRICE
+from billing_sync.resources.base import values
+from billing_sync.resources.price import normalise_price
+from billing_sync.resources.read import desired_state
 
 CONFIG = """
 version: 1
@@ -31,6 +33,11 @@ products:
         tiers_mode: volume
         tiers: [{up_to: 5, unit_amount: 500, flat_amount: 100}, {up_to: inf, unit_amount: 400}]
 """
+
+
+def compared(price: object) -> dict[str, object]:
+    """Every field the planner compares (the declared ones, both sides alike)."""
+    return values(price, [s for s in PRICE.fields if s.name != "product"])
 
 
 def stripe_price(**overrides: object) -> dict[str, object]:
@@ -75,10 +82,9 @@ def stripe_price(**overrides: object) -> dict[str, object]:
 
 
 def test_stripe_echoes_normalise_to_the_desired_shape() -> None:
-    desired = desired_state(load_text(CONFIG)).prices
+    desired = desired_state(load_text(CONFIG)).of(PRICE)
     flat = normalise_price(stripe_price(), "pro")
-    assert flat.immutable == desired["flat"].immutable
-    assert flat.mutable == desired["flat"].mutable
+    assert compared(flat) == compared(desired["flat"])
     free = normalise_price(
         stripe_price(
             id="price_2",
@@ -90,8 +96,7 @@ def test_stripe_echoes_normalise_to_the_desired_shape() -> None:
         ),
         "pro",
     )
-    assert free.immutable == desired["free"].immutable
-    assert free.mutable == desired["free"].mutable
+    assert compared(free) == compared(desired["free"])
     tiered = normalise_price(
         stripe_price(
             id="price_3",
@@ -122,15 +127,17 @@ def test_stripe_echoes_normalise_to_the_desired_shape() -> None:
         ),
         "pro",
     )
-    assert tiered.immutable == desired["tiered"].immutable
+    assert compared(tiered) == compared(desired["tiered"])
 
 
 def test_a_real_difference_is_not_normalised_away() -> None:
-    desired = desired_state(load_text(CONFIG)).prices
+    desired = desired_state(load_text(CONFIG)).of(PRICE)
     other = normalise_price(stripe_price(unit_amount=2099, unit_amount_decimal="2099"), "pro")
-    assert other.immutable != desired["flat"].immutable
+    assert compared(other) != compared(desired["flat"])
+    assert other.unit_amount == 2099
     eur = normalise_price(stripe_price(currency_options={"eur": {"unit_amount": 1900}}), "pro")
-    assert eur.mutable != desired["flat"].mutable
+    assert compared(eur) != compared(desired["flat"])
+    assert eur.currency_options == {"eur": {"unit_amount": 1900, "tiers": None}}
 
 
 def test_owned_metadata_is_not_user_metadata() -> None:
@@ -138,7 +145,7 @@ def test_owned_metadata_is_not_user_metadata() -> None:
         stripe_price(metadata={"billing_sync_key": "flat", "team": "growth"}), "pro"
     )
     assert p.key == "flat"
-    assert p.mutable["metadata"] == {"team": "growth"}
+    assert p.metadata == {"team": "growth"}
 
 
 def test_connect_guards_keys_before_any_request() -> None:

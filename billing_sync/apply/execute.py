@@ -1,12 +1,14 @@
-"""Executes a Plan: dependency order, deterministic idempotency keys, bounded concurrency, rate limit, retries."""
+"""Executes a Plan: dependency order (a ready heap), deterministic idempotency keys, bounded concurrency, rate limit, retries."""
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import secrets
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -14,9 +16,10 @@ from typing import Any
 
 import stripe
 
-from billing_sync.plan.ops import REF_RE, Operation, Plan
+from billing_sync.changes import REF_RE, Change
+from billing_sync.plan.plan import Plan
 from billing_sync.remote.client import Remote, describe_stripe_error, with_retries
-from billing_sync.remote.read import request
+from billing_sync.remote.pages import request as request_
 
 DEFAULT_PARALLELISM = 4
 # Below Stripe's limits (25/s test mode, 100/s live), leaving room for other clients of the account.
@@ -58,24 +61,24 @@ class TokenBucket:
 
 
 def idempotency_key(
-    account: str, op: Operation, method: str, path: str, params: dict[str, Any], run_id: str
+    account: str, change: Change, method: str, path: str, params: dict[str, Any], run_id: str
 ) -> str:
-    """The idempotency key of one operation's request, the same for each of its retries.
+    """The idempotency key of one change's request, the same for each of its retries.
 
-    Creates are keyed by account, operation and exact request alone, so a retried, re-run or
+    Creates are keyed by account, change and exact request alone, so a retried, re-run or
     concurrent apply of the same change cannot make a second object. Updates of existing
     objects (idempotent in effect) add the apply's run id: Stripe would otherwise replay a
     stored response when a value is changed back to what it was earlier the same day.
     """
-    nonce = "" if op.produces else run_id
+    nonce = "" if change.produces else run_id
     blob = json.dumps(
-        [account, op.id, method, path, params, nonce], sort_keys=True, separators=(",", ":")
+        [account, change.id, method, path, params, nonce], sort_keys=True, separators=(",", ":")
     )
     return "billing-sync-" + hashlib.sha256(blob.encode()).hexdigest()[:48]
 
 
 def resolve(value: Any, ids: dict[str, str]) -> Any:
-    """Replace ${price:key} placeholders with the ids earlier operations produced."""
+    """Replace ${price:key} placeholders with the ids earlier changes produced."""
     if isinstance(value, str):
         return REF_RE.sub(lambda m: ids[m.group(0)], value)
     if isinstance(value, list):
@@ -87,8 +90,8 @@ def resolve(value: Any, ids: dict[str, str]) -> Any:
 
 @dataclass
 class Result:
-    op: Operation
-    status: str  # done | failed | skipped
+    change: Change
+    status: str  # done | failed | skipped | running
     message: str = ""
     stripe_id: str | None = None
     seconds: float = 0.0
@@ -110,7 +113,7 @@ Progress = Callable[[str, Result | None, int, int], None]
 
 
 class Executor:
-    """Runs one plan's operations; safe to call from one thread."""
+    """Runs one plan's changes; safe to call from one thread."""
 
     def __init__(
         self,
@@ -131,89 +134,88 @@ class Executor:
         self.run_id = secrets.token_hex(8)
         self.ids_lock = threading.Lock()
 
-    def _call(self, op: Operation) -> Result:
+    def _call(self, change: Change) -> Result:
         start = time.monotonic()
         try:
-            body = self._send(op)
+            body = self._send(change)
         except stripe.StripeError as err:
             return Result(
-                op, "failed", describe_stripe_error(err), seconds=time.monotonic() - start
+                change, "failed", describe_stripe_error(err), seconds=time.monotonic() - start
             )
-        except Exception as err:  # a bug fails this operation; it must not kill the whole apply
+        except Exception as err:  # a bug fails this change; it must not kill the whole apply
             message = f"unexpected error: {type(err).__name__}: {err}"
-            return Result(op, "failed", message, seconds=time.monotonic() - start)
+            return Result(change, "failed", message, seconds=time.monotonic() - start)
         stripe_id = body.get("id")
-        if op.produces and stripe_id:
+        if change.produces and stripe_id:
             with self.ids_lock:
-                self.ids[op.produces] = stripe_id
-        return Result(op, "done", stripe_id=stripe_id, seconds=time.monotonic() - start)
+                self.ids[change.produces] = stripe_id
+        return Result(change, "done", stripe_id=stripe_id, seconds=time.monotonic() - start)
 
-    def _send(self, op: Operation) -> dict[str, Any]:
+    def _send(self, change: Change) -> dict[str, Any]:
+        request = change.request
         with self.ids_lock:
-            path = resolve(op.path, self.ids)
-            params = resolve(op.params, self.ids)
+            path = resolve(request.path, self.ids)
+            params = resolve(dict(request.params), self.ids)
         key = idempotency_key(
-            self.remote.account_fingerprint, op, op.method, path, params, self.run_id
+            self.remote.account_fingerprint, change, request.method, path, params, self.run_id
         )
 
         def attempt() -> dict[str, Any]:
             self.bucket.acquire()
-            return request(self.remote, op.method, path, idempotency_key=key, **params)
+            return request_(self.remote, request.method, path, idempotency_key=key, **params)
 
         return with_retries(attempt, attempts=self.retry_attempts)
 
     def run(self, plan: Plan) -> Report:
-        ops = {op.id: op for op in plan.operations}
-        pending = dict(ops)
+        """Run every change once its dependencies are done, in plan order among the ready ones.
+
+        A change whose dependency failed or was skipped is skipped, and so on down the graph.
+        Scheduling costs O(log n) per change (a heap of ready changes, counts of what each waits for).
+        """
+        position = {c.id: n for n, c in enumerate(plan.changes)}
+        changes = {c.id: c for c in plan.changes}
+        deps = {
+            c.id: [d for d in plan.depends_on.get(c.id, ()) if d in position] for c in plan.changes
+        }
+        waiting = {cid: len(d) for cid, d in deps.items()}
+        dependents: dict[str, list[str]] = defaultdict(list)
+        for cid, ds in deps.items():
+            for d in ds:
+                dependents[d].append(cid)
+        ready = [(position[cid], cid) for cid, n in waiting.items() if n == 0]
+        heapq.heapify(ready)
         results: dict[str, Result] = {}
-        total = len(ops)
+        total = len(changes)
         running: dict[Future[Result], str] = {}
 
-        def blocked_by(op: Operation) -> str | None:
-            for dep in op.depends_on:
-                r = results.get(dep)
-                if r is not None and r.status != "done":
-                    return dep
-            return None
-
-        def ready(op: Operation) -> bool:
-            return all(dep in results or dep not in ops for dep in op.depends_on)
+        def finish(cid: str, result: Result) -> None:
+            results[cid] = result
+            self._report(result.status, result, len(results), total)
+            for nxt in dependents[cid]:
+                waiting[nxt] -= 1
+                if waiting[nxt] == 0:
+                    heapq.heappush(ready, (position[nxt], nxt))
 
         with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply") as pool:
-            while pending or running:
-                progressed = True
-                while progressed:
-                    progressed = False
-                    for op_id, op in sorted(pending.items(), key=lambda kv: kv[1].sort_key):
-                        if not ready(op):
-                            continue
-                        dep = blocked_by(op)
-                        del pending[op_id]
-                        progressed = True
-                        if dep is not None:
-                            res = Result(op, "skipped", f"skipped: {dep} did not succeed")
-                            results[op_id] = res
-                            self._report("skipped", res, len(results), total)
-                            continue
-                        if len(running) >= self.parallelism:
-                            pending[op_id] = op
-                            progressed = False
-                            break
-                        self._report("start", Result(op, "running"), len(results), total)
-                        running[pool.submit(self._call, op)] = op_id
+            while ready or running:
+                while ready and len(running) < self.parallelism:
+                    _, cid = heapq.heappop(ready)
+                    change = changes[cid]
+                    failed = next((d for d in deps[cid] if results[d].status != "done"), None)
+                    if failed is not None:
+                        finish(cid, Result(change, "skipped", f"skipped: {failed} did not succeed"))
+                        continue
+                    self._report("start", Result(change, "running"), len(results), total)
+                    running[pool.submit(self._call, change)] = cid
                 if not running:
-                    if pending:  # a dependency cycle or a missing dependency: never silently drop
-                        for op_id, op in pending.items():
-                            results[op_id] = Result(op, "skipped", "skipped: unresolved dependency")
-                        pending.clear()
-                    break
+                    continue
                 done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for fut in done:
-                    op_id = running.pop(fut)
-                    res = fut.result()
-                    results[op_id] = res
-                    self._report(res.status, res, len(results), total)
-        return Report([results[op.id] for op in plan.operations if op.id in results])
+                    finish(running.pop(fut), fut.result())
+        for cid, change in changes.items():  # a cycle would leave changes behind: never drop them
+            if cid not in results:
+                results[cid] = Result(change, "skipped", "skipped: unresolved dependency")
+        return Report([results[c.id] for c in plan.changes])
 
     def _report(self, event: str, result: Result | None, done: int, total: int) -> None:
         if self.progress is not None:

@@ -40,11 +40,12 @@ def config_path(explicit: str | None) -> Path:
     return Path(explicit or os.environ.get("BILLING_SYNC_CONFIG") or DEFAULT_CONFIG)
 
 
-def load_config(path: str | Path) -> BillingConfig:
-    """Parse and validate a billing.yaml file, raising ConfigError with every issue found."""
+def read_source(path: str | Path) -> tuple[bytes, str]:
+    """The file's bytes (what a saved plan's hash covers) and its text, or a located ConfigError."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        data = p.read_bytes()
+        return data, data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise ConfigError(
             [ConfigIssue(str(p), 1, 1, "", f"cannot read file: not UTF-8 text ({err.reason})")]
@@ -53,7 +54,11 @@ def load_config(path: str | Path) -> BillingConfig:
         raise ConfigError(
             [ConfigIssue(str(p), 1, 1, "", f"cannot read file: {err.strerror or err}")]
         ) from None
-    return load_text(text, str(p))
+
+
+def load_config(path: str | Path) -> BillingConfig:
+    """Parse and validate a billing.yaml file, raising ConfigError with every issue found."""
+    return load_text(read_source(path)[1], str(path))
 
 
 def load_text(text: str, filename: str = DEFAULT_CONFIG) -> BillingConfig:

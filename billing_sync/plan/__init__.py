@@ -1,1 +1,1 @@
-"""Plan layer: operation value objects, the diff that builds a Plan, and its renderers."""
+"""Plan layer: the planner over the resource registry, the immutable Plan, its graph, provenance and renderers."""

@@ -1,4 +1,7 @@
-"""Renders a Plan for people (text with Terraform-like symbols, Markdown for PRs) and machines (JSON)."""
+"""Renders a Plan for people (text with Terraform-like symbols, Markdown for PRs) and machines (JSON).
+
+Everything a line says comes from the change's type and reason: no switches on free text.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +10,23 @@ from typing import Any
 
 import click
 
+from billing_sync.changes import ACTIONS, Change, Create, Reason
 from billing_sync.money import format_amount
-from billing_sync.plan.ops import ACTIONS, SYMBOLS, Operation, Plan
+from billing_sync.plan.plan import Plan
 
 COLOURS = {"+": "green", "~": "yellow", "-/+": "magenta", "-": "red"}
-STEP_WORDS = {"old": "archive the replaced price", "default_price": "move default price"}
+SUMMARY_WORDS = {a: f"to {a}" for a in ACTIONS}
+
+
+def reason_words(change: Change) -> str:
+    """The parenthesised label of a change: its action, or what its reason makes of it."""
+    if change.reason is Reason.STALE:
+        return "archive stale duplicate"
+    if change.reason is Reason.REPLACED:
+        return f"archive the replaced {change.kind}"
+    if change.reason is Reason.DEFAULT_PRICE:
+        return "move default price"
+    return change.action
 
 
 def value(v: Any) -> str:
@@ -22,31 +37,17 @@ def value(v: Any) -> str:
     return json.dumps(v, sort_keys=True, default=str)
 
 
-def headline(op: Operation) -> str:
-    symbol = SYMBOLS[op.action]
-    label = op.action
-    if op.step.startswith("stale."):
-        label = "archive stale duplicate"
-    elif op.step in STEP_WORDS:
-        label = STEP_WORDS[op.step]
-    where = f" {op.stripe_id}" if op.stripe_id and op.action not in ("create",) else ""
-    text = f"{symbol} {op.resource} {op.key} ({label}{where})"
-    if op.summary:
-        text += f"  {op.summary}"
+def headline(change: Change) -> str:
+    where = f" {change.stripe_id}" if change.stripe_id and not isinstance(change, Create) else ""
+    text = f"{change.symbol} {change.kind} {change.key} ({reason_words(change)}{where})"
+    if change.summary:
+        text += f"  {change.summary}"
     return text
 
 
 def summary_line(plan: Plan) -> str:
     counts = plan.counts()
-    words = {
-        "create": "to create",
-        "update": "to update",
-        "replace": "to replace",
-        "reactivate": "to reactivate",
-        "archive": "to archive",
-        "cancel": "to cancel",
-    }
-    return "Plan: " + ", ".join(f"{counts[a]} {words[a]}" for a in ACTIONS) + "."
+    return "Plan: " + ", ".join(f"{counts[a]} {SUMMARY_WORDS[a]}" for a in ACTIONS) + "."
 
 
 def mrr_lines(plan: Plan) -> list[str]:
@@ -69,6 +70,12 @@ def unmanaged_line(plan: Plan) -> str | None:
     return ("Unmanaged (never changed): " + ", ".join(parts)) if parts else None
 
 
+def no_changes_line(plan: Plan) -> str:
+    return "No changes. The Stripe account matches " + (
+        plan.provenance.config_file or "billing.yaml"
+    )
+
+
 def render_text(plan: Plan, *, color: bool = False) -> str:
     def style(text: str, symbol: str, bold: bool = False) -> str:
         if not color:
@@ -76,17 +83,14 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         return click.style(text, fg=COLOURS.get(symbol), bold=bold)
 
     out: list[str] = []
-    if not plan.operations:
-        out.append(
-            "No changes. The Stripe account matches " + (plan.config_file or "billing.yaml") + "."
-        )
-    for op in plan.operations:
-        out.append(style("  " + headline(op), SYMBOLS[op.action], bold=True))
-        for c in op.changes:
+    if not plan.changes:
+        out.append(no_changes_line(plan) + ".")
+    for change in plan.changes:
+        out.append(style("  " + headline(change), change.symbol, bold=True))
+        for c in change.fields:
             out.append(f"        {c.path}: {value(c.old)} -> {value(c.new)}")
-        for note in op.notes:
-            if note != "protected":
-                out.append(f"        note: {note}")
+        for note in change.notes:
+            out.append(f"        note: {note}")
     if plan.conflicts:
         out.append("")
         out.append("Conflicts (the plan cannot be applied):")
@@ -100,7 +104,7 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         out.append("")
         out.append(um)
     out.append("")
-    if plan.operations:
+    if plan.changes:
         out.append(summary_line(plan))
     mrr = mrr_lines(plan)
     if mrr:
@@ -122,22 +126,25 @@ def _md_cell(text: str) -> str:
 
 def render_markdown(plan: Plan) -> str:
     out = ["### billing-sync plan", ""]
-    if not plan.operations:
+    if not plan.changes:
         out.append(
-            "No changes. The Stripe account matches `" + (plan.config_file or "billing.yaml") + "`."
+            "No changes. The Stripe account matches `"
+            + (plan.provenance.config_file or "billing.yaml")
+            + "`."
         )
     else:
         out.append(f"**{summary_line(plan)}**")
         out.append("")
         out.append("| | resource | key | action | details |")
         out.append("|---|---|---|---|---|")
-        for op in plan.operations:
-            details = [op.summary] if op.summary else []
-            details += [f"`{c.path}`: {value(c.old)} → {value(c.new)}" for c in op.changes]
-            details += [n for n in op.notes if n != "protected"]
-            action = op.action + (f" ({STEP_WORDS.get(op.step, op.step)})" if op.step else "")
+        for change in plan.changes:
+            details = [change.summary] if change.summary else []
+            details += [f"`{c.path}`: {value(c.old)} → {value(c.new)}" for c in change.fields]
+            details += list(change.notes)
+            label = reason_words(change)
+            action = change.action if label == change.action else f"{change.action} ({label})"
             out.append(
-                f"| `{SYMBOLS[op.action]}` | {op.resource} | `{op.key}` | {_md_cell(action)} | "
+                f"| `{change.symbol}` | {change.kind} | `{change.key}` | {_md_cell(action)} | "
                 f"{_md_cell('<br>'.join(details))} |"
             )
     mrr = mrr_lines(plan)
@@ -160,9 +167,10 @@ def render_markdown(plan: Plan) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+RENDERERS = {"json": render_json, "markdown": render_markdown}
+
+
 def render(plan: Plan, fmt: str, *, color: bool = False) -> str:
-    if fmt == "json":
-        return render_json(plan)
-    if fmt == "markdown":
-        return render_markdown(plan)
-    return render_text(plan, color=color)
+    if fmt == "text":
+        return render_text(plan, color=color)
+    return RENDERERS[fmt](plan)

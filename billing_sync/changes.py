@@ -1,0 +1,242 @@
+"""The vocabulary of a plan: typed, frozen changes (one Stripe write each) and their field-level differences."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+from typing import Any, ClassVar
+
+# Placeholders for ids that only exist once an earlier change has run: ${price:pro-monthly}.
+REF_RE = re.compile(r"\$\{([a-z_]+):([^}]+)\}")
+
+
+def ref(kind: str, key: str) -> str:
+    """The placeholder a later change uses for the id that creating `kind` `key` returns."""
+    return f"${{{kind}:{key}}}"
+
+
+def is_ref(value: str | None) -> bool:
+    return bool(value) and str(value).startswith("${")
+
+
+def object_token(kind: str, key: str) -> str:
+    """The dependency token a change provides when it makes `kind` `key` usable."""
+    return f"{kind}:{key}"
+
+
+def release_token(stripe_id: str) -> str:
+    """The token a change provides when it stops pointing at `stripe_id` (so it may be archived)."""
+    return f"release:{stripe_id}"
+
+
+def placeholders(value: Any) -> set[str]:
+    """Every ${kind:key} placeholder inside a request (path or params, at any depth)."""
+    found: set[str] = set()
+    if isinstance(value, str):
+        found.update(m.group(0) for m in REF_RE.finditer(value))
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            found |= placeholders(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            found |= placeholders(v)
+    return found
+
+
+class Reason(StrEnum):
+    """Why a change is in the plan; renderers and the change's id read it, never free text."""
+
+    DECLARED = "declared"  # billing.yaml declares a value that Stripe does not have
+    REMOVED = "removed"  # no longer declared
+    REVERTED = "reverted"  # billing.yaml went back to an archived object: it is reactivated
+    REPLACED = "replaced"  # superseded by a replacement (the old price of a replace)
+    STALE = "stale"  # a duplicate left by an interrupted apply
+    DEFAULT_PRICE = "default_price"  # a product's default price moves
+
+
+class Stage(IntEnum):
+    """Coarse execution order, dependencies permitting: build, link, clean up, destroy."""
+
+    BUILD = 1  # creates, updates, replacements, reactivations
+    LINK = 2  # references moved once their targets exist (a product's default price)
+    CLEANUP = 3  # superseded objects archived
+    DESTROY = 4  # removals: archives and cancellations of what is no longer declared
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field-level difference, `path` dotted from the resource (e.g. `metadata.tier`)."""
+
+    path: str
+    old: Any
+    new: Any
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {"path": self.path, "old": self.old, "new": self.new}
+
+
+@dataclass(frozen=True)
+class Request:
+    """The exact Stripe API call a change makes (placeholders filled in at apply time)."""
+
+    method: str
+    path: str
+    params: Mapping[str, Any]
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {"method": self.method, "path": self.path, "params": dict(self.params)}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One write the apply will make. Subclasses fix the action; the reason says why."""
+
+    kind: str
+    key: str
+    request: Request
+    stripe_id: str | None = None
+    reason: Reason = Reason.DECLARED
+    stage: Stage = Stage.BUILD
+    fields: tuple[FieldChange, ...] = ()
+    summary: str = ""  # money terms for people: "19.99 USD/month -> 24.99 USD/month"
+    notes: tuple[str, ...] = ()
+    protected: bool = False  # touches a `protect: true` object
+    destructive: bool = False  # counts against max_destroy_percent
+    provides: frozenset[str] = frozenset()  # dependency tokens this change satisfies
+    needs: frozenset[str] = (
+        frozenset()
+    )  # tokens it waits for when a change in the plan provides them
+
+    action: ClassVar[str] = ""
+    symbol: ClassVar[str] = ""
+
+    @property
+    def step(self) -> str:
+        """Distinguishes several changes of one object in the same plan."""
+        if self.reason is Reason.REPLACED:
+            return "old"
+        if self.reason is Reason.STALE:
+            return f"stale.{self.stripe_id}"
+        if self.reason is Reason.DEFAULT_PRICE:
+            return "default_price"
+        return ""
+
+    @property
+    def id(self) -> str:
+        step = f".{self.step}" if self.step else ""
+        return f"{self.kind}.{self.action}{step}:{self.key}"
+
+    @property
+    def produces(self) -> str | None:
+        """The placeholder this change's response id fills in, for changes that create."""
+        return None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "action": self.action,
+            "kind": self.kind,
+            "key": self.key,
+            "reason": self.reason.value,
+            "stage": self.stage.value,
+            "stripe_id": self.stripe_id,
+            "summary": self.summary,
+            "changes": [c.data for c in self.fields],
+            "notes": list(self.notes),
+            "protected": self.protected,
+            "destructive": self.destructive,
+            "provides": sorted(self.provides),
+            "needs": sorted(self.needs),
+            "produces": self.produces,
+            "request": self.request.data,
+        }
+
+
+@dataclass(frozen=True)
+class Create(Change):
+    action: ClassVar[str] = "create"
+    symbol: ClassVar[str] = "+"
+
+    @property
+    def produces(self) -> str | None:
+        return ref(self.kind, self.key)
+
+
+@dataclass(frozen=True)
+class Update(Change):
+    action: ClassVar[str] = "update"
+    symbol: ClassVar[str] = "~"
+
+
+@dataclass(frozen=True)
+class Replace(Change):
+    """Creates the successor of an object whose fixed fields changed (`stripe_id` is the old one)."""
+
+    action: ClassVar[str] = "replace"
+    symbol: ClassVar[str] = "-/+"
+
+    @property
+    def produces(self) -> str | None:
+        return ref(self.kind, self.key)
+
+
+@dataclass(frozen=True)
+class Reactivate(Change):
+    action: ClassVar[str] = "reactivate"
+    symbol: ClassVar[str] = "+"
+
+
+@dataclass(frozen=True)
+class Archive(Change):
+    action: ClassVar[str] = "archive"
+    symbol: ClassVar[str] = "-"
+
+
+@dataclass(frozen=True)
+class Cancel(Change):
+    action: ClassVar[str] = "cancel"
+    symbol: ClassVar[str] = "-"
+
+
+CHANGE_TYPES: tuple[type[Change], ...] = (Create, Update, Replace, Reactivate, Archive, Cancel)
+BY_ACTION: dict[str, type[Change]] = {t.action: t for t in CHANGE_TYPES}
+ACTIONS: tuple[str, ...] = tuple(t.action for t in CHANGE_TYPES)
+
+
+def change_from_data(d: Mapping[str, Any]) -> Change:
+    """The inverse of `Change.data` (a saved plan's operation); KeyError/ValueError on bad input."""
+    cls = BY_ACTION[d["action"]]
+    req = d["request"]
+    if not isinstance(req, Mapping) or not isinstance(req["params"], Mapping):
+        raise ValueError("request must be an object with params")
+    return cls(
+        kind=str(d["kind"]),
+        key=str(d["key"]),
+        request=Request(str(req["method"]), str(req["path"]), dict(req["params"])),
+        stripe_id=d.get("stripe_id"),
+        reason=Reason(d.get("reason", Reason.DECLARED.value)),
+        stage=Stage(int(d.get("stage", Stage.BUILD))),
+        fields=tuple(FieldChange(c["path"], c["old"], c["new"]) for c in d.get("changes", [])),
+        summary=str(d.get("summary", "")),
+        notes=tuple(str(n) for n in d.get("notes", [])),
+        protected=bool(d.get("protected", False)),
+        destructive=bool(d.get("destructive", False)),
+        provides=frozenset(str(t) for t in d.get("provides", [])),
+        needs=frozenset(str(t) for t in d.get("needs", [])),
+    )
+
+
+@dataclass(frozen=True)
+class KindPlan:
+    """What comparing one resource kind yields: its changes and what a reviewer must read."""
+
+    changes: tuple[Change, ...] = ()
+    warnings: tuple[str, ...] = ()
+    conflicts: tuple[str, ...] = ()
+    # Objects not declared that stay on a superseded version (price key -> subscriptions).
+    grandfathered: Mapping[str, int] = field(default_factory=dict)

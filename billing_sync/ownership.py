@@ -1,0 +1,24 @@
+"""How billing-sync marks the Stripe objects it manages: the ownership metadata keys, in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+# Every object billing-sync creates carries its billing.yaml key here; objects without it are
+# unmanaged and never changed.
+KEY_META = "billing_sync_key"
+# "true" on subscriptions declared with `protect: true`, so removing them from billing.yaml is caught.
+PROTECT_META = "billing_sync_protect"
+OWN_META = frozenset({KEY_META, PROTECT_META})
+
+
+def managed_key(obj: Mapping[str, Any]) -> str | None:
+    """The billing-sync key of a Stripe object, or None when billing-sync does not manage it."""
+    key = (obj.get("metadata") or {}).get(KEY_META)
+    return str(key) if key else None
+
+
+def user_metadata(obj: Mapping[str, Any]) -> dict[str, str]:
+    """The object's metadata without the keys billing-sync owns."""
+    return {k: v for k, v in (obj.get("metadata") or {}).items() if k not in OWN_META}

@@ -1,0 +1,127 @@
+"""The Plan: an immutable list of typed changes with their order, and the safety decision on them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from billing_sync.changes import ACTIONS, Change, change_from_data
+from billing_sync.errors import BillingSyncError, UnsafePlanError
+from billing_sync.plan.graph import dependencies
+from billing_sync.plan.provenance import FORMAT_VERSION, Provenance
+from billing_sync.resources import BY_NAME, RANK
+
+
+def sort_key(change: Change) -> tuple[int, int, str, str]:
+    """Stage first, then the registry's kind order, then key: the order people read a plan in."""
+    return (change.stage, RANK.get(change.kind, len(RANK)), change.key, change.id)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What apply would do to make the account match billing.yaml, and what a reviewer must know."""
+
+    changes: tuple[Change, ...]
+    depends_on: Mapping[str, tuple[str, ...]]
+    provenance: Provenance = field(default_factory=Provenance)
+    managed_count: int = 0
+    max_destroy_percent: float = 30.0
+    unmanaged: Mapping[str, int] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    conflicts: tuple[str, ...] = ()
+    mrr: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # currency -> before, after
+    grandfathered: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, changes: list[Change] | tuple[Change, ...], **kw: Any) -> Plan:
+        """A plan of these changes in reading order, their dependencies derived and checked."""
+        ordered = tuple(sorted(changes, key=sort_key))
+        return cls(ordered, dependencies(ordered, BY_NAME), **kw)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    def counts(self) -> dict[str, int]:
+        """Per action, counted once per object (a replace and the archive of its old price are one)."""
+        seen: dict[str, set[tuple[str, str]]] = {a: set() for a in ACTIONS}
+        for c in self.changes:
+            if not c.step:
+                seen[c.action].add((c.kind, c.key))
+        return {a: len(s) for a, s in seen.items()}
+
+    @property
+    def destructive_changes(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.destructive)
+
+    @property
+    def unsafe_reasons(self) -> list[str]:
+        reasons = []
+        destroy = self.destructive_changes
+        if destroy and self.managed_count:
+            pct = 100.0 * len(destroy) / self.managed_count
+            if pct > self.max_destroy_percent:
+                reasons.append(
+                    f"{len(destroy)} destructive operation(s) touch {pct:.0f}% of "
+                    f"{self.managed_count} managed objects (max_destroy_percent: "
+                    f"{self.max_destroy_percent:g})"
+                )
+        for c in destroy:
+            if c.protected:
+                reasons.append(f"{c.kind} {c.key} is protected (protect: true)")
+        return reasons
+
+    def raise_if_conflicts(self) -> None:
+        if self.conflicts:
+            raise BillingSyncError(
+                f"the plan has {len(self.conflicts)} conflict(s) with objects billing-sync does "
+                "not manage; nothing can be applied until they are resolved"
+            )
+
+    def raise_if_unsafe(self, *, allow_destroy: bool) -> None:
+        """Refuse a plan beyond the destroy threshold or touching protected objects."""
+        reasons = self.unsafe_reasons
+        if reasons and not allow_destroy:
+            raise UnsafePlanError(
+                "refusing an unsafe plan: " + "; ".join(reasons) + ". Review it, then "
+                "pass --allow-destroy"
+            )
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            **self.provenance.data,
+            "managed_count": self.managed_count,
+            "max_destroy_percent": self.max_destroy_percent,
+            "summary": self.counts(),
+            "unsafe": self.unsafe_reasons,
+            "conflicts": list(self.conflicts),
+            "warnings": list(self.warnings),
+            "unmanaged": dict(sorted(self.unmanaged.items())),
+            "grandfathered": dict(sorted(self.grandfathered.items())),
+            "mrr": {cur: {"before": b, "after": a} for cur, (b, a) in sorted(self.mrr.items())},
+            "operations": [
+                {**c.data, "depends_on": list(self.depends_on.get(c.id, ()))} for c in self.changes
+            ],
+        }
+
+    @classmethod
+    def from_data(cls, d: Mapping[str, Any]) -> Plan:
+        """A saved plan's document -> Plan; its dependencies are derived again, never trusted."""
+        changes = tuple(change_from_data(o) for o in d["operations"])
+        return cls(
+            changes,
+            dependencies(changes, BY_NAME),
+            provenance=Provenance.from_data(d),
+            managed_count=int(d.get("managed_count", 0)),
+            max_destroy_percent=float(d.get("max_destroy_percent", 30.0)),
+            unmanaged={str(k): int(v) for k, v in d.get("unmanaged", {}).items()},
+            warnings=tuple(str(w) for w in d.get("warnings", [])),
+            conflicts=tuple(str(c) for c in d.get("conflicts", [])),
+            mrr={
+                str(cur): (int(v["before"]), int(v["after"])) for cur, v in d.get("mrr", {}).items()
+            },
+            grandfathered={str(k): int(v) for k, v in d.get("grandfathered", {}).items()},
+        )

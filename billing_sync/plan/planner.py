@@ -1,0 +1,84 @@
+"""The planner: desired and existing in, an immutable Plan out, every kind through the registry."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from billing_sync.changes import Change
+from billing_sync.config.loader import load_text, read_source
+from billing_sync.plan.plan import Plan
+from billing_sync.plan.provenance import Provenance, config_hash
+from billing_sync.remote.client import Remote
+from billing_sync.resources import KINDS
+from billing_sync.resources.base import Desired, Existing, Kind, PlanContext
+from billing_sync.resources.read import desired_state, read_account
+
+
+def plan(
+    desired: Desired,
+    existing: Existing,
+    *,
+    provenance: Provenance | None = None,
+    kinds: Sequence[Kind[Any]] = KINDS,
+) -> Plan:
+    """Compare desired with existing, kind by kind; nothing is written."""
+    references: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for kind in kinds:
+        for stripe_id, key in kind.references(existing.of(kind)):
+            references[stripe_id].append((kind.name, key))
+    context = PlanContext(
+        desired,
+        existing,
+        targets={kind.name: kind.targets(desired, existing) for kind in kinds},
+        references={sid: tuple(refs) for sid, refs in references.items()},
+    )
+    changes: list[Change] = []
+    warnings: list[str] = []
+    conflicts: list[str] = []
+    grandfathered: dict[str, int] = {}
+    before: dict[str, Decimal] = defaultdict(Decimal)
+    after: dict[str, Decimal] = defaultdict(Decimal)
+    for kind in kinds:
+        result = kind.compare(context)
+        changes += result.changes
+        warnings += result.warnings
+        conflicts += result.conflicts
+        grandfathered.update(result.grandfathered)
+        for currency, (b, a) in kind.monthly_revenue(context).items():
+            before[currency] += b
+            after[currency] += a
+    return Plan.of(
+        changes,
+        provenance=(provenance or Provenance(remote_fingerprint=existing.fingerprint())),
+        managed_count=sum(kind.managed_count(existing.of(kind)) for kind in kinds),
+        max_destroy_percent=desired.policies.max_destroy_percent,
+        unmanaged={kind.plural: n for kind in kinds if (n := len(existing.of(kind).unmanaged))},
+        warnings=tuple(warnings),
+        conflicts=tuple(conflicts),
+        mrr={
+            cur: (round(before[cur]), round(after[cur])) for cur in sorted(set(before) | set(after))
+        },
+        grandfathered=grandfathered,
+    )
+
+
+def build_plan(remote: Remote, config_file: str) -> Plan:
+    """Read billing.yaml once (hashing the bytes it parses), validate it before any request,
+    then read the account and plan."""
+    data, text = read_source(config_file)
+    config = load_text(text, config_file)
+    desired = desired_state(config)
+    existing = read_account(remote)
+    return plan(
+        desired,
+        existing,
+        provenance=Provenance(
+            config_file=config_file,
+            config_hash=config_hash(data),
+            remote_fingerprint=existing.fingerprint(),
+            account=remote.account_fingerprint,
+        ),
+    )

@@ -1,0 +1,306 @@
+"""The resource-kind protocol: every field declared once, both sides of the diff, and the shared helpers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
+from decimal import Decimal
+from enum import Enum
+from typing import Any, ClassVar, Generic, TypeVar
+
+from deepdiff import DeepDiff
+
+from billing_sync.changes import FieldChange, KindPlan, object_token, ref
+from billing_sync.config.models import BillingConfig, Policies
+
+S = TypeVar("S")
+
+# Reads one list endpoint completely: (path, params) -> every object, 100 per request.
+Pages = Callable[[str, Mapping[str, Any]], Iterator[dict[str, Any]]]
+
+
+class Mutability(Enum):
+    """What Stripe lets billing-sync do when a declared value differs from the account."""
+
+    IN_PLACE = "updated in place"
+    REPLACE = "replaced (a new object takes over)"
+    CREATE_ONLY = "used only at creation (a change is reported, not sent)"
+
+
+class Unset(Enum):
+    """What removing the field from billing.yaml does."""
+
+    EMPTY = "sent as an empty string, which unsets it"
+    MERGE = "removed keys are sent as empty strings"
+    REQUIRED = "billing.yaml requires it: it cannot be removed"
+    DEFAULT = "falls back to its default value, which is compared and sent like any value"
+    OWN_RULE = "the kind's own rule applies (see its module)"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of a kind: its name in the canonical state (and billing.yaml), how it changes
+    and how it is unset. `to_param` turns the state value into Stripe's parameter."""
+
+    name: str
+    mutability: Mutability = Mutability.IN_PLACE
+    unset: Unset = Unset.EMPTY
+    to_param: Callable[[Any], Any] | None = None
+    # Compared by the kind's own rules (e.g. `active` archives, `items` are matched one by one).
+    own_rule: bool = False
+
+    def param(self, value: Any) -> Any:
+        if self.unset is Unset.EMPTY and value in (None, [], (), {}):
+            return ""
+        return self.to_param(value) if self.to_param is not None else value
+
+
+@dataclass(frozen=True)
+class ListRead:
+    """One list endpoint a kind is read from (always paged 100 at a time)."""
+
+    path: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Snapshot(Generic[S]):
+    """One kind as read from Stripe."""
+
+    # key -> the current managed object
+    managed: Mapping[str, S] = field(default_factory=dict)
+    # managed objects that are not current: archived or superseded versions, ended ones
+    others: tuple[S, ...] = ()
+    # objects without the ownership key (their key is their Stripe id); never changed
+    unmanaged: tuple[S, ...] = ()
+
+
+@dataclass(frozen=True)
+class Desired:
+    """billing.yaml as canonical state: kind name -> key -> state, and the policies."""
+
+    objects: Mapping[str, Mapping[str, Any]]
+    policies: Policies = field(default_factory=Policies)
+
+    def of(self, kind: Kind[S]) -> Mapping[str, S]:
+        return self.objects.get(kind.name, {})
+
+
+@dataclass(frozen=True)
+class Existing:
+    """The account as read from Stripe: kind name -> Snapshot."""
+
+    snapshots: Mapping[str, Snapshot[Any]] = field(default_factory=dict)
+
+    def of(self, kind: Kind[S]) -> Snapshot[S]:
+        snap: Snapshot[S] = self.snapshots.get(kind.name, Snapshot())
+        return snap
+
+    def with_snapshot(self, kind: Kind[S], snapshot: Snapshot[S]) -> Existing:
+        return Existing({**self.snapshots, kind.name: snapshot})
+
+    def fingerprint(self) -> str:
+        """A stable hash of everything read, used to pin a saved plan to what it was made from."""
+        blob = json.dumps(self.snapshots, sort_keys=True, default=_plain)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _plain(obj: Any) -> Any:
+    """JSON encoding of the state's dataclasses, sets and enums (without asdict's deep copies)."""
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: getattr(obj, f.name) for f in fields(obj)}
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    if isinstance(obj, Enum):
+        return obj.value
+    return str(obj)
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    """Everything one comparison may read; nothing in it changes while the plan is built."""
+
+    desired: Desired
+    existing: Existing
+    # kind name -> key -> the Stripe id (or ${kind:key} placeholder) references should use
+    targets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # Stripe id -> (kind name, key) of every live object that points at it (managed or not)
+    references: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+
+    @property
+    def policies(self) -> Policies:
+        return self.desired.policies
+
+    def target(self, kind: Kind[Any], key: str) -> str | None:
+        return self.targets.get(kind.name, {}).get(key)
+
+
+class Kind(ABC, Generic[S]):
+    """One Stripe resource kind. Subclasses declare their fields, reads and rules once."""
+
+    name: ClassVar[str]  # singular, used in change ids and placeholders: "price"
+    plural: ClassVar[str]  # as in billing.yaml listings and `ids`: "prices"
+    fields: ClassVar[tuple[FieldSpec, ...]]
+    list_reads: ClassVar[tuple[ListRead, ...]]
+
+    # -- billing.yaml side ---------------------------------------------------------------------
+    @abstractmethod
+    def desired(self, config: BillingConfig) -> dict[str, S]:
+        """billing.yaml -> canonical state, by key (defaults filled in, amounts in minor units)."""
+
+    @abstractmethod
+    def render(self, state: S) -> tuple[tuple[str, ...], dict[str, Any]]:
+        """State -> (where it sits in billing.yaml, its billing.yaml mapping): import's half."""
+
+    # -- Stripe side ---------------------------------------------------------------------------
+    @abstractmethod
+    def read(
+        self, objects: Iterable[dict[str, Any]], existing: Existing, pages: Pages
+    ) -> Snapshot[S]:
+        """Stripe objects from `list_reads` -> a Snapshot. `existing` holds the kinds read before."""
+
+    @abstractmethod
+    def stripe_id(self, state: S) -> str | None: ...
+
+    def is_live(self, state: S) -> bool:
+        """Whether the object is in use (not archived or ended): counted and listed by `ids`."""
+        return True
+
+    # -- the comparison ------------------------------------------------------------------------
+    def targets(self, desired: Desired, existing: Existing) -> Mapping[str, str]:
+        """key -> the id other kinds' requests should reference (a placeholder until created)."""
+        managed = existing.of(self).managed
+        out: dict[str, str] = {}
+        for key in desired.of(self):
+            current = managed.get(key)
+            stripe_id = self.stripe_id(current) if current is not None else None
+            out[key] = stripe_id or ref(self.name, key)
+        return out
+
+    @abstractmethod
+    def compare(self, context: PlanContext) -> KindPlan:
+        """Desired vs existing for this kind -> typed changes, warnings and conflicts."""
+
+    def references(self, snapshot: Snapshot[S]) -> Iterable[tuple[str, str]]:
+        """(Stripe id it points at, key) for each live object of this kind that points at another."""
+        return ()
+
+    def monthly_revenue(self, context: PlanContext) -> Mapping[str, tuple[Decimal, Decimal]]:
+        """Monthly recurring revenue this kind declares, before and after, per currency."""
+        return {}
+
+    def managed_count(self, snapshot: Snapshot[S]) -> int:
+        return sum(1 for s in snapshot.managed.values() if self.is_live(s))
+
+    def needs_of(self, key: str) -> frozenset[str]:
+        """The token a reference to `key` of this kind waits for."""
+        return frozenset({object_token(self.name, key)})
+
+
+# -- field comparison, shared by every kind ------------------------------------------------------
+def values(state: Any, specs: Iterable[FieldSpec]) -> dict[str, Any]:
+    return {s.name: getattr(state, s.name) for s in specs}
+
+
+def field_changes(
+    old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = ""
+) -> list[FieldChange]:
+    """Field-level differences as dotted paths (`metadata.tier`, `tiers.1.unit_amount`)."""
+    if old == new:
+        return []
+    diff = DeepDiff(dict(old), dict(new), view="tree", verbose_level=2)
+    changes = []
+    for report in diff.values():
+        for level in report:
+            path = ".".join(str(p) for p in level.path(output_format="list"))
+            o = level.t1 if _present(level.t1) else None
+            n = level.t2 if _present(level.t2) else None
+            changes.append(FieldChange(prefix + path, _jsonable(o), _jsonable(n)))
+    return sorted(changes, key=lambda c: c.path)
+
+
+def _present(value: Any) -> bool:
+    return type(value).__name__ != "NotPresent"
+
+
+def _jsonable(value: Any) -> Any:
+    """Tuples in the state become lists, so changes render and round-trip as JSON."""
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def top_fields(changes: Iterable[FieldChange], prefix: str = "") -> set[str]:
+    return {c.path[len(prefix) :].split(".", 1)[0] for c in changes}
+
+
+def metadata_params(old: Mapping[str, str], new: Mapping[str, str]) -> dict[str, str]:
+    """Stripe merges metadata: send changed keys, and "" to unset removed ones."""
+    params = {k: v for k, v in new.items() if old.get(k) != v}
+    params.update({k: "" for k in old if k not in new})
+    return params
+
+
+def plain_specs(specs: Iterable[FieldSpec]) -> tuple[FieldSpec, ...]:
+    """The fields compared by the generic rules (not by a kind's own)."""
+    return tuple(s for s in specs if not s.own_rule)
+
+
+@dataclass(frozen=True)
+class FieldDiff:
+    """The generic comparison of one object's declared fields."""
+
+    changes: tuple[FieldChange, ...]
+    params: Mapping[str, Any]  # the update's parameters for in-place fields
+    replace: tuple[str, ...]  # fields that force a replacement
+    create_only: tuple[str, ...]  # fields that differ but cannot change after creation
+
+
+def diff_fields(existing: Any, desired: Any, specs: Iterable[FieldSpec]) -> FieldDiff:
+    """Compare the fields `specs` declares, and build the in-place update's parameters."""
+    specs = tuple(specs)
+    old, new = values(existing, specs), values(desired, specs)
+    changes = field_changes(old, new)
+    changed = top_fields(changes)
+    params: dict[str, Any] = {}
+    replace, create_only = [], []
+    for spec in specs:
+        if spec.name not in changed:
+            continue
+        if spec.mutability is Mutability.REPLACE:
+            replace.append(spec.name)
+        elif spec.mutability is Mutability.CREATE_ONLY:
+            create_only.append(spec.name)
+        elif spec.unset is Unset.MERGE:
+            params[spec.name] = metadata_params(old[spec.name], new[spec.name])
+        else:
+            params[spec.name] = spec.param(new[spec.name])
+    return FieldDiff(tuple(changes), params, tuple(replace), tuple(create_only))
+
+
+def create_changes(
+    state: Any, specs: Iterable[FieldSpec], quiet: Callable[[str, Any], bool]
+) -> tuple[FieldChange, ...]:
+    """The field listing of a create: every field with a value, except quiet defaults."""
+    return tuple(
+        FieldChange(s.name, None, _jsonable(v))
+        for s in specs
+        if (v := getattr(state, s.name)) not in (None, [], (), {}) and not quiet(s.name, v)
+    )
+
+
+def never_quiet(name: str, value: Any) -> bool:
+    return False
+
+
+def create_only_warning(kind: str, key: str, names: Iterable[str]) -> str:
+    shown = ", ".join(sorted(names))
+    return (
+        f"{kind} {key}: {shown} can only be set when the {kind} is created; the change is not "
+        "applied to the existing object"
+    )

@@ -1,0 +1,142 @@
+"""Customers: fields updated in place; never deleted (a customer no longer declared is reported)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from billing_sync.changes import Change, Create, KindPlan, Request, Update, object_token
+from billing_sync.config.models import BillingConfig
+from billing_sync.ownership import KEY_META, managed_key, user_metadata
+from billing_sync.resources.base import (
+    Existing,
+    FieldSpec,
+    Kind,
+    ListRead,
+    Pages,
+    PlanContext,
+    Snapshot,
+    Unset,
+    create_changes,
+    diff_fields,
+    never_quiet,
+)
+
+
+@dataclass(frozen=True)
+class CustomerState:
+    key: str
+    email: str | None = None
+    name: str | None = None
+    description: str | None = None
+    phone: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    id: str | None = None  # existing only
+
+
+class CustomerKind(Kind[CustomerState]):
+    name = "customer"
+    plural = "customers"
+    fields = (
+        FieldSpec("email"),
+        FieldSpec("name"),
+        FieldSpec("description"),
+        FieldSpec("phone"),
+        FieldSpec("metadata", unset=Unset.MERGE),
+    )
+    list_reads = (ListRead("/v1/customers"),)
+
+    def desired(self, config: BillingConfig) -> dict[str, CustomerState]:
+        return {
+            key: CustomerState(
+                key=key,
+                email=c.email,
+                name=c.name,
+                description=c.description,
+                phone=c.phone,
+                metadata=dict(c.metadata),
+            )
+            for key, c in config.customers.items()
+        }
+
+    def render(self, state: CustomerState) -> tuple[tuple[str, ...], dict[str, Any]]:
+        doc: dict[str, Any] = {}
+        for spec in self.fields:
+            value = getattr(state, spec.name)
+            if value not in (None, {}):
+                doc[spec.name] = dict(value) if spec.name == "metadata" else value
+        return ("customers", state.key), doc
+
+    def read(
+        self, objects: Iterable[dict[str, Any]], existing: Existing, pages: Pages
+    ) -> Snapshot[CustomerState]:
+        managed: dict[str, CustomerState] = {}
+        unmanaged: list[CustomerState] = []
+        for obj in objects:
+            key = managed_key(obj)
+            state = CustomerState(
+                key=key or obj["id"],
+                email=obj.get("email"),
+                name=obj.get("name"),
+                description=obj.get("description"),
+                phone=obj.get("phone"),
+                metadata=user_metadata(obj),
+                id=obj["id"],
+            )
+            if key is None:
+                unmanaged.append(state)
+            else:
+                managed[key] = state
+        return Snapshot(managed=managed, unmanaged=tuple(unmanaged))
+
+    def stripe_id(self, state: CustomerState) -> str | None:
+        return state.id
+
+    def compare(self, context: PlanContext) -> KindPlan:
+        snapshot = context.existing.of(self)
+        desired = context.desired.of(self)
+        changes: list[Change] = []
+        for key, d in desired.items():
+            e = snapshot.managed.get(key)
+            if e is None:
+                params: dict[str, Any] = {
+                    s.name: getattr(d, s.name)
+                    for s in self.fields
+                    if s.name != "metadata" and getattr(d, s.name) is not None
+                }
+                params["metadata"] = {**d.metadata, KEY_META: key}
+                changes.append(
+                    Create(
+                        kind=self.name,
+                        key=key,
+                        request=Request("post", "/v1/customers", params),
+                        fields=create_changes(d, self.fields, never_quiet),
+                        summary=str(d.name or d.email or ""),
+                        provides=frozenset({object_token(self.name, key)}),
+                    )
+                )
+                continue
+            found = diff_fields(e, d, self.fields)
+            if found.changes:
+                changes.append(
+                    Update(
+                        kind=self.name,
+                        key=key,
+                        request=Request(
+                            "post", f"/v1/customers/{e.id}", dict(sorted(found.params.items()))
+                        ),
+                        stripe_id=e.id,
+                        fields=found.changes,
+                    )
+                )
+        warnings = tuple(
+            f"customer {key} is no longer declared; billing-sync never deletes customers "
+            "(left as it is)"
+            for key in snapshot.managed
+            if key not in desired
+        )
+        return KindPlan(tuple(changes), warnings)
+
+
+CUSTOMER = CustomerKind()

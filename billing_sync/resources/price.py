@@ -1,0 +1,802 @@
+"""Prices: fixed fields force a replace (lookup key transferred), reverts reactivate, and defaults follow."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from enum import Enum
+from typing import Any
+
+from billing_sync.changes import (
+    Archive,
+    Change,
+    Create,
+    FieldChange,
+    KindPlan,
+    Reactivate,
+    Reason,
+    Replace,
+    Request,
+    Stage,
+    Update,
+    is_ref,
+    object_token,
+    release_token,
+)
+from billing_sync.config.models import BillingConfig, Price, Tier
+from billing_sync.money import format_amount
+from billing_sync.ownership import KEY_META, managed_key, user_metadata
+from billing_sync.remote.pages import id_of
+from billing_sync.resources.base import (
+    Desired,
+    Existing,
+    FieldSpec,
+    Kind,
+    ListRead,
+    Mutability,
+    Pages,
+    PlanContext,
+    Snapshot,
+    Unset,
+    create_changes,
+    field_changes,
+    metadata_params,
+    top_fields,
+    values,
+)
+from billing_sync.resources.product import PRODUCT
+
+EXPAND = ("data.tiers", "data.currency_options")
+
+
+@dataclass(frozen=True)
+class PriceState:
+    key: str
+    product: str  # product key (for an unmanaged product: its id)
+    currency: str
+    unit_amount: int | None = None
+    billing_scheme: str = "per_unit"
+    tiers_mode: str | None = None
+    tiers: tuple[Mapping[str, Any], ...] | None = None
+    recurring: Mapping[str, Any] | None = None
+    transform_quantity: Mapping[str, Any] | None = None
+    nickname: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    # currency -> {"unit_amount": int | None, "tiers": [...] | None}; never the main currency
+    currency_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    lookup_key: str | None = None
+    tax_behavior: str = "unspecified"
+    active: bool = True
+    id: str | None = None  # existing only
+    product_id: str | None = None  # existing only
+    created: int = 0  # existing only: which of several prices sharing a key is newest
+
+    @property
+    def is_recurring(self) -> bool:
+        return self.recurring is not None
+
+
+# Fields fixed at creation: any difference is a replace.
+FIXED = (
+    "currency",
+    "unit_amount",
+    "billing_scheme",
+    "tiers_mode",
+    "tiers",
+    "recurring",
+    "transform_quantity",
+)
+# Fields Stripe changes in place (tax_behavior only from `unspecified`; options only added or changed).
+IN_PLACE = ("nickname", "metadata", "currency_options", "lookup_key", "tax_behavior")
+
+
+class PriceKind(Kind[PriceState]):
+    name = "price"
+    plural = "prices"
+    fields = (
+        *(FieldSpec(n, mutability=Mutability.REPLACE, unset=Unset.DEFAULT) for n in FIXED),
+        FieldSpec("nickname"),
+        FieldSpec("metadata", unset=Unset.MERGE),
+        # Added or changed in place; Stripe cannot remove one, so a removal is a replace.
+        FieldSpec("currency_options", unset=Unset.OWN_RULE, own_rule=True),
+        # Defaults to the price key; moving it to another price transfers it.
+        FieldSpec("lookup_key", unset=Unset.DEFAULT, own_rule=True),
+        # In place only from `unspecified`; inclusive/exclusive is final, so a change is a replace.
+        FieldSpec("tax_behavior", unset=Unset.DEFAULT, own_rule=True),
+        FieldSpec("product", mutability=Mutability.REPLACE, unset=Unset.REQUIRED, own_rule=True),
+        FieldSpec("active", unset=Unset.DEFAULT, own_rule=True),
+    )
+    # Stripe lists only active prices unless asked; tiers and options only when expanded.
+    list_reads = (
+        ListRead("/v1/prices", {"active": "true", "expand": list(EXPAND)}),
+        ListRead("/v1/prices", {"active": "false", "expand": list(EXPAND)}),
+    )
+
+    # -- billing.yaml ------------------------------------------------------------------------
+    def desired(self, config: BillingConfig) -> dict[str, PriceState]:
+        return {
+            key: desired_price(key, product_key, price)
+            for product_key, product in config.products.items()
+            for key, price in product.prices.items()
+        }
+
+    def render(self, state: PriceState) -> tuple[tuple[str, ...], dict[str, Any]]:
+        doc: dict[str, Any] = {"currency": state.currency}
+        if state.tiers:
+            doc["tiers_mode"] = state.tiers_mode
+            doc["tiers"] = [_render_tier(t) for t in state.tiers]
+        else:
+            doc["unit_amount"] = state.unit_amount
+        if state.recurring:
+            doc["recurring"] = dict(state.recurring)
+        if state.transform_quantity:
+            doc["transform_quantity"] = dict(state.transform_quantity)
+        if state.nickname is not None:
+            doc["nickname"] = state.nickname
+        if state.tax_behavior != "unspecified":
+            doc["tax_behavior"] = state.tax_behavior
+        if state.currency_options:
+            doc["currency_options"] = {
+                cur: (
+                    {"tiers": [_render_tier(t) for t in opt["tiers"]]}
+                    if opt.get("tiers")
+                    else {"unit_amount": opt["unit_amount"]}
+                )
+                for cur, opt in state.currency_options.items()
+            }
+        if state.lookup_key != state.key:
+            doc["lookup_key"] = state.lookup_key
+        if state.metadata:
+            doc["metadata"] = dict(state.metadata)
+        if not state.active:
+            doc["active"] = False
+        return ("products", state.product, "prices", state.key), doc
+
+    # -- Stripe ------------------------------------------------------------------------------
+    def read(
+        self, objects: Iterable[dict[str, Any]], existing: Existing, pages: Pages
+    ) -> Snapshot[PriceState]:
+        product_keys = {p.id: p.key for p in existing.of(PRODUCT).managed.values()}
+        by_key: dict[str, list[PriceState]] = defaultdict(list)
+        unmanaged: list[PriceState] = []
+        for obj in objects:
+            product_id = id_of(obj["product"]) or ""
+            state = normalise_price(obj, product_keys.get(product_id, product_id))
+            if managed_key(obj) is None:
+                unmanaged.append(state)
+            else:
+                by_key[state.key].append(state)
+        managed: dict[str, PriceState] = {}
+        others: list[PriceState] = []
+        for key, states in by_key.items():
+            # The current one of several prices sharing a key: active, holding the lookup key, newest.
+            current = max(states, key=lambda p: (p.active, p.lookup_key is not None, p.created))
+            managed[key] = current
+            others += [p for p in states if p is not current]
+        return Snapshot(managed=managed, others=tuple(others), unmanaged=tuple(unmanaged))
+
+    def stripe_id(self, state: PriceState) -> str | None:
+        return state.id
+
+    def is_live(self, state: PriceState) -> bool:
+        return state.active
+
+    def keys_by_id(self, existing: Existing) -> dict[str, str]:
+        """Stripe price id -> price key, for every managed price (archived ones included)."""
+        snap = existing.of(self)
+        return {p.id: p.key for p in (*snap.managed.values(), *snap.others) if p.id}
+
+    def by_id(self, existing: Existing) -> dict[str, PriceState]:
+        snap = existing.of(self)
+        return {p.id: p for p in (*snap.managed.values(), *snap.others) if p.id}
+
+    def targets(self, desired: Desired, existing: Existing) -> Mapping[str, str]:
+        index = _Index(existing, PRODUCT.targets(desired, existing))
+        out: dict[str, str] = {}
+        for key, d in desired.of(self).items():
+            found = index.resolve(key, d)
+            if found.how is How.CONFLICT:
+                continue
+            out[key] = found.price.id or "" if found.price is not None else object_ref(key)
+        return out
+
+    # -- comparison --------------------------------------------------------------------------
+    def compare(self, context: PlanContext) -> KindPlan:
+        index = _Index(context.existing, context.targets.get(PRODUCT.name, {}))
+        planner = _PricePlanner(context, index)
+        for key, d in context.desired.of(self).items():
+            planner.declared(key, d)
+        planner.removed()
+        changes = planner.changes + default_price_changes(context)
+        return KindPlan(
+            tuple(changes),
+            conflicts=tuple(planner.conflicts),
+            grandfathered=dict(planner.grandfathered),
+        )
+
+
+def object_ref(key: str) -> str:
+    return "${price:" + key + "}"
+
+
+class How(Enum):
+    """How a declared price is reached from the account."""
+
+    IN_PLACE = "updated in place"
+    REVERT = "an archived price is reactivated"
+    CREATE = "created"
+    REPLACE = "replaced"
+    CONFLICT = "an unmanaged price holds its lookup key"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    how: How
+    price: PriceState | None = None  # the price reused (in place or reverted), when there is one
+    current: PriceState | None = None  # the current managed price of the key
+
+
+class _Index:
+    """Read-only indexes of the account's prices, so planning stays linear in its size."""
+
+    def __init__(self, existing: Existing, product_ids: Mapping[str, str]) -> None:
+        snap = existing.of(PRICE)
+        self.current = snap.managed
+        self.product_ids = product_ids
+        self.by_key: dict[str, list[PriceState]] = defaultdict(list)
+        self.lookup_holders: dict[str, list[PriceState]] = defaultdict(list)
+        for p in (*snap.managed.values(), *snap.others):
+            self.by_key[p.key].append(p)
+            if p.lookup_key:
+                self.lookup_holders[p.lookup_key].append(p)
+        self.unmanaged_lookup_keys = {p.lookup_key: p.id for p in snap.unmanaged if p.lookup_key}
+        self.keys_by_id = PRICE.keys_by_id(existing)
+        self.by_id = PRICE.by_id(existing)
+
+    def product_id(self, product_key: str) -> str:
+        return self.product_ids.get(product_key, product_key)
+
+    def reusable(self, p: PriceState, d: PriceState) -> bool:
+        """Whether p can become d by updates alone (else it must be replaced)."""
+        return (
+            values(p, FIXED_SPECS) == values(d, FIXED_SPECS)
+            and p.product_id == self.product_id(d.product)
+            and p.tax_behavior in ("unspecified", d.tax_behavior)
+            # Stripe can add or change a currency option in place, but not remove one.
+            and set(p.currency_options) <= set(d.currency_options)
+        )
+
+    def lookup_holder(self, lookup_key: str | None, exclude: str | None) -> PriceState | None:
+        for p in self.lookup_holders.get(lookup_key or "", []):
+            if p.id != exclude:
+                return p
+        return None
+
+    def resolve(self, key: str, d: PriceState) -> Resolution:
+        if d.lookup_key and d.lookup_key in self.unmanaged_lookup_keys:
+            return Resolution(How.CONFLICT)
+        cur = self.current.get(key)
+        if cur is not None and self.reusable(cur, d):
+            return Resolution(How.IN_PLACE, cur, cur)
+        for p in self.by_key.get(key, []):
+            if p is not cur and self.reusable(p, d):
+                return Resolution(How.REVERT, p, cur)
+        return Resolution(How.CREATE if cur is None else How.REPLACE, None, cur)
+
+
+class _PricePlanner:
+    """Collects one comparison's price changes (a short-lived helper of PriceKind.compare)."""
+
+    def __init__(self, context: PlanContext, index: _Index) -> None:
+        self.context = context
+        self.index = index
+        self.changes: list[Change] = []
+        self.conflicts: list[str] = []
+        self.grandfathered: dict[str, int] = {}
+
+    def declared(self, key: str, d: PriceState) -> None:
+        found = self.index.resolve(key, d)
+        cur = found.current
+        needs = frozenset({object_token(PRODUCT.name, d.product)})
+        summary = describe_price(d)
+        if found.how is How.CONFLICT:
+            self.conflicts.append(
+                f"price {key}: lookup_key {d.lookup_key!r} belongs to price "
+                f"{self.index.unmanaged_lookup_keys[d.lookup_key or '']}, which is not managed "
+                "by billing-sync"
+            )
+        elif found.how is How.IN_PLACE and cur is not None:
+            self._in_place(key, cur, d, needs, summary)
+            self._archive_stale(key, keep=cur.id)
+        elif found.how is How.REVERT and found.price is not None:
+            match = found.price
+            params = self._in_place_params(match, d)
+            params["active"] = True
+            params["lookup_key"] = d.lookup_key
+            params["transfer_lookup_key"] = True
+            self.changes.append(
+                Reactivate(
+                    kind=PRICE.name,
+                    key=key,
+                    request=Request("post", f"/v1/prices/{match.id}", params),
+                    stripe_id=match.id,
+                    reason=Reason.REVERTED,
+                    fields=(
+                        FieldChange("active", False, True),
+                        *field_changes(values(match, MUTABLE_SPECS), values(d, MUTABLE_SPECS)),
+                    ),
+                    summary=summary,
+                    notes=(f"reverts to archived price {match.id}",),
+                    needs=needs,
+                    provides=frozenset({object_token(PRICE.name, key)}),
+                )
+            )
+            if cur is not None and cur.active:
+                self._archive_replaced(key, cur)
+            self._archive_stale(key, keep=match.id, also_keep=cur.id if cur else None)
+        elif found.how is How.CREATE:
+            self.changes.append(
+                Create(
+                    kind=PRICE.name,
+                    key=key,
+                    request=Request("post", "/v1/prices", self._create_params(d)),
+                    fields=create_changes(d, (*FIXED_SPECS, *MUTABLE_SPECS), _quiet),
+                    summary=summary,
+                    needs=needs,
+                    provides=frozenset({object_token(PRICE.name, key)}),
+                )
+            )
+            self._archive_stale(key, keep=None)
+        elif cur is not None:
+            self._replace(key, cur, d, needs, summary)
+
+    def _replace(
+        self, key: str, cur: PriceState, d: PriceState, needs: frozenset[str], summary: str
+    ) -> None:
+        """A fixed field changed: create the successor, move what is declared, archive the old."""
+        users = self.context.references.get(cur.id or "", ())
+        moving = sum(
+            1 for kind, ukey in users if ukey in self.context.desired.objects.get(kind, {})
+        )
+        stay = len(users) - moving
+        if stay:
+            self.grandfathered[key] = stay
+        product_id = self.index.product_id(d.product)
+        changes = field_changes(values(cur, FIXED_SPECS), values(d, FIXED_SPECS))
+        if cur.product_id != product_id:
+            changes.append(FieldChange("product", cur.product_id, product_id))
+        removed = sorted(set(cur.currency_options) - set(d.currency_options))
+        if removed:
+            changes.append(FieldChange("currency_options (removed)", removed, None))
+        if cur.tax_behavior not in ("unspecified", d.tax_behavior):
+            changes.append(FieldChange("tax_behavior", cur.tax_behavior, d.tax_behavior))
+        changes += field_changes(values(cur, MUTABLE_SPECS), values(d, MUTABLE_SPECS))
+        self.changes.append(
+            Replace(
+                kind=PRICE.name,
+                key=key,
+                request=Request("post", "/v1/prices", self._create_params(d)),
+                stripe_id=cur.id,
+                fields=tuple(changes),
+                summary=f"{describe_price(cur)} -> {summary}",
+                notes=(
+                    f"{moving} declared subscription(s) move, "
+                    f"{stay} other subscription(s) stay on the old price",
+                ),
+                needs=needs,
+                provides=frozenset({object_token(PRICE.name, key)}),
+            )
+        )
+        if cur.active:
+            self._archive_replaced(key, cur)
+        self._archive_stale(key, keep=cur.id)
+
+    def _create_params(self, d: PriceState) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "product": self.index.product_id(d.product),
+            "currency": d.currency,
+        }
+        if d.tiers:
+            params["billing_scheme"] = "tiered"
+            params["tiers_mode"] = d.tiers_mode
+            params["tiers"] = [_tier_param(t) for t in d.tiers]
+        else:
+            params["unit_amount"] = d.unit_amount
+        if d.recurring:
+            params["recurring"] = dict(d.recurring)
+        if d.transform_quantity:
+            params["transform_quantity"] = dict(d.transform_quantity)
+        if d.nickname is not None:
+            params["nickname"] = d.nickname
+        if d.tax_behavior != "unspecified":
+            params["tax_behavior"] = d.tax_behavior
+        if d.currency_options:
+            params["currency_options"] = _options_param(d.currency_options)
+        params["lookup_key"] = d.lookup_key
+        params["metadata"] = {**d.metadata, KEY_META: d.key}
+        if not d.active:
+            params["active"] = False
+        if self.index.lookup_holder(d.lookup_key, None) is not None:
+            params["transfer_lookup_key"] = True
+        return params
+
+    def _in_place_params(self, cur: PriceState, d: PriceState) -> dict[str, Any]:
+        old, new = values(cur, MUTABLE_SPECS), values(d, MUTABLE_SPECS)
+        params: dict[str, Any] = {}
+        for name in sorted(top_fields(field_changes(old, new))):
+            if name == "metadata":
+                params["metadata"] = metadata_params(cur.metadata, d.metadata)
+            elif name == "currency_options":
+                # Stripe replaces the per-currency entries given and keeps absent ones, so only
+                # additions and changes can be expressed in place.
+                params["currency_options"] = _options_param(d.currency_options)
+            elif name == "lookup_key":
+                params["lookup_key"] = d.lookup_key or ""
+                if self.index.lookup_holder(d.lookup_key, cur.id) is not None:
+                    params["transfer_lookup_key"] = True
+            else:
+                params[name] = SPEC_BY_NAME[name].param(new[name])
+        return params
+
+    def _in_place(
+        self, key: str, cur: PriceState, d: PriceState, needs: frozenset[str], summary: str
+    ) -> None:
+        changes = field_changes(values(cur, MUTABLE_SPECS), values(d, MUTABLE_SPECS))
+        params = self._in_place_params(cur, d)
+        cls: type[Change] = Update
+        if d.active != cur.active:
+            params["active"] = d.active
+            changes.insert(0, FieldChange("active", cur.active, d.active))
+            cls = Reactivate if d.active else Archive
+        if not changes:
+            return
+        provides = frozenset({object_token(PRICE.name, key)}) if cls is Reactivate else frozenset()
+        if cls is Archive:
+            needs = needs | {release_token(cur.id or "")}
+        self.changes.append(
+            cls(
+                kind=PRICE.name,
+                key=key,
+                request=Request("post", f"/v1/prices/{cur.id}", params),
+                stripe_id=cur.id,
+                stage=Stage.DESTROY if cls is Archive else Stage.BUILD,
+                fields=tuple(changes),
+                summary=summary,
+                destructive=cls is Archive,
+                needs=needs,
+                provides=provides,
+            )
+        )
+
+    def _archive(
+        self,
+        key: str,
+        price: PriceState,
+        reason: Reason,
+        stage: Stage,
+        *,
+        destructive: bool = False,
+        note: str | None = None,
+        after: frozenset[str] = frozenset(),
+    ) -> None:
+        """Archive one Stripe price (never delete: Stripe keeps prices forever)."""
+        self.changes.append(
+            Archive(
+                kind=PRICE.name,
+                key=key,
+                request=Request("post", f"/v1/prices/{price.id}", {"active": False}),
+                stripe_id=price.id,
+                reason=reason,
+                stage=stage,
+                fields=(FieldChange("active", True, False),),
+                summary=describe_price(price),
+                notes=(note,) if note else (),
+                destructive=destructive,
+                # Whatever still points at it (a default price) moves away first.
+                needs=after | {release_token(price.id or "")},
+            )
+        )
+
+    def _archive_replaced(self, key: str, old: PriceState) -> None:
+        self._archive(
+            key,
+            old,
+            Reason.REPLACED,
+            Stage.CLEANUP,
+            note="the replaced price is archived; subscriptions still on it keep it",
+            after=frozenset({object_token(PRICE.name, key)}),
+        )
+
+    def _archive_stale(self, key: str, keep: str | None, also_keep: str | None = None) -> None:
+        """Other active prices with this key (left by an interrupted replace) are archived."""
+        current = self.index.current.get(key)
+        for p in self.index.by_key.get(key, []):
+            if not p.active or p.id in (keep, also_keep) or p is current:
+                continue
+            self._archive(
+                key,
+                p,
+                Reason.STALE,
+                Stage.CLEANUP,
+                note="an older active price with the same key (left by an interrupted apply)",
+                after=frozenset({object_token(PRICE.name, key)}),
+            )
+
+    def removed(self) -> None:
+        declared = self.context.desired.of(PRICE)
+        for key in sorted(self.index.by_key):
+            if key in declared:
+                continue
+            current = self.index.current.get(key)
+            for p in self.index.by_key[key]:
+                if p.active:
+                    reason = Reason.REMOVED if p is current else Reason.STALE
+                    self._archive(key, p, reason, Stage.DESTROY, destructive=True)
+
+
+def default_price_changes(context: PlanContext) -> list[Change]:
+    """Point each product's default price at its declared price's target.
+
+    A default that this plan archives (replaced, reverted, stale or removed) follows its key's
+    new target, or is unset when the key is no longer declared. This lives with prices because
+    only they know where each price key ends up.
+    """
+    products = context.existing.of(PRODUCT).managed
+    price_keys = PRICE.keys_by_id(context.existing)
+    targets = context.targets.get(PRICE.name, {})
+    changes: list[Change] = []
+    for key, d in context.desired.of(PRODUCT).items():
+        e = products.get(key)
+        current = e.default_price if e else None
+        price_key = d.default_price
+        target: str | None
+        if price_key is not None:
+            target = targets.get(price_key)
+        elif current is not None and current in price_keys:
+            price_key = price_keys[current]
+            target = targets.get(price_key, "")
+        else:
+            continue
+        if target is None or target == current or (target == "" and current is None):
+            continue
+        product_id = context.target(PRODUCT, key) or key
+        changes.append(
+            Update(
+                kind=PRODUCT.name,
+                key=key,
+                request=Request("post", f"/v1/products/{product_id}", {"default_price": target}),
+                stripe_id=product_id,
+                reason=Reason.DEFAULT_PRICE,
+                stage=Stage.LINK,
+                fields=(
+                    FieldChange(
+                        "default_price",
+                        price_label(current, price_keys),
+                        price_label(target, price_keys, price_key),
+                    ),
+                ),
+                needs=frozenset(
+                    {object_token(PRODUCT.name, key), object_token(PRICE.name, price_key)}
+                ),
+                provides=frozenset({release_token(current)}) if current else frozenset(),
+            )
+        )
+    return changes
+
+
+def price_label(
+    target: str | None, price_keys: Mapping[str, str], key: str | None = None
+) -> str | None:
+    """`pro-monthly (price_123)` or `pro-monthly (new price)` for plan listings."""
+    if not target:
+        return None
+    key = key or price_keys.get(target, target)
+    return f"{key} (new price)" if is_ref(target) else f"{key} ({target})"
+
+
+# -- both sides' normal form -------------------------------------------------------------------
+def normalise_tiers(tiers: Iterable[Mapping[str, Any]] | None) -> tuple[dict[str, Any], ...] | None:
+    """Stripe returns `up_to: null` for the last tier and nulls for absent amounts."""
+    if not tiers:
+        return None
+    out = []
+    for t in tiers:
+        up_to = t.get("up_to")
+        out.append(
+            {
+                "up_to": "inf" if up_to in (None, "inf") else int(up_to),
+                "unit_amount": int(t.get("unit_amount") or 0),
+                "flat_amount": int(t.get("flat_amount") or 0),
+            }
+        )
+    return tuple(out) or None
+
+
+def _desired_tiers(tiers: list[Tier] | None) -> tuple[dict[str, Any], ...] | None:
+    return normalise_tiers([t.model_dump() for t in tiers] if tiers else None)
+
+
+def desired_price(key: str, product_key: str, price: Price) -> PriceState:
+    options = {
+        cur.lower(): {
+            "unit_amount": opt.minor_amount(cur) if not opt.tiers else None,
+            "tiers": _desired_tiers(opt.tiers),
+        }
+        for cur, opt in sorted(price.currency_options.items())
+    }
+    tiers = _desired_tiers(price.tiers)
+    return PriceState(
+        key=key,
+        product=product_key,
+        currency=price.currency.lower(),
+        unit_amount=None if tiers else price.minor_amount(),
+        billing_scheme="tiered" if tiers else "per_unit",
+        tiers_mode=price.tiers_mode if tiers else None,
+        tiers=tiers,
+        recurring=price.recurring.model_dump() if price.recurring else None,
+        transform_quantity=(
+            price.transform_quantity.model_dump() if price.transform_quantity else None
+        ),
+        nickname=price.nickname,
+        metadata=dict(price.metadata),
+        currency_options=options,
+        lookup_key=price.lookup_key or key,
+        tax_behavior=price.tax_behavior or "unspecified",
+        active=price.active,
+    )
+
+
+def normalise_price(obj: Mapping[str, Any], product_key: str) -> PriceState:
+    """A Stripe price -> PriceState, with Stripe's echoes removed so an unchanged price is equal."""
+    currency = obj["currency"]
+    options: dict[str, Any] = {}
+    for cur, opt in sorted((obj.get("currency_options") or {}).items()):
+        if cur == currency:  # Stripe echoes the main currency inside currency_options
+            continue
+        opt_tiers = normalise_tiers(opt.get("tiers"))
+        options[cur] = {
+            "unit_amount": None if opt_tiers else opt.get("unit_amount"),
+            "tiers": opt_tiers,
+        }
+    recurring = obj.get("recurring")
+    transform = obj.get("transform_quantity")
+    tiered = obj.get("billing_scheme") == "tiered"
+    return PriceState(
+        key=managed_key(obj) or obj["id"],
+        product=product_key,
+        currency=currency,
+        unit_amount=None if tiered else obj.get("unit_amount"),
+        billing_scheme=obj.get("billing_scheme") or "per_unit",
+        tiers_mode=obj.get("tiers_mode") if tiered else None,
+        tiers=normalise_tiers(obj.get("tiers")) if tiered else None,
+        recurring=(
+            {"interval": recurring["interval"], "interval_count": recurring["interval_count"]}
+            if recurring
+            else None
+        ),
+        transform_quantity=(
+            {"divide_by": transform["divide_by"], "round": transform["round"]}
+            if transform
+            else None
+        ),
+        nickname=obj.get("nickname"),
+        metadata=user_metadata(obj),
+        currency_options=options,
+        lookup_key=obj.get("lookup_key"),
+        tax_behavior=obj.get("tax_behavior") or "unspecified",
+        active=bool(obj.get("active")),
+        id=obj["id"],
+        product_id=id_of(obj["product"]),
+        created=int(obj.get("created") or 0),
+    )
+
+
+def _tier_param(t: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"up_to": t["up_to"], "unit_amount": t["unit_amount"]}
+    if t["flat_amount"]:
+        out["flat_amount"] = t["flat_amount"]
+    return out
+
+
+def _render_tier(t: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"up_to": t["up_to"], "unit_amount": t["unit_amount"]}
+    if t["flat_amount"]:
+        out["flat_amount"] = t["flat_amount"]
+    return out
+
+
+def _options_param(options: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    return {
+        cur: (
+            {"tiers": [_tier_param(t) for t in opt["tiers"]]}
+            if opt["tiers"]
+            else {"unit_amount": opt["unit_amount"]}
+        )
+        for cur, opt in options.items()
+    }
+
+
+def _quiet(name: str, value: Any) -> bool:
+    """Defaults not worth a line in a create's listing."""
+    return isinstance(value, str) and (name, value) in {
+        ("billing_scheme", "per_unit"),
+        ("billing_scheme", "tiered"),
+        ("tax_behavior", "unspecified"),
+    }
+
+
+# -- money in words ----------------------------------------------------------------------------
+# How many of an interval make a month, for MRR (Stripe's own MRR uses the same 52/12 and 365/12).
+PER_MONTH = {
+    "day": Decimal(365) / 12,
+    "week": Decimal(52) / 12,
+    "month": Decimal(1),
+    "year": Decimal(1) / 12,
+}
+
+
+def interval_words(recurring: Mapping[str, Any] | None) -> str:
+    if not recurring:
+        return "one-time"
+    count = int(recurring.get("interval_count") or 1)
+    interval = recurring["interval"]
+    return f"/{interval}" if count == 1 else f"/{count} {interval}s"
+
+
+def describe_price(p: PriceState) -> str:
+    """`19.99 USD/month`, `499.00 USD one-time`, `graduated tiers (10.00 USD up to 10; ...)/month`."""
+    per = interval_words(p.recurring)
+    sep = " " if per == "one-time" else ""
+    if p.tiers:
+        parts = []
+        for t in p.tiers:
+            amount = format_amount(t["unit_amount"], p.currency)
+            if t.get("flat_amount"):
+                amount += f" + {format_amount(t['flat_amount'], p.currency)} flat"
+            bound = "above" if t["up_to"] == "inf" else f"up to {t['up_to']}"
+            parts.append(f"{amount} {bound}")
+        return f"{p.tiers_mode} tiers ({'; '.join(parts)}){sep}{per}"
+    text = format_amount(p.unit_amount, p.currency) + sep + per
+    tq = p.transform_quantity
+    if tq:
+        text += f" per {tq['divide_by']} units (rounded {tq['round']})"
+    return text
+
+
+def charge_for_quantity(p: PriceState, quantity: int) -> Decimal:
+    """What one billing period costs for `quantity`, in minor units."""
+    tq = p.transform_quantity
+    if tq:
+        q = Decimal(quantity) / int(tq["divide_by"])
+        quantity = int(q.to_integral_value(ROUND_CEILING if tq["round"] == "up" else ROUND_FLOOR))
+    if not p.tiers:
+        return Decimal(p.unit_amount or 0) * quantity
+    if p.tiers_mode == "volume":
+        for t in p.tiers:
+            if t["up_to"] == "inf" or quantity <= t["up_to"]:
+                return Decimal(t["unit_amount"]) * quantity + Decimal(t["flat_amount"])
+        return Decimal(0)
+    total, lower = Decimal(0), 0
+    for t in p.tiers:
+        if quantity <= lower:
+            break
+        upper = quantity if t["up_to"] == "inf" else min(quantity, t["up_to"])
+        total += Decimal(t["unit_amount"]) * (upper - lower) + Decimal(t["flat_amount"])
+        lower = upper
+    return total
+
+
+def monthly(p: PriceState, quantity: int) -> Decimal:
+    """Monthly recurring revenue of one item in minor units (0 for one-time prices)."""
+    if not p.recurring:
+        return Decimal(0)
+    factor = PER_MONTH[p.recurring["interval"]] / int(p.recurring.get("interval_count") or 1)
+    return charge_for_quantity(p, quantity) * factor
+
+
+PRICE = PriceKind()
+SPEC_BY_NAME = {s.name: s for s in PRICE.fields}
+FIXED_SPECS = tuple(SPEC_BY_NAME[n] for n in FIXED)
+MUTABLE_SPECS = tuple(SPEC_BY_NAME[n] for n in IN_PLACE)

@@ -1,0 +1,261 @@
+"""Products: fields updated in place, archive instead of delete, and the default price moved once prices exist."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from billing_sync.changes import (
+    Archive,
+    Change,
+    Create,
+    FieldChange,
+    KindPlan,
+    Reactivate,
+    Reason,
+    Request,
+    Stage,
+    Update,
+    object_token,
+    release_token,
+)
+from billing_sync.config.models import BillingConfig
+from billing_sync.ownership import KEY_META, managed_key, user_metadata
+from billing_sync.remote.pages import id_of
+from billing_sync.resources.base import (
+    Desired,
+    Existing,
+    FieldSpec,
+    Kind,
+    ListRead,
+    Mutability,
+    Pages,
+    PlanContext,
+    Snapshot,
+    Unset,
+    create_changes,
+    create_only_warning,
+    diff_fields,
+    plain_specs,
+)
+
+
+@dataclass(frozen=True)
+class ProductState:
+    key: str
+    id: str
+    name: str | None
+    description: str | None = None
+    active: bool = True
+    tax_code: str | None = None
+    statement_descriptor: str | None = None
+    unit_label: str | None = None
+    url: str | None = None
+    images: tuple[str, ...] = ()
+    marketing_features: tuple[str, ...] = ()
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    # desired: a price key of billing.yaml; existing: the Stripe price id
+    default_price: str | None = None
+
+
+def _features_param(names: tuple[str, ...]) -> Any:
+    return [{"name": n} for n in names] if names else ""
+
+
+class ProductKind(Kind[ProductState]):
+    name = "product"
+    plural = "products"
+    fields = (
+        FieldSpec("name", unset=Unset.REQUIRED),
+        FieldSpec("description"),
+        FieldSpec("active", unset=Unset.DEFAULT),
+        FieldSpec("tax_code"),
+        FieldSpec("statement_descriptor"),
+        FieldSpec("unit_label"),
+        FieldSpec("url"),
+        FieldSpec("images", to_param=list),
+        FieldSpec("marketing_features", to_param=_features_param),
+        FieldSpec("metadata", unset=Unset.MERGE),
+        # The product id is its identity in Stripe: chosen at creation, never changed.
+        FieldSpec("id", mutability=Mutability.CREATE_ONLY, unset=Unset.DEFAULT, own_rule=True),
+        # Moved in a change of its own once the price exists: resources.price does it.
+        FieldSpec("default_price", own_rule=True),
+    )
+    list_reads = (ListRead("/v1/products"),)
+
+    # -- billing.yaml ------------------------------------------------------------------------
+    def desired(self, config: BillingConfig) -> dict[str, ProductState]:
+        return {
+            key: ProductState(
+                key=key,
+                id=prod.id or key,
+                name=prod.name,
+                description=prod.description,
+                active=prod.active,
+                tax_code=prod.tax_code,
+                statement_descriptor=prod.statement_descriptor,
+                unit_label=prod.unit_label,
+                url=prod.url,
+                images=tuple(prod.images),
+                marketing_features=tuple(prod.marketing_features),
+                metadata=dict(prod.metadata),
+                default_price=prod.default_price,
+            )
+            for key, prod in config.products.items()
+        }
+
+    def render(self, state: ProductState) -> tuple[tuple[str, ...], dict[str, Any]]:
+        doc: dict[str, Any] = {"name": state.name}
+        if state.id != state.key:
+            doc["id"] = state.id
+        for spec in plain_specs(self.fields):
+            value = getattr(state, spec.name)
+            if spec.name == "name" or value in (None, (), {}) or (spec.name == "active" and value):
+                continue
+            doc[spec.name] = list(value) if isinstance(value, tuple) else value
+        if state.default_price:
+            doc["default_price"] = state.default_price
+        if "metadata" in doc:
+            doc["metadata"] = dict(doc["metadata"])
+        return ("products", state.key), doc
+
+    # -- Stripe ------------------------------------------------------------------------------
+    def read(
+        self, objects: Iterable[dict[str, Any]], existing: Existing, pages: Pages
+    ) -> Snapshot[ProductState]:
+        managed: dict[str, ProductState] = {}
+        unmanaged: list[ProductState] = []
+        for obj in objects:
+            key = managed_key(obj)
+            state = ProductState(
+                key=key or obj["id"],
+                id=obj["id"],
+                name=obj.get("name"),
+                description=obj.get("description"),
+                active=bool(obj.get("active")),
+                tax_code=id_of(obj.get("tax_code")),
+                statement_descriptor=obj.get("statement_descriptor"),
+                unit_label=obj.get("unit_label"),
+                url=obj.get("url"),
+                images=tuple(obj.get("images") or ()),
+                marketing_features=tuple(
+                    f["name"] for f in obj.get("marketing_features") or () if f.get("name")
+                ),
+                metadata=user_metadata(obj),
+                default_price=id_of(obj.get("default_price")),
+            )
+            if key is None:
+                unmanaged.append(state)
+            else:
+                managed[key] = state
+        return Snapshot(managed=managed, unmanaged=tuple(unmanaged))
+
+    def stripe_id(self, state: ProductState) -> str | None:
+        return state.id
+
+    def is_live(self, state: ProductState) -> bool:
+        return state.active
+
+    def targets(self, desired: Desired, existing: Existing) -> Mapping[str, str]:
+        """Product ids are known before creation (custom ids): the existing one's, else the desired."""
+        managed = existing.of(self).managed
+        return {
+            key: (managed[key].id if key in managed else d.id)
+            for key, d in desired.of(self).items()
+        }
+
+    # -- comparison --------------------------------------------------------------------------
+    def compare(self, context: PlanContext) -> KindPlan:
+        desired = context.desired.of(self)
+        snapshot = context.existing.of(self)
+        unmanaged_ids = {p.id for p in snapshot.unmanaged}
+        changes: list[Change] = []
+        conflicts: list[str] = []
+        warnings: list[str] = []
+        specs = plain_specs(self.fields)
+        for key, d in desired.items():
+            e = snapshot.managed.get(key)
+            if e is None:
+                if d.id in unmanaged_ids:
+                    conflicts.append(
+                        f"product {key}: a product with id {d.id!r} exists but is not managed by "
+                        "billing-sync (no billing_sync_key metadata); set `id:` to another id"
+                    )
+                    continue
+                changes.append(self._create(d))
+                continue
+            if d.id != e.id:
+                warnings.append(create_only_warning("product", key, ["id"]))
+            found = diff_fields(e, d, specs)
+            if not found.changes:
+                continue
+            cls: type[Change] = Update
+            if d.active and not e.active:
+                cls = Reactivate
+            elif e.active and not d.active:
+                cls = Archive
+            changes.append(
+                cls(
+                    kind=self.name,
+                    key=key,
+                    request=Request(
+                        "post", f"/v1/products/{e.id}", dict(sorted(found.params.items()))
+                    ),
+                    stripe_id=e.id,
+                    fields=found.changes,
+                    summary=str(d.name),
+                    destructive=cls is Archive,
+                    provides=frozenset({object_token(self.name, key)})
+                    if cls is Reactivate
+                    else frozenset(),
+                )
+            )
+        for key, e in snapshot.managed.items():
+            if key not in desired and e.active:
+                changes.append(self._archive_removed(e))
+        return KindPlan(tuple(changes), tuple(warnings), tuple(conflicts))
+
+    def _create(self, d: ProductState) -> Change:
+        specs = [s for s in plain_specs(self.fields) if s.name != "metadata"]
+        params: dict[str, Any] = {"id": d.id}
+        for spec in sorted(specs, key=lambda s: s.name):
+            value = spec.param(getattr(d, spec.name))
+            if value != "":
+                params[spec.name] = value
+        params["metadata"] = {**d.metadata, KEY_META: d.key}
+        return Create(
+            kind=self.name,
+            key=d.key,
+            request=Request("post", "/v1/products", params),
+            stripe_id=d.id,
+            fields=create_changes(d, plain_specs(self.fields), _quiet),
+            summary=str(d.name),
+            provides=frozenset({object_token(self.name, d.key)}),
+        )
+
+    def _archive_removed(self, e: ProductState) -> Change:
+        params: dict[str, Any] = {"active": False}
+        provides: frozenset[str] = frozenset()
+        if e.default_price:
+            params["default_price"] = ""  # Stripe refuses to archive a product's default price
+            provides = frozenset({release_token(e.default_price)})
+        return Archive(
+            kind=self.name,
+            key=e.key,
+            request=Request("post", f"/v1/products/{e.id}", params),
+            stripe_id=e.id,
+            reason=Reason.REMOVED,
+            stage=Stage.DESTROY,
+            fields=(FieldChange("active", True, False),),
+            summary=str(e.name),
+            destructive=True,
+            provides=provides,
+        )
+
+
+def _quiet(name: str, value: Any) -> bool:
+    return name == "active" and value is True
+
+
+PRODUCT = ProductKind()

@@ -1,0 +1,476 @@
+"""Subscriptions: items matched one by one, fields updated in place, removal cancels per policy."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from billing_sync.changes import (
+    Cancel,
+    Change,
+    Create,
+    FieldChange,
+    KindPlan,
+    Reason,
+    Request,
+    Stage,
+    Update,
+    is_ref,
+    object_token,
+)
+from billing_sync.config.models import BillingConfig
+from billing_sync.ownership import KEY_META, PROTECT_META, managed_key, user_metadata
+from billing_sync.remote.pages import id_of
+from billing_sync.resources.base import (
+    Existing,
+    FieldSpec,
+    Kind,
+    ListRead,
+    Mutability,
+    Pages,
+    PlanContext,
+    Snapshot,
+    Unset,
+    create_only_warning,
+    diff_fields,
+    field_changes,
+    metadata_params,
+    plain_specs,
+)
+from billing_sync.resources.customer import CUSTOMER
+from billing_sync.resources.price import PRICE, describe_price, monthly
+
+ENDED = frozenset({"canceled", "incomplete_expired"})
+DAY = 86_400
+
+
+@dataclass(frozen=True)
+class ItemState:
+    price: str  # price key (desired); existing: the key of the item's price, or its id
+    quantity: int
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    id: str | None = None  # existing only
+    price_id: str | None = None  # existing only
+
+
+@dataclass(frozen=True)
+class SubscriptionState:
+    key: str  # "<customer key>/<subscription key>"
+    customer: str  # customer key
+    items: tuple[ItemState, ...]
+    collection_method: str = "charge_automatically"
+    days_until_due: int | None = None
+    cancel_at_period_end: bool = False
+    default_payment_method: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    protect: bool = False
+    trial_period_days: int | None = None
+    proration_behavior: str | None = None  # desired only: how this subscription's changes prorate
+    currency: str | None = None
+    id: str | None = None  # existing only
+    status: str | None = None  # existing only
+
+
+def sub_key(customer_key: str, subscription_key: str) -> str:
+    return f"{customer_key}/{subscription_key}"
+
+
+class SubscriptionKind(Kind[SubscriptionState]):
+    name = "subscription"
+    plural = "subscriptions"
+    fields = (
+        FieldSpec("items", unset=Unset.REQUIRED, own_rule=True),
+        FieldSpec("collection_method", unset=Unset.DEFAULT),
+        FieldSpec("days_until_due"),
+        FieldSpec("cancel_at_period_end", unset=Unset.DEFAULT),
+        FieldSpec("default_payment_method"),
+        FieldSpec("metadata", unset=Unset.MERGE),
+        # Kept in metadata billing_sync_protect, so a removed protected subscription is caught.
+        FieldSpec("protect", unset=Unset.DEFAULT, own_rule=True),
+        # Stripe starts a trial only at creation; read back from trial_start/trial_end.
+        FieldSpec("trial_period_days", mutability=Mutability.CREATE_ONLY, unset=Unset.OWN_RULE),
+        # Not stored by Stripe: sent with each item change of this subscription.
+        FieldSpec("proration_behavior", unset=Unset.DEFAULT, own_rule=True),
+    )
+    # Canceled subscriptions are listed only with status=all.
+    list_reads = (ListRead("/v1/subscriptions", {"status": "all"}),)
+
+    # -- billing.yaml ------------------------------------------------------------------------
+    def desired(self, config: BillingConfig) -> dict[str, SubscriptionState]:
+        prices = PRICE.desired(config)
+        out: dict[str, SubscriptionState] = {}
+        for ckey, customer in config.customers.items():
+            for skey, sub in customer.subscriptions.items():
+                key = sub_key(ckey, skey)
+                currency = next(
+                    (prices[i.price].currency for i in sub.items if i.price in prices), None
+                )
+                out[key] = SubscriptionState(
+                    key=key,
+                    customer=ckey,
+                    items=tuple(
+                        ItemState(i.price, i.quantity, dict(i.metadata)) for i in sub.items
+                    ),
+                    collection_method=sub.collection_method,
+                    days_until_due=sub.days_until_due,
+                    cancel_at_period_end=sub.cancel_at_period_end,
+                    default_payment_method=sub.default_payment_method,
+                    metadata=dict(sub.metadata),
+                    protect=sub.protect,
+                    trial_period_days=sub.trial_period_days,
+                    proration_behavior=sub.proration_behavior,
+                    currency=currency,
+                )
+        return out
+
+    def render(self, state: SubscriptionState) -> tuple[tuple[str, ...], dict[str, Any]]:
+        items = []
+        for i in state.items:
+            item: dict[str, Any] = {"price": i.price, "quantity": i.quantity}
+            if i.metadata:
+                item["metadata"] = dict(i.metadata)
+            items.append(item)
+        doc: dict[str, Any] = {"items": items}
+        if state.collection_method != "charge_automatically":
+            doc["collection_method"] = state.collection_method
+        for name in ("days_until_due", "default_payment_method", "trial_period_days"):
+            if getattr(state, name) is not None:
+                doc[name] = getattr(state, name)
+        if state.proration_behavior is not None:
+            doc["proration_behavior"] = state.proration_behavior
+        if state.cancel_at_period_end:
+            doc["cancel_at_period_end"] = True
+        if state.metadata:
+            doc["metadata"] = dict(state.metadata)
+        if state.protect:
+            doc["protect"] = True
+        customer, _, own = state.key.partition("/")
+        return ("customers", customer, "subscriptions", own), doc
+
+    # -- Stripe ------------------------------------------------------------------------------
+    def read(
+        self, objects: Iterable[dict[str, Any]], existing: Existing, pages: Pages
+    ) -> Snapshot[SubscriptionState]:
+        price_keys = PRICE.keys_by_id(existing)
+        customer_keys = {c.id: c.key for c in existing.of(CUSTOMER).managed.values() if c.id}
+        managed: dict[str, SubscriptionState] = {}
+        ended: list[SubscriptionState] = []
+        unmanaged: list[SubscriptionState] = []
+        for obj in objects:
+            key = managed_key(obj)
+            ended_now = obj.get("status") in ENDED
+            if key is None and ended_now:
+                continue  # an ended subscription of someone else's: nothing to know
+            items = _items(obj, pages)
+            state = _normalise(obj, key or obj["id"], items, price_keys, customer_keys)
+            if key is None:
+                unmanaged.append(state)
+            elif ended_now:
+                ended.append(state)
+            elif key not in managed:
+                managed[key] = state
+            else:  # two live subscriptions claim one key: keep one, report the other as unmanaged
+                unmanaged.append(_replace_key(state, state.id or key))
+        return Snapshot(managed=managed, others=tuple(ended), unmanaged=tuple(unmanaged))
+
+    def stripe_id(self, state: SubscriptionState) -> str | None:
+        return state.id
+
+    def references(self, snapshot: Snapshot[SubscriptionState]) -> Iterator[tuple[str, str]]:
+        """(price id, subscription key) for every live subscription, managed or not."""
+        for s in (*snapshot.managed.values(), *snapshot.unmanaged):
+            for price_id in sorted({i.price_id for i in s.items if i.price_id}):
+                yield price_id, s.key
+
+    def ended(self, snapshot: Snapshot[SubscriptionState], key: str) -> SubscriptionState | None:
+        return next((s for s in snapshot.others if s.key == key), None)
+
+    # -- comparison --------------------------------------------------------------------------
+    def compare(self, context: PlanContext) -> KindPlan:
+        snapshot = context.existing.of(self)
+        desired = context.desired.of(self)
+        ended: dict[str, SubscriptionState] = {}
+        for s in snapshot.others:
+            ended.setdefault(s.key, s)
+        changes: list[Change] = []
+        warnings: list[str] = []
+        for key, d in desired.items():
+            e = snapshot.managed.get(key)
+            if e is None:
+                gone = ended.get(key)
+                if gone is not None:
+                    warnings.append(
+                        f"subscription {key} is {gone.status} in Stripe ({gone.id}) and is not "
+                        "re-created: remove it from billing.yaml or give it a new key"
+                    )
+                    continue
+                changes.append(self._create(context, d))
+            elif e.status == "incomplete":
+                warnings.append(
+                    f"subscription {key} ({e.id}) is incomplete (awaiting first payment); "
+                    "it is left as it is until it becomes active"
+                )
+            else:
+                change, created_only = self._update(context, d, e)
+                if change is not None:
+                    changes.append(change)
+                if created_only:
+                    warnings.append(create_only_warning("subscription", key, created_only))
+        for key, e in snapshot.managed.items():
+            if key not in desired:
+                cancel = self._cancel(context, e)
+                if cancel is not None:
+                    changes.append(cancel)
+        return KindPlan(tuple(changes), tuple(warnings))
+
+    def _item_price(self, context: PlanContext, price_key: str) -> tuple[str, frozenset[str]]:
+        target = context.target(PRICE, price_key) or price_key
+        return target, PRICE.needs_of(price_key)
+
+    def _create(self, context: PlanContext, d: SubscriptionState) -> Change:
+        customer = context.target(CUSTOMER, d.customer) or d.customer
+        needs = set(CUSTOMER.needs_of(d.customer))
+        items = []
+        for item in d.items:
+            price, price_needs = self._item_price(context, item.price)
+            needs |= price_needs
+            entry: dict[str, Any] = {"price": price, "quantity": item.quantity}
+            if item.metadata:
+                entry["metadata"] = dict(item.metadata)
+            items.append(entry)
+        params: dict[str, Any] = {
+            "customer": customer,
+            "items": items,
+            "collection_method": d.collection_method,
+        }
+        if d.collection_method == "send_invoice":
+            params["days_until_due"] = d.days_until_due
+        if d.trial_period_days:
+            params["trial_period_days"] = d.trial_period_days
+        if d.cancel_at_period_end:
+            params["cancel_at_period_end"] = True
+        if d.default_payment_method:
+            params["default_payment_method"] = d.default_payment_method
+        meta = {**d.metadata, KEY_META: d.key}
+        if d.protect:
+            meta[PROTECT_META] = "true"
+        params["metadata"] = meta
+        return Create(
+            kind=self.name,
+            key=d.key,
+            request=Request("post", "/v1/subscriptions", params),
+            fields=tuple(
+                FieldChange(f"items.{i.price}.quantity", None, i.quantity) for i in d.items
+            ),
+            summary=_items_words(context, d.items),
+            needs=frozenset(needs),
+            provides=frozenset({object_token(self.name, d.key)}),
+        )
+
+    def _update(
+        self, context: PlanContext, d: SubscriptionState, e: SubscriptionState
+    ) -> tuple[Change | None, tuple[str, ...]]:
+        changes: list[FieldChange] = []
+        items: list[dict[str, Any]] = []
+        needs: set[str] = set()
+        destructive = False
+        unmatched_existing = list(e.items)
+        unmatched_desired: list[ItemState] = []
+        pairs: list[tuple[ItemState, ItemState]] = []
+        for di in d.items:
+            match = next((x for x in unmatched_existing if x.price == di.price), None)
+            if match is None:
+                unmatched_desired.append(di)
+            else:
+                unmatched_existing.remove(match)
+                pairs.append((di, match))
+        # A declared item whose price key changed keeps its Stripe item: switch its price.
+        while unmatched_desired and unmatched_existing:
+            pairs.append((unmatched_desired.pop(0), unmatched_existing.pop(0)))
+        for di, ei in pairs:
+            target, price_needs = self._item_price(context, di.price)
+            entry: dict[str, Any] = {"id": ei.id}
+            if target != ei.price_id:
+                entry["price"] = target
+                entry["quantity"] = di.quantity  # Stripe resets quantity to 1 on a price switch
+                needs |= price_needs
+                new_label = (
+                    f"{di.price} (new price)" if is_ref(target) else f"{di.price} ({target})"
+                )
+                changes.append(
+                    FieldChange(f"items.{di.price}.price", f"{ei.price} ({ei.price_id})", new_label)
+                )
+            if di.quantity != ei.quantity:
+                entry["quantity"] = di.quantity
+                changes.append(FieldChange(f"items.{di.price}.quantity", ei.quantity, di.quantity))
+            if di.metadata != ei.metadata:
+                entry["metadata"] = metadata_params(ei.metadata, di.metadata)
+                changes += field_changes(ei.metadata, di.metadata, f"items.{di.price}.metadata.")
+            if len(entry) > 1:
+                items.append(entry)
+        for di in unmatched_desired:
+            target, price_needs = self._item_price(context, di.price)
+            needs |= price_needs
+            entry = {"price": target, "quantity": di.quantity}
+            if di.metadata:
+                entry["metadata"] = dict(di.metadata)
+            items.append(entry)
+            changes.append(FieldChange(f"items.{di.price}", None, f"quantity {di.quantity}"))
+        for ei in unmatched_existing:
+            items.append({"id": ei.id, "deleted": True})
+            changes.append(FieldChange(f"items.{ei.price}", f"quantity {ei.quantity}", None))
+            destructive = destructive or e.protect
+        params: dict[str, Any] = {}
+        if items:
+            params["items"] = items
+            params["proration_behavior"] = (
+                d.proration_behavior or context.policies.proration_behavior
+            )
+        found = diff_fields(e, d, plain_specs(self.fields))
+        params.update({k: v for k, v in sorted(found.params.items()) if k != "metadata"})
+        changes += [c for c in found.changes if c.path.split(".", 1)[0] not in found.create_only]
+        meta = dict(found.params.get("metadata", {}))
+        if d.protect != e.protect:
+            meta[PROTECT_META] = "true" if d.protect else ""
+            changes.append(FieldChange("protect", e.protect, d.protect))
+        if meta:
+            params["metadata"] = meta
+        if not params:
+            return None, found.create_only
+        change = Update(
+            kind=self.name,
+            key=d.key,
+            request=Request("post", f"/v1/subscriptions/{e.id}", params),
+            stripe_id=e.id,
+            fields=tuple(sorted(changes, key=lambda c: c.path)),
+            summary=_items_words(context, d.items),
+            protected=destructive,
+            destructive=destructive,
+            needs=frozenset(needs),
+        )
+        return change, found.create_only
+
+    def _cancel(self, context: PlanContext, e: SubscriptionState) -> Change | None:
+        if context.policies.subscription_removal == "cancel_now":
+            return Cancel(
+                kind=self.name,
+                key=e.key,
+                request=Request("delete", f"/v1/subscriptions/{e.id}", {}),
+                stripe_id=e.id,
+                reason=Reason.REMOVED,
+                stage=Stage.DESTROY,
+                fields=(FieldChange("status", e.status, "canceled"),),
+                notes=("cancel now",),
+                protected=e.protect,
+                destructive=True,
+            )
+        if e.cancel_at_period_end:
+            return None
+        return Cancel(
+            kind=self.name,
+            key=e.key,
+            request=Request("post", f"/v1/subscriptions/{e.id}", {"cancel_at_period_end": True}),
+            stripe_id=e.id,
+            reason=Reason.REMOVED,
+            stage=Stage.DESTROY,
+            fields=(FieldChange("cancel_at_period_end", False, True),),
+            notes=("cancel at period end",),
+            protected=e.protect,
+            destructive=True,
+        )
+
+    # -- money -------------------------------------------------------------------------------
+    def monthly_revenue(self, context: PlanContext) -> dict[str, tuple[Decimal, Decimal]]:
+        """Monthly recurring revenue of declared subscriptions, before and after, per currency."""
+        before: dict[str, Decimal] = defaultdict(Decimal)
+        after: dict[str, Decimal] = defaultdict(Decimal)
+        desired_prices = context.desired.of(PRICE)
+        existing_prices = PRICE.by_id(context.existing)
+        for s in context.desired.of(self).values():
+            for item in s.items:
+                p = desired_prices.get(item.price)
+                if p is not None:
+                    after[p.currency] += monthly(p, item.quantity)
+        for e in context.existing.of(self).managed.values():
+            for ei in e.items:
+                ep = existing_prices.get(ei.price_id or "")
+                if ep is not None:
+                    before[ep.currency] += monthly(ep, ei.quantity)
+        return {cur: (before[cur], after[cur]) for cur in sorted(set(before) | set(after))}
+
+
+def _items_words(context: PlanContext, items: Iterable[ItemState]) -> str:
+    prices = context.desired.of(PRICE)
+    words = []
+    for i in items:
+        p = prices.get(i.price)
+        words.append(f"{i.quantity} x {i.price}" + (f" ({describe_price(p)})" if p else ""))
+    return ", ".join(words)
+
+
+def _items(sub: Mapping[str, Any], pages: Pages) -> list[dict[str, Any]]:
+    """The embedded items, paged through /v1/subscription_items when Stripe truncated them."""
+    embedded = sub.get("items") or {}
+    items: list[dict[str, Any]] = list(embedded.get("data") or [])
+    if embedded.get("has_more"):
+        seen = {i["id"] for i in items}
+        for item in pages("/v1/subscription_items", {"subscription": sub["id"]}):
+            if item["id"] not in seen:
+                items.append(item)
+    return items
+
+
+def _trial_days(obj: Mapping[str, Any]) -> int | None:
+    start, end = obj.get("trial_start"), obj.get("trial_end")
+    if not start or not end:
+        return None
+    return max(1, round((int(end) - int(start)) / DAY))
+
+
+def _normalise(
+    obj: Mapping[str, Any],
+    key: str,
+    items: list[dict[str, Any]],
+    price_keys: Mapping[str, str],
+    customer_keys: Mapping[str, str],
+) -> SubscriptionState:
+    customer_id = id_of(obj.get("customer")) or ""
+    states = []
+    for item in items:
+        price_id = id_of(item["price"]) or ""
+        states.append(
+            ItemState(
+                price=price_keys.get(price_id, price_id),
+                quantity=int(item.get("quantity") or 0),
+                metadata=dict(item.get("metadata") or {}),
+                id=item["id"],
+                price_id=price_id,
+            )
+        )
+    return SubscriptionState(
+        key=key,
+        customer=customer_keys.get(customer_id, key.split("/", 1)[0]),
+        items=tuple(states),
+        collection_method=obj.get("collection_method") or "charge_automatically",
+        days_until_due=obj.get("days_until_due"),
+        cancel_at_period_end=bool(obj.get("cancel_at_period_end")),
+        default_payment_method=id_of(obj.get("default_payment_method")),
+        metadata=user_metadata(obj),
+        protect=(obj.get("metadata") or {}).get(PROTECT_META) == "true",
+        trial_period_days=_trial_days(obj),
+        currency=obj.get("currency"),
+        id=obj["id"],
+        status=obj.get("status"),
+    )
+
+
+def _replace_key(state: SubscriptionState, key: str) -> SubscriptionState:
+    from dataclasses import replace
+
+    return replace(state, key=key)
+
+
+SUBSCRIPTION = SubscriptionKind()
