@@ -15,6 +15,7 @@ from typing import Any, TypeVar, cast
 import stripe
 
 from billing_sync.errors import StripeApiError, UsageError
+from billing_sync.metadata import KEY_META
 from billing_sync.money import format_amount
 from billing_sync.payments.validation import (
     REFERENCE_METADATA_KEY,
@@ -29,7 +30,6 @@ from billing_sync.remote.pages import PAGE, id_of, list_all
 
 T = TypeVar("T")
 
-CUSTOMER_KEY_METADATA = "billing_sync_key"
 # How far back `create --reference` looks for an earlier PaymentIntent with the same reference
 # (beyond Stripe's 24-hour idempotency window). Bounded so that creating a payment on a large
 # account does not page through its whole history.
@@ -305,7 +305,7 @@ def resolve_customer(
             raise StripeApiError(_error_line(err)) from err
         if getattr(cus, "deleted", False):
             raise UsageError(f"customer {ref} is deleted")
-        return CustomerRef(cus.id, _metadata(cus).get(CUSTOMER_KEY_METADATA))
+        return CustomerRef(cus.id, _metadata(cus).get(KEY_META))
     if declared_keys is not None and ref not in declared_keys:
         known = ", ".join(sorted(declared_keys)) or "none"
         raise UsageError(f"unknown customer key {ref!r} (billing.yaml declares: {known})")
@@ -314,7 +314,7 @@ def resolve_customer(
         return [
             c.id
             for c in _list(remote, "/v1/customers", params)
-            if _metadata(c).get(CUSTOMER_KEY_METADATA) == ref
+            if _metadata(c).get(KEY_META) == ref
         ]
 
     matches = matching({"email": email_hint}) if email_hint else []
@@ -324,7 +324,7 @@ def resolve_customer(
         hint = (
             "it is declared in billing.yaml but not created yet: run `billing-sync apply`"
             if declared_keys is not None
-            else f"no customer carries metadata {CUSTOMER_KEY_METADATA}={ref}"
+            else f"no customer carries metadata {KEY_META}={ref}"
         )
         raise UsageError(f"unknown customer key {ref!r}: {hint} (or pass a cus_... id)")
     if len(matches) > 1:
