@@ -97,7 +97,6 @@ MetadataValue = Annotated[str, StringConstraints(max_length=METADATA_VALUE_MAX)]
 Metadata = Annotated[dict[MetadataKey, MetadataValue], Field(max_length=METADATA_MAX_KEYS)]
 Amount = Annotated[str, BeforeValidator(_amount_text)]
 MinorAmount = Annotated[int, Field(ge=0)]
-NonNegInt = int
 
 
 class Model(BaseModel):
