@@ -16,6 +16,7 @@ install: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check billing_sync tests benchmarks
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -n 2
 
 test-fast: $(STAMP)
@@ -25,6 +26,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check billing_sync tests benchmarks
 	$(PY) -m ruff format --check billing_sync tests benchmarks
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 
 demo: $(STAMP)
 	$(PY) -m billing_sync.demo
@@ -36,4 +38,4 @@ record: $(STAMP)
 	BILLING_SYNC_RECORD=1 $(PY) -m pytest -q -p no:xdist tests/test_cassettes.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

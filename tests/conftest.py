@@ -19,10 +19,10 @@ import pytest
 import stripe
 
 from billing_sync.demo import running_emulator
+from billing_sync.remote.client import API_VERSION
 
 ROOT = Path(__file__).resolve().parent.parent
 EMULATOR_API_KEY = "sk_test_emulator_0000000000000000"
-API_VERSION = "2026-10-28.endive"
 
 
 def _control(url: str, method: str, name: str, body: dict[str, Any] | None = None) -> Any:

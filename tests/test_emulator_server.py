@@ -14,6 +14,7 @@ import requests
 import stripe
 
 from billing_sync.emulator import start_server
+from billing_sync.remote.client import API_VERSION
 
 pytestmark = pytest.mark.e2e
 
@@ -139,7 +140,7 @@ def test_in_process_server_and_health():
         assert url.startswith("http://127.0.0.1:")
         health = requests.get(url + "/_emulator/health", timeout=5).json()
         assert health["status"] == "ok"
-        assert health["api_version"] == "2026-10-28.endive"
+        assert health["api_version"] == API_VERSION  # the version the client pins
         assert (
             _client(url)
             .v1.customers.create(params={"email": "x@example.test"})

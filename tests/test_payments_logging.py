@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import stripe
 
-from billing_sync.payments.cli import _guard_stripe_logs, _RedactSecrets
+from billing_sync.cli.payments import _guard_stripe_logs, _RedactSecrets
 
 
 @pytest.fixture(autouse=True)

@@ -94,7 +94,6 @@ class Result:
     status: str  # done | failed | skipped | running
     message: str = ""
     stripe_id: str | None = None
-    seconds: float = 0.0
 
 
 @dataclass
@@ -135,21 +134,18 @@ class Executor:
         self.ids_lock = threading.Lock()
 
     def _call(self, change: Change) -> Result:
-        start = time.monotonic()
         try:
             body = self._send(change)
         except stripe.StripeError as err:
-            return Result(
-                change, "failed", describe_stripe_error(err), seconds=time.monotonic() - start
-            )
+            return Result(change, "failed", describe_stripe_error(err))
         except Exception as err:  # a bug fails this change; it must not kill the whole apply
             message = f"unexpected error: {type(err).__name__}: {err}"
-            return Result(change, "failed", message, seconds=time.monotonic() - start)
+            return Result(change, "failed", message)
         stripe_id = body.get("id")
         if change.produces and stripe_id:
             with self.ids_lock:
                 self.ids[change.produces] = stripe_id
-        return Result(change, "done", stripe_id=stripe_id, seconds=time.monotonic() - start)
+        return Result(change, "done", stripe_id=stripe_id)
 
     def _send(self, change: Change) -> dict[str, Any]:
         request = change.request

@@ -21,6 +21,7 @@ from pydantic import (
     StringConstraints,
 )
 
+from billing_sync.metadata import METADATA_KEY_MAX, METADATA_MAX_KEYS, METADATA_VALUE_MAX
 from billing_sync.money import CURRENCIES, to_minor
 
 Interval = Literal["day", "week", "month", "year"]
@@ -32,10 +33,7 @@ CollectionMethod = Literal["charge_automatically", "send_invoice"]
 KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 _KEY_RE = re.compile(KEY_PATTERN)
 
-#: Stripe's metadata limits.
-METADATA_MAX_KEYS = 50
-METADATA_KEY_MAX = 40
-METADATA_VALUE_MAX = 500
+#: Stripe refuses square brackets in metadata keys (its limits come from billing_sync.metadata).
 METADATA_KEY_PATTERN = r"^[^\[\]]*$"
 
 #: Characters Stripe refuses in a statement descriptor.
@@ -99,7 +97,6 @@ MetadataValue = Annotated[str, StringConstraints(max_length=METADATA_VALUE_MAX)]
 Metadata = Annotated[dict[MetadataKey, MetadataValue], Field(max_length=METADATA_MAX_KEYS)]
 Amount = Annotated[str, BeforeValidator(_amount_text)]
 MinorAmount = Annotated[int, Field(ge=0)]
-NonNegInt = int
 
 
 class Model(BaseModel):

@@ -46,7 +46,7 @@ def seed(store: Store, body: dict[str, Any]) -> dict[str, Any]:
     collection_method ("send_invoice"). Returns the created ids.
     """
     from billing_sync.emulator.resources.prices import build_price
-    from billing_sync.emulator.resources.products import build_product
+    from billing_sync.emulator.resources.product_model import build_product
 
     unknown = set(body) - SEED_KEYS
     if unknown:

@@ -15,6 +15,7 @@ from typing import Any, TypeVar, cast
 import stripe
 
 from billing_sync.errors import StripeApiError, UsageError
+from billing_sync.metadata import KEY_META
 from billing_sync.money import format_amount
 from billing_sync.payments.validation import (
     REFERENCE_METADATA_KEY,
@@ -25,15 +26,14 @@ from billing_sync.payments.validation import (
     redact_secrets,
 )
 from billing_sync.remote.client import Remote, describe_stripe_error, with_retries
+from billing_sync.remote.pages import PAGE, id_of, list_all
 
 T = TypeVar("T")
 
-CUSTOMER_KEY_METADATA = "billing_sync_key"
 # How far back `create --reference` looks for an earlier PaymentIntent with the same reference
 # (beyond Stripe's 24-hour idempotency window). Bounded so that creating a payment on a large
 # account does not page through its whole history.
 REFERENCE_LOOKBACK_DAYS = 90
-_PAGE = 100
 
 
 # --------------------------------------------------------------------------- views
@@ -163,15 +163,6 @@ class RefundResult:
 # --------------------------------------------------------------------------- helpers
 
 
-def _id_of(value: Any) -> str | None:
-    """An expandable field (id string, object, or None) -> its id."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    return cast(str, value.id)
-
-
 def _metadata(obj: Any) -> dict[str, str]:
     md = getattr(obj, "metadata", None)
     if md is None:
@@ -219,20 +210,19 @@ def _card_error_line(err: stripe.CardError) -> str:
     return line
 
 
-def _pages(fetch: Callable[[dict[str, Any]], Any], params: Mapping[str, Any]) -> Iterator[Any]:
-    """Every object of a list endpoint, page by page (limit 100), each page read with retries."""
-    starting_after: str | None = None
-    while True:
-        page_params = dict(params)
-        page_params.setdefault("limit", _PAGE)
-        if starting_after:
-            page_params["starting_after"] = starting_after
-        page = _read(lambda p=page_params: fetch(p))  # type: ignore[misc]
-        data = list(page.data)
-        yield from data
-        if not page.has_more or not data:
-            return
-        starting_after = data[-1].id
+def _list(remote: Remote, path: str, params: Mapping[str, Any]) -> Iterator[Any]:
+    """Every object of a list endpoint as a typed StripeObject, paged by remote.pages.list_all.
+
+    A failed page keeps the payments wording: one line, no api base, client secrets redacted.
+    """
+    try:
+        for obj in list_all(remote, path, params):
+            yield remote.client.deserialize(obj, api_mode="V1")
+    except StripeApiError as err:
+        cause = err.__cause__
+        if isinstance(cause, stripe.StripeError):
+            raise StripeApiError(_error_line(cause)) from cause
+        raise
 
 
 def payment_view(pi: stripe.PaymentIntent) -> PaymentView:
@@ -252,11 +242,11 @@ def payment_view(pi: stripe.PaymentIntent) -> PaymentView:
         status=str(pi.status),
         amount=pi.amount,
         currency=pi.currency,
-        customer=_id_of(pi.customer),
+        customer=id_of(pi.customer),
         description=pi.description,
         receipt_email=pi.receipt_email,
         reference=md.get(REFERENCE_METADATA_KEY),
-        latest_charge=_id_of(pi.latest_charge),
+        latest_charge=id_of(pi.latest_charge),
         created=pi.created,
         metadata=md,
         last_payment_error=last_error,
@@ -272,7 +262,7 @@ def charge_view(ch: stripe.Charge) -> ChargeView:
         currency=ch.currency,
         refunded=ch.refunded,
         status=str(ch.status),
-        payment_intent=_id_of(ch.payment_intent),
+        payment_intent=id_of(ch.payment_intent),
     )
 
 
@@ -283,8 +273,8 @@ def refund_view(rf: stripe.Refund) -> RefundView:
         currency=rf.currency,
         status=rf.status,
         reason=str(rf.reason) if rf.reason else None,
-        charge=_id_of(rf.charge),
-        payment_intent=_id_of(rf.payment_intent),
+        charge=id_of(rf.charge),
+        payment_intent=id_of(rf.payment_intent),
         created=rf.created,
     )
 
@@ -315,7 +305,7 @@ def resolve_customer(
             raise StripeApiError(_error_line(err)) from err
         if getattr(cus, "deleted", False):
             raise UsageError(f"customer {ref} is deleted")
-        return CustomerRef(cus.id, _metadata(cus).get(CUSTOMER_KEY_METADATA))
+        return CustomerRef(cus.id, _metadata(cus).get(KEY_META))
     if declared_keys is not None and ref not in declared_keys:
         known = ", ".join(sorted(declared_keys)) or "none"
         raise UsageError(f"unknown customer key {ref!r} (billing.yaml declares: {known})")
@@ -323,8 +313,8 @@ def resolve_customer(
     def matching(params: dict[str, Any]) -> list[str]:
         return [
             c.id
-            for c in _pages(lambda p: v1.customers.list(params=cast(Any, p)), params)
-            if _metadata(c).get(CUSTOMER_KEY_METADATA) == ref
+            for c in _list(remote, "/v1/customers", params)
+            if _metadata(c).get(KEY_META) == ref
         ]
 
     matches = matching({"email": email_hint}) if email_hint else []
@@ -334,7 +324,7 @@ def resolve_customer(
         hint = (
             "it is declared in billing.yaml but not created yet: run `billing-sync apply`"
             if declared_keys is not None
-            else f"no customer carries metadata {CUSTOMER_KEY_METADATA}={ref}"
+            else f"no customer carries metadata {KEY_META}={ref}"
         )
         raise UsageError(f"unknown customer key {ref!r}: {hint} (or pass a cus_... id)")
     if len(matches) > 1:
@@ -396,13 +386,12 @@ def find_by_reference(
     Lists newest first (never the Search API, which lags writes) and stops at the first match;
     `since` (a timestamp) bounds the scan when nothing matches, `customer` narrows it.
     """
-    v1 = remote.client.v1
     params: dict[str, Any] = {}
     if since is not None:
         params["created"] = {"gte": since}
     if customer:
         params["customer"] = customer
-    pages = _pages(lambda p: v1.payment_intents.list(params=cast(Any, p)), params)
+    pages = _list(remote, "/v1/payment_intents", params)
     return next(
         (pi for pi in pages if _metadata(pi).get(REFERENCE_METADATA_KEY) == reference), None
     )
@@ -428,13 +417,13 @@ def create_payment(remote: Remote, spec: CreateSpec) -> CreateResult:
             same = (
                 pi.amount == spec.amount
                 and pi.currency == spec.currency
-                and _id_of(pi.customer) == spec.customer
+                and id_of(pi.customer) == spec.customer
             )
             if not same:
                 raise UsageError(
                     f"reference {spec.reference!r} is already used by {pi.id} "
                     f"({format_amount(pi.amount, pi.currency)}, status {pi.status}, "
-                    f"customer {_id_of(pi.customer) or 'none'}); use another reference"
+                    f"customer {id_of(pi.customer) or 'none'}); use another reference"
                 )
             return CreateResult(payment_view(pi), created=False, idempotency_key=key)
     else:
@@ -477,13 +466,7 @@ def confirm_payment(
 
 
 def list_refunds(remote: Remote, payment_id: str) -> list[RefundView]:
-    v1 = remote.client.v1
-    return [
-        refund_view(r)
-        for r in _pages(
-            lambda p: v1.refunds.list(params=cast(Any, p)), {"payment_intent": payment_id}
-        )
-    ]
+    return [refund_view(r) for r in _list(remote, "/v1/refunds", {"payment_intent": payment_id})]
 
 
 def get_charge(remote: Remote, charge_id: str) -> ChargeView:
@@ -499,12 +482,11 @@ def payment_details(remote: Remote, pi: stripe.PaymentIntent) -> PaymentDetails:
 
 
 def list_payments(remote: Remote, customer: str | None, limit: int) -> list[PaymentView]:
-    v1 = remote.client.v1
-    params: dict[str, Any] = {"limit": min(limit, _PAGE)}
+    params: dict[str, Any] = {"limit": min(limit, PAGE)}
     if customer:
         params["customer"] = customer
     out: list[PaymentView] = []
-    for pi in _pages(lambda p: v1.payment_intents.list(params=cast(Any, p)), params):
+    for pi in _list(remote, "/v1/payment_intents", params):
         out.append(payment_view(pi))
         if len(out) >= limit:
             break
@@ -518,7 +500,7 @@ def refundable_charge(remote: Remote, target: str) -> ChargeView:
     """The charge behind a PaymentIntent or charge id, checked to be refundable."""
     if target.startswith("pi_"):
         pi = get_payment(remote, target)
-        charge_id = _id_of(pi.latest_charge)
+        charge_id = id_of(pi.latest_charge)
         if pi.status != "succeeded" or charge_id is None:
             raise UsageError(
                 f"PaymentIntent {pi.id} is {pi.status}: it has no successful charge to refund"

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from billing_sync.errors import UsageError
+from billing_sync.metadata import METADATA_KEY_MAX, METADATA_MAX_KEYS, METADATA_VALUE_MAX
 from billing_sync.money import CURRENCIES, THREE_DECIMAL, format_amount, to_minor
 
 # Stripe's minimum charge amounts in minor units, from
@@ -54,9 +55,6 @@ DEFAULT_MAX_AMOUNT = 1_000_000
 
 REFERENCE_METADATA_KEY = "billing_sync_reference"
 REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
-_METADATA_KEY_MAX = 40
-_METADATA_VALUE_MAX = 500
-_METADATA_MAX_KEYS = 50
 _SECRET_RE = re.compile(r"(pi|seti)_([A-Za-z0-9]+)_secret_[A-Za-z0-9]+")
 
 
@@ -181,22 +179,22 @@ def parse_metadata(pairs: Iterable[str]) -> dict[str, str]:
         key = key.strip()
         if not sep or not key:
             raise UsageError(f"--metadata {pair!r} must look like key=value")
-        if len(key) > _METADATA_KEY_MAX or "[" in key or "]" in key:
+        if len(key) > METADATA_KEY_MAX or "[" in key or "]" in key:
             raise UsageError(
-                f"--metadata key {key!r} must be at most {_METADATA_KEY_MAX} characters "
+                f"--metadata key {key!r} must be at most {METADATA_KEY_MAX} characters "
                 "without square brackets"
             )
-        if len(value) > _METADATA_VALUE_MAX:
+        if len(value) > METADATA_VALUE_MAX:
             raise UsageError(
-                f"--metadata value for {key!r} is longer than {_METADATA_VALUE_MAX} characters"
+                f"--metadata value for {key!r} is longer than {METADATA_VALUE_MAX} characters"
             )
         if key == REFERENCE_METADATA_KEY:
             raise UsageError(f"use --reference instead of --metadata {REFERENCE_METADATA_KEY}=...")
         if key in out:
             raise UsageError(f"--metadata key {key!r} is given twice")
         out[key] = value
-    if len(out) > _METADATA_MAX_KEYS - 1:
-        raise UsageError(f"at most {_METADATA_MAX_KEYS - 1} --metadata keys are allowed")
+    if len(out) > METADATA_MAX_KEYS - 1:
+        raise UsageError(f"at most {METADATA_MAX_KEYS - 1} --metadata keys are allowed")
     return out
 
 
@@ -204,8 +202,8 @@ def check_reference(reference: str) -> str:
     ref = reference.strip()
     if not ref:
         raise UsageError("--reference must not be empty")
-    if len(ref) > _METADATA_VALUE_MAX:
-        raise UsageError(f"--reference must be at most {_METADATA_VALUE_MAX} characters")
+    if len(ref) > METADATA_VALUE_MAX:
+        raise UsageError(f"--reference must be at most {METADATA_VALUE_MAX} characters")
     if any(ord(ch) < 32 for ch in ref):
         raise UsageError("--reference must not contain control characters")
     return ref

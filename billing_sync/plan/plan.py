@@ -9,8 +9,38 @@ from typing import Any
 from billing_sync.changes import ACTIONS, Change, change_from_data
 from billing_sync.errors import BillingSyncError, UnsafePlanError
 from billing_sync.plan.graph import dependencies
-from billing_sync.plan.provenance import FORMAT_VERSION, Provenance
 from billing_sync.resources import BY_NAME, RANK
+
+# Version 2: typed changes (kind, reason, stage, protected, provides, needs) replaced phase/step.
+FORMAT_VERSION = 2
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """The config bytes and the account state a plan was computed from."""
+
+    config_file: str = ""
+    config_hash: str = ""
+    remote_fingerprint: str = ""
+    account: str = ""
+
+    @property
+    def data(self) -> dict[str, str]:
+        return {
+            "config_file": self.config_file,
+            "config_hash": self.config_hash,
+            "remote_fingerprint": self.remote_fingerprint,
+            "account": self.account,
+        }
+
+    @classmethod
+    def from_data(cls, d: Mapping[str, Any]) -> Provenance:
+        return cls(
+            str(d.get("config_file", "")),
+            str(d.get("config_hash", "")),
+            str(d.get("remote_fingerprint", "")),
+            str(d.get("account", "")),
+        )
 
 
 def sort_key(change: Change) -> tuple[int, int, str, str]:

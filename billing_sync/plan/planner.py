@@ -9,8 +9,8 @@ from typing import Any
 
 from billing_sync.changes import Change
 from billing_sync.config.loader import load_text, read_source
-from billing_sync.plan.plan import Plan
-from billing_sync.plan.provenance import Provenance, config_hash
+from billing_sync.plan.plan import Plan, Provenance
+from billing_sync.plan.provenance import config_hash
 from billing_sync.remote.client import Remote
 from billing_sync.resources import KINDS
 from billing_sync.resources.base import Desired, Existing, Kind, PlanContext

@@ -1,59 +1,23 @@
-"""Saved-plan provenance in one place: what a plan was made from, how it is saved, loaded and checked."""
+"""Saved-plan provenance in one place: the config hash, and how a plan is saved, loaded and checked."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from billing_sync.errors import StalePlanError, UsageError
-
-if TYPE_CHECKING:
-    from billing_sync.plan.plan import Plan
-
-# Version 2: typed changes (kind, reason, stage, protected, provides, needs) replaced phase/step.
-FORMAT_VERSION = 2
+from billing_sync.plan.graph import PlanGraphError
+from billing_sync.plan.plan import FORMAT_VERSION, Plan
+from billing_sync.plan.render import render_json
 
 
 def config_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@dataclass(frozen=True)
-class Provenance:
-    """The config bytes and the account state a plan was computed from."""
-
-    config_file: str = ""
-    config_hash: str = ""
-    remote_fingerprint: str = ""
-    account: str = ""
-
-    @property
-    def data(self) -> dict[str, str]:
-        return {
-            "config_file": self.config_file,
-            "config_hash": self.config_hash,
-            "remote_fingerprint": self.remote_fingerprint,
-            "account": self.account,
-        }
-
-    @classmethod
-    def from_data(cls, d: Mapping[str, Any]) -> Provenance:
-        return cls(
-            str(d.get("config_file", "")),
-            str(d.get("config_hash", "")),
-            str(d.get("remote_fingerprint", "")),
-            str(d.get("account", "")),
-        )
-
-
 def save(plan: Plan, path: str | Path) -> None:
     """Write the plan's JSON document atomically (a reader never sees half a plan)."""
-    from billing_sync.plan.render import render_json
-
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
@@ -63,9 +27,6 @@ def save(plan: Plan, path: str | Path) -> None:
 
 def load(path: str | Path) -> Plan:
     """A saved plan, or one clear UsageError saying why the file is not one."""
-    from billing_sync.plan.graph import PlanGraphError
-    from billing_sync.plan.plan import Plan
-
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as err:

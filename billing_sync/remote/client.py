@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import threading
 import time
@@ -53,10 +52,6 @@ class CountingHTTPClient(stripe.RequestsClient):
     @property
     def total(self) -> int:
         return sum(self.counts.values())
-
-    @property
-    def writes(self) -> int:
-        return self.counts["POST"] + self.counts["DELETE"]
 
 
 @dataclass
@@ -111,10 +106,6 @@ def connect(
         http_client=http,
     )
     return Remote(api_key=key, api_base=base, client=client, http=http)
-
-
-def env_api_base() -> str | None:
-    return os.environ.get("STRIPE_API_BASE") or None
 
 
 def _connection_reason(err: stripe.APIConnectionError) -> str:

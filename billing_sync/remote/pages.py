@@ -1,4 +1,4 @@
-"""The one paginator: every object of a Stripe list endpoint, 100 per request, each page retried."""
+"""The one paginator: raw requests through the official SDK and every object of a list endpoint."""
 
 from __future__ import annotations
 
@@ -18,10 +18,15 @@ def request(remote: Remote, method: str, path: str, **params: Any) -> dict[str, 
 
 
 def list_all(remote: Remote, path: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every object of a list endpoint, 100 per request, each page retried on 429/5xx."""
+    """Every object of a list endpoint, page by page (`starting_after`), each page retried on
+    429/409/5xx and its error turned into one clear line.
+
+    Pages hold 100 objects unless `params` asks for a smaller `limit` (a caller that needs
+    only the first few objects).
+    """
     cursor: str | None = None
     while True:
-        page_params = dict(params, limit=PAGE)
+        page_params = dict(params, limit=params.get("limit", PAGE))
         if cursor:
             page_params["starting_after"] = cursor
         page = wrap_errors(
@@ -36,10 +41,11 @@ def list_all(remote: Remote, path: str, params: Mapping[str, Any]) -> Iterator[d
 
 
 def id_of(value: Any) -> str | None:
-    """The id of an expandable field: the string itself, or the expanded object's `id`."""
+    """An expandable field (an id, an expanded object as a dict or a StripeObject, or None) ->
+    its id."""
     if value is None or isinstance(value, str):
         return value
-    if isinstance(value, Mapping):
-        found = value.get("id")
-        return str(found) if found is not None else None
-    return None
+    if isinstance(value, dict):
+        return value.get("id")
+    found = getattr(value, "id", None)
+    return found if isinstance(found, str) else None

@@ -8,7 +8,7 @@ from typing import Any
 
 from billing_sync.changes import Change, Create, KindPlan, Request, Update, object_token
 from billing_sync.config.models import BillingConfig
-from billing_sync.ownership import KEY_META, managed_key, user_metadata
+from billing_sync.metadata import KEY_META, managed_key, user_metadata
 from billing_sync.resources.base import (
     Existing,
     FieldSpec,

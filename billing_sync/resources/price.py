@@ -26,8 +26,8 @@ from billing_sync.changes import (
     release_token,
 )
 from billing_sync.config.models import BillingConfig, Price, Tier
+from billing_sync.metadata import KEY_META, managed_key, user_metadata
 from billing_sync.money import format_amount
-from billing_sync.ownership import KEY_META, managed_key, user_metadata
 from billing_sync.remote.pages import id_of
 from billing_sync.resources.base import (
     Desired,
@@ -72,10 +72,6 @@ class PriceState:
     id: str | None = None  # existing only
     product_id: str | None = None  # existing only
     created: int = 0  # existing only: which of several prices sharing a key is newest
-
-    @property
-    def is_recurring(self) -> bool:
-        return self.recurring is not None
 
 
 # Fields fixed at creation: any difference is a replace.

@@ -22,7 +22,7 @@ from billing_sync.changes import (
     object_token,
 )
 from billing_sync.config.models import BillingConfig
-from billing_sync.ownership import KEY_META, PROTECT_META, managed_key, user_metadata
+from billing_sync.metadata import KEY_META, PROTECT_META, managed_key, user_metadata
 from billing_sync.remote.pages import id_of
 from billing_sync.resources.base import (
     Existing,

@@ -26,6 +26,7 @@ from billing_sync.emulator.resources.common import (
     non_negative,
     positive,
 )
+from billing_sync.emulator.resources.product_model import build_product
 
 register_type(
     ObjectType(
@@ -181,8 +182,6 @@ def _take_lookup_key(store: Store, key: str, price_id: str, transfer: bool, para
 
 def build_price(store: Store, p: dict[str, Any], now: int, *, prefix: str = "") -> Obj:
     """Create and insert a price from validated create params (also used by seeding)."""
-    from billing_sync.emulator.resources.products import build_product
-
     product_id = unset(p.get("product"))
     product_data = unset(p.get("product_data"))
     if product_id is not None and product_data is not None:

@@ -34,16 +34,6 @@ from billing_sync.emulator.resources.common import created_filter, non_negative
 MAX_ITEMS = 20
 EMBEDDED_ITEMS = 10
 INCOMPLETE_EXPIRES = 23 * 3600
-STATUSES = (
-    "incomplete",
-    "incomplete_expired",
-    "trialing",
-    "active",
-    "past_due",
-    "canceled",
-    "unpaid",
-    "paused",
-)
 
 
 def _items_url(sub_id: str) -> str:

@@ -1,14 +1,22 @@
-"""How billing-sync marks the Stripe objects it manages: the ownership metadata keys, in one place."""
+"""Stripe metadata facts, defined once: its limits and the keys that mark what billing-sync manages.
+
+A leaf module (it imports nothing of billing_sync), so every layer may import it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-# Every object billing-sync creates carries its billing.yaml key here; objects without it are
-# unmanaged and never changed.
+#: Stripe's metadata limits: keys per object, characters per key, characters per value.
+METADATA_MAX_KEYS = 50
+METADATA_KEY_MAX = 40
+METADATA_VALUE_MAX = 500
+
+#: Every object billing-sync creates carries its billing.yaml key here; objects without it are
+#: unmanaged and never changed.
 KEY_META = "billing_sync_key"
-# "true" on subscriptions declared with `protect: true`, so removing them from billing.yaml is caught.
+#: "true" on subscriptions declared with `protect: true`, so removing them from billing.yaml is caught.
 PROTECT_META = "billing_sync_protect"
 OWN_META = frozenset({KEY_META, PROTECT_META})
 

@@ -16,7 +16,7 @@ from typing import Any
 import click
 import stripe
 
-from billing_sync.cli import AppContext
+from billing_sync.cli.context import AppContext
 from billing_sync.config.loader import config_path
 from billing_sync.config.models import BillingConfig
 from billing_sync.errors import UsageError

@@ -1,17 +1,18 @@
-"""The click command line: parse options, call a layer, print, choose the exit code."""
+"""The core commands: validate, schema, plan, drift, apply, ids, status, import.
+
+Each parses its options, calls a layer, prints and chooses the exit code."""
 
 from __future__ import annotations
 
 import json
 import re
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 import click
 
-from billing_sync import __version__
 from billing_sync.apply.execute import DEFAULT_PARALLELISM, Executor, Result
+from billing_sync.cli.context import AppContext, cli, config_option, pass_app
 from billing_sync.config.loader import config_path, load_config
 from billing_sync.config.models import BillingConfig
 from billing_sync.errors import (
@@ -24,65 +25,9 @@ from billing_sync.plan import provenance
 from billing_sync.plan.plan import Plan
 from billing_sync.plan.planner import build_plan
 from billing_sync.plan.render import render
-from billing_sync.remote.client import Remote, connect
+from billing_sync.remote.client import Remote
 from billing_sync.resources import KINDS, SUBSCRIPTION
 from billing_sync.resources.read import read_account
-
-
-@dataclass
-class AppContext:
-    """Global options; config and client are built lazily so `--help` never reads files."""
-
-    api_key: str | None
-    api_base: str | None
-    live: bool
-
-    def remote(self, *, live: bool = False) -> Remote:
-        return connect(self.api_key, self.api_base, live=self.live or live)
-
-    def config(self, path: str | None) -> tuple[str, BillingConfig]:
-        p = config_path(path)
-        return str(p), load_config(p)
-
-
-pass_app = click.make_pass_decorator(AppContext)
-
-config_option = click.option(
-    "-c",
-    "--config",
-    "config_file",
-    metavar="FILE",
-    default=None,
-    help="billing.yaml to use (default: $BILLING_SYNC_CONFIG or ./billing.yaml).",
-)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="billing-sync")
-@click.option(
-    "--api-key",
-    envvar="STRIPE_API_KEY",
-    metavar="KEY",
-    default=None,
-    help="Stripe secret key (env STRIPE_API_KEY). Never printed.",
-)
-@click.option(
-    "--api-base",
-    envvar="STRIPE_API_BASE",
-    metavar="URL",
-    default=None,
-    help="Stripe API base URL (env STRIPE_API_BASE), e.g. the emulator.",
-)
-@click.option(
-    "--live",
-    is_flag=True,
-    default=False,
-    help="Allow a live-mode key (sk_live_/rk_live_). Refused without it.",
-)
-@click.pass_context
-def cli(ctx: click.Context, api_key: str | None, api_base: str | None, live: bool) -> None:
-    """billing-sync: plan/apply for Stripe billing."""
-    ctx.obj = AppContext(api_key=api_key, api_base=api_base, live=live)
 
 
 @cli.command()
@@ -385,34 +330,3 @@ def import_(out: str | None) -> None:
     raise NotImplementedFeatureError(
         "`import` is not implemented yet: declare existing objects in billing.yaml by hand"
     )
-
-
-def _register_subgroups() -> None:
-    from billing_sync.emulator.cli import emulator
-    from billing_sync.payments.cli import payments
-
-    cli.add_command(emulator)
-    cli.add_command(payments)
-
-
-def main(argv: list[str] | None = None) -> Any:
-    """Run the CLI: foreseeable errors become one line on stderr and exit 1, never a traceback."""
-    try:
-        _register_subgroups()
-        return cli.main(args=argv, prog_name="billing-sync", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(1)
-    except click.ClickException as err:
-        err.show()
-        sys.exit(err.exit_code)
-    except ConfigError as err:
-        for issue in err.issues:
-            click.echo(str(issue), err=True)
-        sys.exit(1)
-    except BillingSyncError as err:
-        click.echo(f"error: {err}", err=True)
-        sys.exit(err.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)

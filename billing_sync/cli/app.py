@@ -1,0 +1,44 @@
+"""The entry point: registers the command groups and turns foreseeable errors into one line
+and an exit code."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+import billing_sync.cli.commands  # noqa: F401  (registers the core commands on `cli`)
+from billing_sync.cli.context import cli
+from billing_sync.errors import BillingSyncError, ConfigError
+
+
+def _register_subgroups() -> None:
+    from billing_sync.cli.payments import payments
+    from billing_sync.emulator.cli import emulator
+
+    cli.add_command(emulator)
+    cli.add_command(payments)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Run the CLI: foreseeable errors become one line on stderr and exit 1, never a traceback."""
+    try:
+        _register_subgroups()
+        return cli.main(args=argv, prog_name="billing-sync", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except ConfigError as err:
+        for issue in err.issues:
+            click.echo(str(issue), err=True)
+        sys.exit(1)
+    except BillingSyncError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,69 @@
+"""The root command and what every command shares: the global options (AppContext), the
+lazily built config and client, and the -c/--config option."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import click
+
+from billing_sync import __version__
+from billing_sync.config.loader import config_path, load_config
+from billing_sync.config.models import BillingConfig
+from billing_sync.remote.client import Remote, connect
+
+
+@dataclass
+class AppContext:
+    """Global options; config and client are built lazily so `--help` never reads files."""
+
+    api_key: str | None
+    api_base: str | None
+    live: bool
+
+    def remote(self, *, live: bool = False) -> Remote:
+        return connect(self.api_key, self.api_base, live=self.live or live)
+
+    def config(self, path: str | None) -> tuple[str, BillingConfig]:
+        p = config_path(path)
+        return str(p), load_config(p)
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+config_option = click.option(
+    "-c",
+    "--config",
+    "config_file",
+    metavar="FILE",
+    default=None,
+    help="billing.yaml to use (default: $BILLING_SYNC_CONFIG or ./billing.yaml).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="billing-sync")
+@click.option(
+    "--api-key",
+    envvar="STRIPE_API_KEY",
+    metavar="KEY",
+    default=None,
+    help="Stripe secret key (env STRIPE_API_KEY). Never printed.",
+)
+@click.option(
+    "--api-base",
+    envvar="STRIPE_API_BASE",
+    metavar="URL",
+    default=None,
+    help="Stripe API base URL (env STRIPE_API_BASE), e.g. the emulator.",
+)
+@click.option(
+    "--live",
+    is_flag=True,
+    default=False,
+    help="Allow a live-mode key (sk_live_/rk_live_). Refused without it.",
+)
+@click.pass_context
+def cli(ctx: click.Context, api_key: str | None, api_base: str | None, live: bool) -> None:
+    """billing-sync: plan/apply for Stripe billing."""
+    ctx.obj = AppContext(api_key=api_key, api_base=api_base, live=live)
