@@ -28,6 +28,7 @@ class Mutability(Enum):
     IN_PLACE = "updated in place"
     REPLACE = "replaced (a new object takes over)"
     CREATE_ONLY = "used only at creation (a change is reported, not sent)"
+    REQUEST_OPTION = "sent with this object's other changes; Stripe does not store it"
 
 
 class Unset(Enum):

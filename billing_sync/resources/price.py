@@ -92,15 +92,25 @@ class PriceKind(Kind[PriceState]):
     name = "price"
     plural = "prices"
     fields = (
-        *(FieldSpec(n, mutability=Mutability.REPLACE, unset=Unset.DEFAULT) for n in FIXED),
+        FieldSpec("currency", mutability=Mutability.REPLACE, unset=Unset.REQUIRED),
+        # Exactly one of unit_amount (or amount) and tiers is required.
+        FieldSpec("unit_amount", mutability=Mutability.REPLACE, unset=Unset.REQUIRED),
+        # Follows from tiers: tiered with tiers, per_unit without.
+        FieldSpec("billing_scheme", mutability=Mutability.REPLACE, unset=Unset.DEFAULT),
+        FieldSpec("tiers_mode", mutability=Mutability.REPLACE, unset=Unset.REQUIRED),
+        FieldSpec("tiers", mutability=Mutability.REPLACE, unset=Unset.REQUIRED),
+        # Without it the price is one-time.
+        FieldSpec("recurring", mutability=Mutability.REPLACE, unset=Unset.DEFAULT),
+        FieldSpec("transform_quantity", mutability=Mutability.REPLACE, unset=Unset.DEFAULT),
         FieldSpec("nickname"),
         FieldSpec("metadata", unset=Unset.MERGE),
         # Added or changed in place; Stripe cannot remove one, so a removal is a replace.
         FieldSpec("currency_options", unset=Unset.OWN_RULE, own_rule=True),
         # Defaults to the price key; moving it to another price transfers it.
         FieldSpec("lookup_key", unset=Unset.DEFAULT, own_rule=True),
-        # In place only from `unspecified`; inclusive/exclusive is final, so a change is a replace.
-        FieldSpec("tax_behavior", unset=Unset.DEFAULT, own_rule=True),
+        # In place only from `unspecified`; inclusive/exclusive is final, so changing or removing
+        # one that is set is a replace.
+        FieldSpec("tax_behavior", unset=Unset.OWN_RULE, own_rule=True),
         FieldSpec("product", mutability=Mutability.REPLACE, unset=Unset.REQUIRED, own_rule=True),
         FieldSpec("active", unset=Unset.DEFAULT, own_rule=True),
     )
@@ -533,11 +543,9 @@ class _PricePlanner:
 
 
 def default_price_changes(context: PlanContext) -> list[Change]:
-    """Point each product's default price at its declared price's target.
-
-    A default that this plan archives (replaced, reverted, stale or removed) follows its key's
-    new target, or is unset when the key is no longer declared. This lives with prices because
-    only they know where each price key ends up.
+    """Point each product's default price at its declared price's target, or unset it when
+    billing.yaml declares none. This lives with prices because only they know where each price
+    key ends up (a replaced or reverted price's default follows it).
     """
     products = context.existing.of(PRODUCT).managed
     price_keys = PRICE.keys_by_id(context.existing)
@@ -547,14 +555,8 @@ def default_price_changes(context: PlanContext) -> list[Change]:
         e = products.get(key)
         current = e.default_price if e else None
         price_key = d.default_price
-        target: str | None
-        if price_key is not None:
-            target = targets.get(price_key)
-        elif current is not None and current in price_keys:
-            price_key = price_keys[current]
-            target = targets.get(price_key, "")
-        else:
-            continue
+        # Not declared: unset (Stripe also refuses to archive a price that is a default).
+        target = targets.get(price_key) if price_key is not None else ""
         if target is None or target == current or (target == "" and current is None):
             continue
         product_id = context.target(PRODUCT, key) or key
@@ -573,9 +575,8 @@ def default_price_changes(context: PlanContext) -> list[Change]:
                         price_label(target, price_keys, price_key),
                     ),
                 ),
-                needs=frozenset(
-                    {object_token(PRODUCT.name, key), object_token(PRICE.name, price_key)}
-                ),
+                needs=frozenset({object_token(PRODUCT.name, key)})
+                | (PRICE.needs_of(price_key) if price_key else frozenset()),
                 provides=frozenset({release_token(current)}) if current else frozenset(),
             )
         )

@@ -84,7 +84,8 @@ class SubscriptionKind(Kind[SubscriptionState]):
     fields = (
         FieldSpec("items", unset=Unset.REQUIRED, own_rule=True),
         FieldSpec("collection_method", unset=Unset.DEFAULT),
-        FieldSpec("days_until_due"),
+        # Required with send_invoice and refused without it: it is never removed on its own.
+        FieldSpec("days_until_due", unset=Unset.REQUIRED),
         FieldSpec("cancel_at_period_end", unset=Unset.DEFAULT),
         FieldSpec("default_payment_method"),
         FieldSpec("metadata", unset=Unset.MERGE),
@@ -93,7 +94,12 @@ class SubscriptionKind(Kind[SubscriptionState]):
         # Stripe starts a trial only at creation; read back from trial_start/trial_end.
         FieldSpec("trial_period_days", mutability=Mutability.CREATE_ONLY, unset=Unset.OWN_RULE),
         # Not stored by Stripe: sent with each item change of this subscription.
-        FieldSpec("proration_behavior", unset=Unset.DEFAULT, own_rule=True),
+        FieldSpec(
+            "proration_behavior",
+            mutability=Mutability.REQUEST_OPTION,
+            unset=Unset.DEFAULT,
+            own_rule=True,
+        ),
     )
     # Canceled subscriptions are listed only with status=all.
     list_reads = (ListRead("/v1/subscriptions", {"status": "all"}),)

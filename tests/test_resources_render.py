@@ -1,0 +1,45 @@
+"""Every kind renders its state back to billing.yaml: desired -> YAML -> desired is the identity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from billing_sync.config.loader import load_text
+from billing_sync.resources import KINDS
+from billing_sync.resources.read import desired_state
+from tests.test_resources_fields import FULL
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "billing.yaml"
+
+
+def rendered(text: str) -> dict[str, Any]:
+    desired = desired_state(load_text(text))
+    doc: dict[str, Any] = {"version": 1}
+    for kind in KINDS:
+        for state in desired.of(kind).values():
+            path, body = kind.render(state)
+            node = doc
+            for part in path[:-1]:
+                node = node.setdefault(part, {})
+            node.setdefault(path[-1], {}).update(body)
+    return doc
+
+
+def test_full_document_round_trips() -> None:
+    for text in (FULL, EXAMPLE.read_text(encoding="utf-8")):
+        again = load_text(yaml.safe_dump(rendered(text), sort_keys=False))
+        first = desired_state(load_text(text))
+        second = desired_state(again)
+        for kind in KINDS:
+            assert second.of(kind) == first.of(kind), kind.name
+
+
+def test_rendering_is_deterministic_and_omits_defaults() -> None:
+    doc = rendered(FULL)
+    assert doc == rendered(FULL)
+    assert "active" not in doc["products"]["pro"]
+    assert doc["products"]["pro"]["prices"]["pro-monthly"]["lookup_key"] == "pro-monthly-v1"
+    assert "lookup_key" not in doc["products"]["pro"]["prices"]["pro-yearly"]
