@@ -210,16 +210,16 @@ class PriceKind(Kind[PriceState]):
 
     # -- comparison --------------------------------------------------------------------------
     def compare(self, context: PlanContext) -> KindPlan:
-        index = _Index(context.existing, context.targets.get(PRODUCT.name, {}))
-        planner = _PricePlanner(context, index)
-        for key, d in context.desired.of(self).items():
-            planner.declared(key, d)
-        planner.removed()
-        changes = planner.changes + default_price_changes(context)
+        rules = _Rules(context, _Index(context.existing, context.targets.get(PRODUCT.name, {})))
+        plans = [rules.declared(key, d) for key, d in context.desired.of(self).items()]
         return KindPlan(
-            tuple(changes),
-            conflicts=tuple(planner.conflicts),
-            grandfathered=dict(planner.grandfathered),
+            (
+                *(c for p in plans for c in p.changes),
+                *rules.removed(),
+                *default_price_changes(context),
+            ),
+            conflicts=tuple(c for p in plans for c in p.conflicts),
+            grandfathered={k: n for p in plans for k, n in p.grandfathered.items()},
         )
 
 
@@ -292,83 +292,78 @@ class _Index:
         return Resolution(How.CREATE if cur is None else How.REPLACE, None, cur)
 
 
-class _PricePlanner:
-    """Collects one comparison's price changes (a short-lived helper of PriceKind.compare)."""
+@dataclass(frozen=True)
+class _Rules:
+    """The price rules over one read-only context: each method returns changes, none keeps any."""
 
-    def __init__(self, context: PlanContext, index: _Index) -> None:
-        self.context = context
-        self.index = index
-        self.changes: list[Change] = []
-        self.conflicts: list[str] = []
-        self.grandfathered: dict[str, int] = {}
+    context: PlanContext
+    index: _Index
 
-    def declared(self, key: str, d: PriceState) -> None:
+    def declared(self, key: str, d: PriceState) -> KindPlan:
+        """What one declared price needs: in place, a revert, a create or a replace."""
         found = self.index.resolve(key, d)
         cur = found.current
         needs = frozenset({object_token(PRODUCT.name, d.product)})
         summary = describe_price(d)
         if found.how is How.CONFLICT:
-            self.conflicts.append(
-                f"price {key}: lookup_key {d.lookup_key!r} belongs to price "
-                f"{self.index.unmanaged_lookup_keys[d.lookup_key or '']}, which is not managed "
-                "by billing-sync"
+            return KindPlan(
+                conflicts=(
+                    f"price {key}: lookup_key {d.lookup_key!r} belongs to price "
+                    f"{self.index.unmanaged_lookup_keys[d.lookup_key or '']}, which is not "
+                    "managed by billing-sync",
+                )
             )
-        elif found.how is How.IN_PLACE and cur is not None:
-            self._in_place(key, cur, d, needs, summary)
-            self._archive_stale(key, keep=cur.id)
-        elif found.how is How.REVERT and found.price is not None:
+        if found.how is How.IN_PLACE and cur is not None:
+            return KindPlan(
+                (*self._in_place(key, cur, d, needs, summary), *self._archive_stale(key, cur.id))
+            )
+        if found.how is How.REVERT and found.price is not None:
             match = found.price
             params = self._in_place_params(match, d)
             params["active"] = True
             params["lookup_key"] = d.lookup_key
             params["transfer_lookup_key"] = True
-            self.changes.append(
-                Reactivate(
-                    kind=PRICE.name,
-                    key=key,
-                    request=Request("post", f"/v1/prices/{match.id}", params),
-                    stripe_id=match.id,
-                    reason=Reason.REVERTED,
-                    fields=(
-                        FieldChange("active", False, True),
-                        *field_changes(values(match, MUTABLE_SPECS), values(d, MUTABLE_SPECS)),
-                    ),
-                    summary=summary,
-                    notes=(f"reverts to archived price {match.id}",),
-                    needs=needs,
-                    provides=frozenset({object_token(PRICE.name, key)}),
-                )
+            revert = Reactivate(
+                kind=PRICE.name,
+                key=key,
+                request=Request("post", f"/v1/prices/{match.id}", params),
+                stripe_id=match.id,
+                reason=Reason.REVERTED,
+                fields=(
+                    FieldChange("active", False, True),
+                    *field_changes(values(match, MUTABLE_SPECS), values(d, MUTABLE_SPECS)),
+                ),
+                summary=summary,
+                notes=(f"reverts to archived price {match.id}",),
+                needs=needs,
+                provides=frozenset({object_token(PRICE.name, key)}),
             )
-            if cur is not None and cur.active:
-                self._archive_replaced(key, cur)
-            self._archive_stale(key, keep=match.id, also_keep=cur.id if cur else None)
-        elif found.how is How.CREATE:
-            self.changes.append(
-                Create(
-                    kind=PRICE.name,
-                    key=key,
-                    request=Request("post", "/v1/prices", self._create_params(d)),
-                    fields=create_changes(d, (*FIXED_SPECS, *MUTABLE_SPECS), _quiet),
-                    summary=summary,
-                    needs=needs,
-                    provides=frozenset({object_token(PRICE.name, key)}),
-                )
+            replaced = self._archive_replaced(key, cur) if cur is not None and cur.active else ()
+            stale = self._archive_stale(key, match.id, cur.id if cur else None)
+            return KindPlan((revert, *replaced, *stale))
+        if found.how is How.CREATE:
+            create = Create(
+                kind=PRICE.name,
+                key=key,
+                request=Request("post", "/v1/prices", self._create_params(d)),
+                fields=create_changes(d, (*FIXED_SPECS, *MUTABLE_SPECS), _quiet),
+                summary=summary,
+                needs=needs,
+                provides=frozenset({object_token(PRICE.name, key)}),
             )
-            self._archive_stale(key, keep=None)
-        elif cur is not None:
-            self._replace(key, cur, d, needs, summary)
+            return KindPlan((create, *self._archive_stale(key, None)))
+        assert cur is not None  # How.REPLACE always has a current price
+        return self._replace(key, cur, d, needs, summary)
 
     def _replace(
         self, key: str, cur: PriceState, d: PriceState, needs: frozenset[str], summary: str
-    ) -> None:
+    ) -> KindPlan:
         """A fixed field changed: create the successor, move what is declared, archive the old."""
         users = self.context.references.get(cur.id or "", ())
         moving = sum(
             1 for kind, ukey in users if ukey in self.context.desired.objects.get(kind, {})
         )
         stay = len(users) - moving
-        if stay:
-            self.grandfathered[key] = stay
         product_id = self.index.product_id(d.product)
         changes = field_changes(values(cur, FIXED_SPECS), values(d, FIXED_SPECS))
         if cur.product_id != product_id:
@@ -379,25 +374,25 @@ class _PricePlanner:
         if cur.tax_behavior not in ("unspecified", d.tax_behavior):
             changes.append(FieldChange("tax_behavior", cur.tax_behavior, d.tax_behavior))
         changes += field_changes(values(cur, MUTABLE_SPECS), values(d, MUTABLE_SPECS))
-        self.changes.append(
-            Replace(
-                kind=PRICE.name,
-                key=key,
-                request=Request("post", "/v1/prices", self._create_params(d)),
-                stripe_id=cur.id,
-                fields=tuple(changes),
-                summary=f"{describe_price(cur)} -> {summary}",
-                notes=(
-                    f"{moving} declared subscription(s) move, "
-                    f"{stay} other subscription(s) stay on the old price",
-                ),
-                needs=needs,
-                provides=frozenset({object_token(PRICE.name, key)}),
-            )
+        replace = Replace(
+            kind=PRICE.name,
+            key=key,
+            request=Request("post", "/v1/prices", self._create_params(d)),
+            stripe_id=cur.id,
+            fields=tuple(changes),
+            summary=f"{describe_price(cur)} -> {summary}",
+            notes=(
+                f"{moving} declared subscription(s) move, "
+                f"{stay} other subscription(s) stay on the old price",
+            ),
+            needs=needs,
+            provides=frozenset({object_token(PRICE.name, key)}),
         )
-        if cur.active:
-            self._archive_replaced(key, cur)
-        self._archive_stale(key, keep=cur.id)
+        replaced = self._archive_replaced(key, cur) if cur.active else ()
+        return KindPlan(
+            (replace, *replaced, *self._archive_stale(key, cur.id)),
+            grandfathered={key: stay} if stay else {},
+        )
 
     def _create_params(self, d: PriceState) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -448,7 +443,7 @@ class _PricePlanner:
 
     def _in_place(
         self, key: str, cur: PriceState, d: PriceState, needs: frozenset[str], summary: str
-    ) -> None:
+    ) -> tuple[Change, ...]:
         changes = field_changes(values(cur, MUTABLE_SPECS), values(d, MUTABLE_SPECS))
         params = self._in_place_params(cur, d)
         cls: type[Change] = Update
@@ -457,11 +452,11 @@ class _PricePlanner:
             changes.insert(0, FieldChange("active", cur.active, d.active))
             cls = Reactivate if d.active else Archive
         if not changes:
-            return
+            return ()
         provides = frozenset({object_token(PRICE.name, key)}) if cls is Reactivate else frozenset()
         if cls is Archive:
             needs = needs | {release_token(cur.id or "")}
-        self.changes.append(
+        return (
             cls(
                 kind=PRICE.name,
                 key=key,
@@ -473,7 +468,7 @@ class _PricePlanner:
                 destructive=cls is Archive,
                 needs=needs,
                 provides=provides,
-            )
+            ),
         )
 
     def _archive(
@@ -486,41 +481,41 @@ class _PricePlanner:
         destructive: bool = False,
         note: str | None = None,
         after: frozenset[str] = frozenset(),
-    ) -> None:
+    ) -> Change:
         """Archive one Stripe price (never delete: Stripe keeps prices forever)."""
-        self.changes.append(
-            Archive(
-                kind=PRICE.name,
-                key=key,
-                request=Request("post", f"/v1/prices/{price.id}", {"active": False}),
-                stripe_id=price.id,
-                reason=reason,
-                stage=stage,
-                fields=(FieldChange("active", True, False),),
-                summary=describe_price(price),
-                notes=(note,) if note else (),
-                destructive=destructive,
-                # Whatever still points at it (a default price) moves away first.
-                needs=after | {release_token(price.id or "")},
-            )
+        return Archive(
+            kind=PRICE.name,
+            key=key,
+            request=Request("post", f"/v1/prices/{price.id}", {"active": False}),
+            stripe_id=price.id,
+            reason=reason,
+            stage=stage,
+            fields=(FieldChange("active", True, False),),
+            summary=describe_price(price),
+            notes=(note,) if note else (),
+            destructive=destructive,
+            # Whatever still points at it (a default price) moves away first.
+            needs=after | {release_token(price.id or "")},
         )
 
-    def _archive_replaced(self, key: str, old: PriceState) -> None:
-        self._archive(
-            key,
-            old,
-            Reason.REPLACED,
-            Stage.CLEANUP,
-            note="the replaced price is archived; subscriptions still on it keep it",
-            after=frozenset({object_token(PRICE.name, key)}),
+    def _archive_replaced(self, key: str, old: PriceState) -> tuple[Change, ...]:
+        return (
+            self._archive(
+                key,
+                old,
+                Reason.REPLACED,
+                Stage.CLEANUP,
+                note="the replaced price is archived; subscriptions still on it keep it",
+                after=frozenset({object_token(PRICE.name, key)}),
+            ),
         )
 
-    def _archive_stale(self, key: str, keep: str | None, also_keep: str | None = None) -> None:
+    def _archive_stale(
+        self, key: str, keep: str | None, also_keep: str | None = None
+    ) -> tuple[Change, ...]:
         """Other active prices with this key (left by an interrupted replace) are archived."""
         current = self.index.current.get(key)
-        for p in self.index.by_key.get(key, []):
-            if not p.active or p.id in (keep, also_keep) or p is current:
-                continue
+        return tuple(
             self._archive(
                 key,
                 p,
@@ -529,17 +524,26 @@ class _PricePlanner:
                 note="an older active price with the same key (left by an interrupted apply)",
                 after=frozenset({object_token(PRICE.name, key)}),
             )
+            for p in self.index.by_key.get(key, [])
+            if p.active and p.id not in (keep, also_keep) and p is not current
+        )
 
-    def removed(self) -> None:
+    def removed(self) -> tuple[Change, ...]:
+        """Every active price of a key no longer declared is archived (destructive)."""
         declared = self.context.desired.of(PRICE)
-        for key in sorted(self.index.by_key):
-            if key in declared:
-                continue
-            current = self.index.current.get(key)
-            for p in self.index.by_key[key]:
-                if p.active:
-                    reason = Reason.REMOVED if p is current else Reason.STALE
-                    self._archive(key, p, reason, Stage.DESTROY, destructive=True)
+        return tuple(
+            self._archive(
+                key,
+                p,
+                Reason.REMOVED if p is self.index.current.get(key) else Reason.STALE,
+                Stage.DESTROY,
+                destructive=True,
+            )
+            for key in sorted(self.index.by_key)
+            if key not in declared
+            for p in self.index.by_key[key]
+            if p.active
+        )
 
 
 def default_price_changes(context: PlanContext) -> list[Change]:
