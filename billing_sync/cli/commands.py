@@ -63,12 +63,7 @@ def validate(app: AppContext, config_file: str | None, fmt: str) -> None:
             n = len(err.issues)
             click.echo(f"{path}: {n} error{'s' if n != 1 else ''}", err=True)
         sys.exit(1)
-    counts = {
-        "products": len(cfg.products),
-        "prices": sum(len(p.prices) for p in cfg.products.values()),
-        "customers": len(cfg.customers),
-        "subscriptions": sum(len(c.subscriptions) for c in cfg.customers.values()),
-    }
+    counts = {kind.plural: len(kind.desired(cfg)) for kind in KINDS}
     if fmt == "json":
         doc = {"format_version": 1, "valid": True, "file": path, "errors": [], "counts": counts}
         click.echo(json.dumps(doc, indent=2))
