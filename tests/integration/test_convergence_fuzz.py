@@ -1,13 +1,12 @@
 """Property: for random catalogs A and B, applying A then B leaves nothing to plan, and no
 managed key is ever held by two live objects. Runs the planner and executor in-process
-against the emulator over HTTP (the CLI around them is covered by the other e2e tests)."""
+against the emulator over HTTP (the CLI around them is covered by test_plan_apply.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,10 +14,7 @@ from hypothesis import strategies as st
 from billing_sync.apply.execute import Executor
 from billing_sync.plan.build import build_plan
 from billing_sync.remote.client import connect
-from tests.conftest import EmulatorHandle
-from tests.e2e_helpers import duplicates
-
-pytestmark = pytest.mark.e2e
+from tests.helpers import EmulatorHandle, duplicates
 
 CURRENCIES = ["usd", "eur", "jpy", "kwd"]
 
