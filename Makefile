@@ -35,7 +35,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.run
 
 record: $(STAMP)
-	BILLING_SYNC_RECORD=1 $(PY) -m pytest -q -p no:xdist tests/test_cassettes.py
+	BILLING_SYNC_RECORD=1 $(PY) -m pytest -q -p no:xdist tests/integration/test_cassettes.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

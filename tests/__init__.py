@@ -1,1 +1,2 @@
-"""billing-sync tests: layer tests per module and end-to-end tests against the emulator."""
+"""billing-sync tests: unit/ (in-process), integration/ (CLI main(argv) and the emulator over
+HTTP, both in-process), e2e/ (a few real processes). Shared helpers: tests/helpers.py."""

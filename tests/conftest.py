@@ -1,90 +1,44 @@
-"""Shared fixtures: the Stripe emulator as a real subprocess on 127.0.0.1 (one per xdist worker).
+"""Shared fixtures and the layer markers.
 
-- `emulator_server` (session): starts `python -m billing_sync emulator serve --port 0`, reads
-  the URL from its first stdout line, stops it at the end of the session.
-- `emulator` (function): resets the emulator and returns an `EmulatorHandle` with `.url`,
-  `.api_key`, `.requests()`, `.writes()`, `.configure(**kw)`, `.seed(**kw)`, `.client()`.
+- Markers: every test is marked by where it lives: `tests/integration/` -> `integration`,
+  `tests/e2e/` -> `e2e`, anything else (`tests/unit/` and the planner tests still at the top
+  of `tests/`) -> `unit`. `make test-fast` runs `-m "not e2e"`.
+- `emulator_server` (session, one per xdist worker): the emulator's HTTP server in a daemon
+  thread of the test process, on 127.0.0.1 and a free port; yields its URL.
+- `emulator` (function): resets that emulator and returns an `EmulatorHandle` with `.url`,
+  `.api_key`, `.reset()`, `.requests()`, `.writes()`, `.configure(**kw)`, `.seed(**kw)`,
+  `.health()`, `.client()`.
+- `private_emulator` (function): a fresh in-process emulator of the test's own, for a test
+  that may leave requests behind (a killed client's) that must not reach the next test.
 """
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-import stripe
 
-from billing_sync.demo import running_emulator
-from billing_sync.remote.client import API_VERSION
+from tests.helpers import EmulatorHandle, start_emulator
 
-ROOT = Path(__file__).resolve().parent.parent
-EMULATOR_API_KEY = "sk_test_emulator_0000000000000000"
+TESTS = Path(__file__).resolve().parent
+LAYERS = ("unit", "integration", "e2e")
 
 
-def _control(url: str, method: str, name: str, body: dict[str, Any] | None = None) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(
-        f"{url}/_emulator/{name}",
-        data=data if method == "POST" else None,
-        method=method,
-        headers={"Content-Type": "application/json"},
-    )
-    if method == "POST" and data is None:
-        req.data = b"{}"
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.loads(resp.read())
+def layer_of(path: Path) -> str:
+    parts = path.resolve().relative_to(TESTS).parts
+    return parts[0] if len(parts) > 1 and parts[0] in LAYERS else "unit"
 
 
-@dataclass
-class EmulatorHandle:
-    url: str
-    api_key: str = EMULATOR_API_KEY
-
-    def reset(self) -> None:
-        _control(self.url, "POST", "reset", {})
-
-    def requests(self) -> list[dict[str, Any]]:
-        """Every Stripe request since the last reset: method, path, params, status, key."""
-        result: list[dict[str, Any]] = _control(self.url, "GET", "requests")
-        return result
-
-    def writes(self) -> list[dict[str, Any]]:
-        return [r for r in self.requests() if r["method"] in ("POST", "DELETE")]
-
-    def configure(self, **kw: Any) -> dict[str, Any]:
-        """latency_ms, fault_rate, fault_kinds, fail_nth (int, list or {n: kind}), fail_kind, seed."""
-        result: dict[str, Any] = _control(self.url, "POST", "config", kw)
-        return result
-
-    def seed(self, **kw: Any) -> dict[str, Any]:
-        result: dict[str, Any] = _control(self.url, "POST", "seed", kw)
-        return result
-
-    def health(self) -> dict[str, Any]:
-        result: dict[str, Any] = _control(self.url, "GET", "health")
-        return result
-
-    def client(self, api_key: str | None = None, **kw: Any) -> stripe.StripeClient:
-        return stripe.StripeClient(
-            api_key or self.api_key,
-            stripe_version=API_VERSION,
-            base_addresses={"api": self.url},
-            max_network_retries=kw.pop("max_network_retries", 0),
-            **kw,
-        )
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(getattr(pytest.mark, layer_of(item.path)))
 
 
 @pytest.fixture(scope="session")
-def emulator_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The URL of an emulator subprocess for this session (or xdist worker)."""
-    with (
-        (tmp_path_factory.mktemp("emulator") / "stderr.log").open("w") as log,
-        running_emulator(log=log) as url,
-    ):
+def emulator_server() -> Iterator[str]:
+    """The URL of this session's (or xdist worker's) in-process emulator."""
+    with start_emulator() as url:
         yield url
 
 
@@ -94,3 +48,10 @@ def emulator(emulator_server: str) -> EmulatorHandle:
     handle = EmulatorHandle(emulator_server)
     handle.reset()
     return handle
+
+
+@pytest.fixture
+def private_emulator() -> Iterator[EmulatorHandle]:
+    """An emulator only this test uses, stopped at its end (its stray requests die with it)."""
+    with start_emulator() as url:
+        yield EmulatorHandle(url)

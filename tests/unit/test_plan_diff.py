@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from billing_sync.plan.render import render_markdown, render_text
 from billing_sync.resources import PRICE, PRODUCT, SUBSCRIPTION, Existing, Snapshot
-from tests.plan_helpers import BASE, applied, config, find, op_ids, plan_for, with_snapshot
+from tests.unit.plan_helpers import BASE, applied, config, find, op_ids, plan_for, with_snapshot
 
 
 def test_applied_config_plans_no_changes() -> None:

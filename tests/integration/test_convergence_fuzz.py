@@ -1,13 +1,12 @@
 """Property: for random catalogs A and B, applying A then B leaves nothing to plan, and no
 managed key is ever held by two live objects. Runs the planner and executor in-process
-against the emulator over HTTP (the CLI around them is covered by the other e2e tests)."""
+against the emulator over HTTP (the CLI around them is covered by test_plan_apply.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,10 +14,7 @@ from hypothesis import strategies as st
 from billing_sync.apply.execute import Executor
 from billing_sync.plan.planner import build_plan
 from billing_sync.remote.client import connect
-from tests.conftest import EmulatorHandle
-from tests.e2e_helpers import duplicates
-
-pytestmark = pytest.mark.e2e
+from tests.helpers import EmulatorHandle, duplicates
 
 CURRENCIES = ["usd", "eur", "jpy", "kwd"]
 
@@ -106,7 +102,7 @@ def apply(url: str, key: str, config: Path) -> None:
     plan = build_plan(remote, str(config))
     assert not plan.conflicts, plan.conflicts
     report = Executor(remote, parallelism=2, rate_limit=1000).run(plan)
-    assert report.ok, [(r.op.id, r.message) for r in report.results if r.status != "done"]
+    assert report.ok, [(r.change.id, r.message) for r in report.results if r.status != "done"]
 
 
 @settings(

@@ -17,7 +17,7 @@ import vcr
 
 from billing_sync.cli import main
 from billing_sync.demo import DEMO_KEY, running_emulator
-from tests.e2e_helpers import EXAMPLE
+from tests.helpers import EXAMPLE
 
 CASSETTE = Path(__file__).parent / "cassettes" / "demo_plan_apply_plan.yaml"
 RECORD = os.environ.get("BILLING_SYNC_RECORD") == "1"

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import pytest
 import stripe
 
-from billing_sync.emulator.framework import ROUTES, TYPES, render
+from billing_sync.emulator.framework import ROUTES, TYPES, Route, render
 from billing_sync.emulator.params import check_implemented_subset, known_paths, typed_fields
 from billing_sync.emulator.server import Emulator, dumps, load_resources
 
@@ -36,7 +36,7 @@ MY_TYPES = {
 ROUTE_IDS = [f"{r.method} {r.template}" for r in ROUTES]
 
 
-def test_routes_exist_for_core_surface():
+def test_routes_exist_for_core_surface() -> None:
     served = set(ROUTE_IDS)
     for expected in (
         "POST /v1/products",
@@ -63,7 +63,7 @@ def test_routes_exist_for_core_surface():
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=ROUTE_IDS)
-def test_implemented_params_are_stripe_params(route):
+def test_implemented_params_are_stripe_params(route: Route) -> None:
     assert check_implemented_subset(route.params_type, route.implemented_paths) == []
     known = known_paths(route.params_type)
     assert route.implemented_paths <= known
@@ -72,7 +72,7 @@ def test_implemented_params_are_stripe_params(route):
     assert "api_key" not in typed_fields(route.params_type)
 
 
-def test_subset_check_can_fail():
+def test_subset_check_can_fail() -> None:
     assert check_implemented_subset(stripe.params.PriceUpdateParams, {"unit_amount"}) == [
         "unit_amount"
     ]
@@ -81,7 +81,7 @@ def test_subset_check_can_fail():
     ]
 
 
-def test_price_update_params_are_the_mutable_fields():
+def test_price_update_params_are_the_mutable_fields() -> None:
     route = next(r for r in ROUTES if (r.method, r.template) == ("POST", "/v1/prices/{id}"))
     top = {p.split(".")[0] for p in route.implemented_paths}
     assert top == {
@@ -186,7 +186,7 @@ def _declared(cls: type) -> set[str]:
 
 
 @pytest.mark.parametrize("tname", sorted(MY_TYPES))
-def test_my_types_have_objects(populated, tname):
+def test_my_types_have_objects(populated: Emulator, tname: str) -> None:
     store = populated.store
     if tname == "plan":
         return  # embedded in subscription items only
@@ -194,7 +194,7 @@ def test_my_types_have_objects(populated, tname):
 
 
 @pytest.mark.parametrize("tname", sorted(TYPES))
-def test_returned_objects_carry_declared_fields(populated, tname):
+def test_returned_objects_carry_declared_fields(populated: Emulator, tname: str) -> None:
     t = TYPES[tname]
     if t.stripe_class is None:
         pytest.skip(f"{tname} declares no stripe class")
@@ -221,7 +221,7 @@ def test_returned_objects_carry_declared_fields(populated, tname):
         assert not any(k.startswith("_") for k in full)
 
 
-def test_field_check_can_fail(populated):
+def test_field_check_can_fail(populated: Emulator) -> None:
     store = populated.store
     price = next(iter(store.coll("price").objs.values()))
     rendered = render(store, "price", {k: v for k, v in price.items() if k != "nickname"}, [])
@@ -244,7 +244,7 @@ def _request(emu: Emulator, route: Any, pairs: list[tuple[str, str]]) -> Any:
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=ROUTE_IDS)
-def test_every_route_rejects_unknown_and_unsupported_params(route):
+def test_every_route_rejects_unknown_and_unsupported_params(route: Route) -> None:
     emu = Emulator()
     status, body = _request(emu, route, [("zz_not_a_stripe_param", "1")])
     assert status == 400

@@ -1,4 +1,4 @@
-"""End to end: planning reads the account with list pages (about N/100 requests per type)."""
+"""Integration: planning reads the account with list pages (about N/100 requests per type)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,7 @@ import json
 import math
 from collections import Counter
 
-import pytest
-
-from tests.conftest import EmulatorHandle
-from tests.e2e_helpers import EXAMPLE, everything, run_cli
-
-pytestmark = pytest.mark.e2e
+from tests.helpers import EXAMPLE, EmulatorHandle, everything, run_cli
 
 
 def test_plan_of_a_large_account_costs_one_request_per_page(emulator: EmulatorHandle) -> None:

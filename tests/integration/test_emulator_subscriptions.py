@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 import stripe
 
-pytestmark = pytest.mark.e2e
+from tests.helpers import EmulatorHandle
 
 
 @pytest.fixture
-def client(emulator: Any) -> stripe.StripeClient:
+def client(emulator: EmulatorHandle) -> stripe.StripeClient:
     return emulator.client()
 
 
@@ -23,7 +23,7 @@ def catalog(client: stripe.StripeClient) -> dict[str, Any]:
         params = {"product": prod.id, "currency": currency, "unit_amount": amount, **kw}
         return client.v1.prices.create(params=params).id  # type: ignore[arg-type]
 
-    month = {"recurring": {"interval": "month"}}
+    month: dict[str, Any] = {"recurring": {"interval": "month"}}
     return {
         "product": prod.id,
         "monthly": price(1000, **month),
@@ -41,20 +41,23 @@ def customer(client: stripe.StripeClient) -> str:
     return client.v1.customers.create(params={"email": "sub@example.test"}).id
 
 
-def _invoice_sub(client, customer, items, **kw):
-    return client.v1.subscriptions.create(
-        params={
-            "customer": customer,
-            "items": items,
-            "collection_method": "send_invoice",
-            "days_until_due": 30,
-            **kw,
-        }
-    )
+def _invoice_sub(
+    client: stripe.StripeClient, customer: str, items: list[dict[str, Any]], **kw: Any
+) -> stripe.Subscription:
+    params: Any = {
+        "customer": customer,
+        "items": items,
+        "collection_method": "send_invoice",
+        "days_until_due": 30,
+        **kw,
+    }
+    return client.v1.subscriptions.create(params=params)
 
 
-def test_charge_automatically_without_payment_method(client, catalog, customer):
-    items = [{"price": catalog["monthly"]}]
+def test_charge_automatically_without_payment_method(
+    client: stripe.StripeClient, catalog: dict[str, Any], customer: str
+) -> None:
+    items: Any = [{"price": catalog["monthly"]}]
     with pytest.raises(stripe.InvalidRequestError) as exc:
         client.v1.subscriptions.create(params={"customer": customer, "items": items})
     assert exc.value.http_status == 400
@@ -78,7 +81,9 @@ def test_charge_automatically_without_payment_method(client, catalog, customer):
     )
 
 
-def test_charge_automatically_with_card(client, catalog, customer):
+def test_charge_automatically_with_card(
+    client: stripe.StripeClient, catalog: dict[str, Any], customer: str
+) -> None:
     pm = client.v1.payment_methods.attach("pm_card_visa", params={"customer": customer})
     sub = client.v1.subscriptions.create(
         params={
@@ -110,7 +115,9 @@ def test_charge_automatically_with_card(client, catalog, customer):
     assert exc.value.http_status == 402
 
 
-def test_send_invoice_needs_days_until_due(client, catalog, customer):
+def test_send_invoice_needs_days_until_due(
+    client: stripe.StripeClient, catalog: dict[str, Any], customer: str
+) -> None:
     with pytest.raises(stripe.InvalidRequestError) as exc:
         client.v1.subscriptions.create(
             params={
@@ -132,7 +139,7 @@ def test_send_invoice_needs_days_until_due(client, catalog, customer):
     assert sub["items"].url == f"/v1/subscription_items?subscription={sub.id}"
 
 
-def test_item_rules(client, catalog, customer):
+def test_item_rules(client: stripe.StripeClient, catalog: dict[str, Any], customer: str) -> None:
     with pytest.raises(stripe.InvalidRequestError) as exc:
         _invoice_sub(client, customer, [{"price": catalog["monthly"]}, {"price": catalog["eur"]}])
     assert exc.value.param == "items[1][price]"
@@ -157,7 +164,7 @@ def test_item_rules(client, catalog, customer):
     assert exc6.value.http_status == 404
 
 
-def test_lifecycle(client, catalog, customer):
+def test_lifecycle(client: stripe.StripeClient, catalog: dict[str, Any], customer: str) -> None:
     sub = _invoice_sub(client, customer, [{"price": catalog["monthly"], "quantity": 2}])
     item = sub["items"].data[0]
     # Quantity change.
@@ -210,7 +217,7 @@ def test_lifecycle(client, catalog, customer):
     assert kept.status == "canceled"
 
 
-def test_list_filters(client, catalog, customer):
+def test_list_filters(client: stripe.StripeClient, catalog: dict[str, Any], customer: str) -> None:
     other = client.v1.customers.create(params={"email": "o@example.test"}).id
     a = _invoice_sub(client, customer, [{"price": catalog["monthly"]}])
     b = _invoice_sub(client, customer, [{"price": catalog["yearly"]}])
@@ -238,7 +245,9 @@ def test_list_filters(client, catalog, customer):
     assert ids(collection_method="charge_automatically") == [trial.id]
 
 
-def test_items_pagination_and_list_endpoint(client, catalog, customer):
+def test_items_pagination_and_list_endpoint(
+    client: stripe.StripeClient, catalog: dict[str, Any], customer: str
+) -> None:
     prod = catalog["product"]
     prices = [
         client.v1.prices.create(
@@ -269,7 +278,7 @@ def test_items_pagination_and_list_endpoint(client, catalog, customer):
     assert exc.value.param == "subscription"
 
 
-def test_expand_nested(client, catalog, customer):
+def test_expand_nested(client: stripe.StripeClient, catalog: dict[str, Any], customer: str) -> None:
     sub = _invoice_sub(
         client,
         customer,
@@ -277,7 +286,7 @@ def test_expand_nested(client, catalog, customer):
         expand=["customer", "items.data.price.product"],
     )
     assert isinstance(sub.customer, stripe.Customer)
-    assert sub["items"].data[0].price.product.name == "Pro"  # type: ignore[union-attr]
+    assert sub["items"].data[0].price.product.name == "Pro"
     with pytest.raises(stripe.InvalidRequestError) as exc:
         client.v1.subscriptions.retrieve(sub.id, params={"expand": ["nonsense"]})
     assert exc.value.param == "expand"
@@ -285,7 +294,9 @@ def test_expand_nested(client, catalog, customer):
     assert isinstance(listed.data[0].customer, stripe.Customer)
 
 
-def test_trial_end_now_and_free_price(client, catalog, customer):
+def test_trial_end_now_and_free_price(
+    client: stripe.StripeClient, catalog: dict[str, Any], customer: str
+) -> None:
     sub = client.v1.subscriptions.create(
         params={
             "customer": customer,
@@ -304,13 +315,17 @@ def test_trial_end_now_and_free_price(client, catalog, customer):
     assert free.status == "active"
 
 
-def test_deleting_customer_cancels_subscriptions(client, catalog, customer):
+def test_deleting_customer_cancels_subscriptions(
+    client: stripe.StripeClient, catalog: dict[str, Any], customer: str
+) -> None:
     sub = _invoice_sub(client, customer, [{"price": catalog["monthly"]}])
     client.v1.customers.delete(customer)
     assert client.v1.subscriptions.retrieve(sub.id).status == "canceled"
 
 
-def test_subscription_items_endpoints(client, catalog, customer):
+def test_subscription_items_endpoints(
+    client: stripe.StripeClient, catalog: dict[str, Any], customer: str
+) -> None:
     sub = _invoice_sub(client, customer, [{"price": catalog["monthly"], "quantity": 2}])
     first = sub["items"].data[0]
     added = client.v1.subscription_items.create(

@@ -1,39 +1,27 @@
-"""`billing-sync validate` and `schema` through the real command line (a subprocess each)."""
+"""`billing-sync validate` and `schema` through the CLI's `main(argv)`, in-process.
+
+The loader's messages for every bad fixture are pinned in tests/unit/test_config_loader.py (from
+text and from a path); here a few fixtures pin what the CLI adds: exit code 1, nothing on stdout,
+each message naming the file, the `N error(s)` summary line, and the `--format json` document.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.test_config_loader import expected_messages
+from tests.helpers import BAD_CONFIGS, EXAMPLE, ROOT, CliResult, expected_messages, run_cli
 
-ROOT = Path(__file__).resolve().parent.parent
-BAD = ROOT / "tests" / "fixtures" / "config" / "bad"
-EXAMPLE = ROOT / "billing.yaml"
-
-
-def run(
-    *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if k != "BILLING_SYNC_CONFIG"}
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "billing_sync", *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
+BAD = BAD_CONFIGS
 EXPECTED = expected_messages()
+# One error, the error whose message carries a hint, and six errors at once (plural summary).
+CLI_FIXTURES = ["bad_currency.yaml", "unknown_field_hint.yaml", "several_errors.yaml"]
+
+
+def run(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> CliResult:
+    return run_cli(None, *args, cwd=cwd, env=env)
 
 
 def test_example_is_valid() -> None:
@@ -60,7 +48,12 @@ def test_env_var_chooses_file() -> None:
     )
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_cli_fixtures_are_bad_fixtures() -> None:
+    assert set(CLI_FIXTURES) <= set(EXPECTED)
+    assert {len(EXPECTED[name]) == 1 for name in CLI_FIXTURES} == {True, False}
+
+
+@pytest.mark.parametrize("name", CLI_FIXTURES)
 def test_bad_fixture_exits_1_with_message(name: str) -> None:
     path = BAD / name
     proc = run("validate", "-c", str(path))

@@ -1,20 +1,19 @@
-"""End to end: the real CLI plans and applies billing.yaml against the emulator over HTTP."""
+"""The CLI (`main(argv)` in-process) plans and applies billing.yaml against the emulator over HTTP."""
 
 from __future__ import annotations
 
 import json
-import os
-import pty
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import EmulatorHandle
-from tests.e2e_helpers import EXAMPLE, duplicates, everything, run_cli, write_config
-
-pytestmark = pytest.mark.e2e
+from tests.helpers import (
+    EXAMPLE,
+    ROOT,
+    EmulatorHandle,
+    duplicates,
+    everything,
+    run_cli,
+    write_config,
+)
 
 SMALL = """\
 version: 1
@@ -304,7 +303,7 @@ def test_ids_status_and_import(emulator: EmulatorHandle, tmp_path: Path) -> None
     assert res.returncode == 1 and "not implemented yet" in res.stderr
 
 
-KITCHEN = Path(__file__).parent / "fixtures" / "e2e"
+KITCHEN = ROOT / "tests" / "fixtures" / "e2e"
 
 
 def test_every_feature_applies_then_plans_empty_and_unsets_converge(
@@ -330,38 +329,6 @@ def test_every_feature_applies_then_plans_empty_and_unsets_converge(
     assert subs["initech/trial"]["status"] == "trialing"
     assert subs["initech/volume"]["cancel_at_period_end"] is False
     assert subs["initech/volume"]["metadata"]["billing_sync_protect"] == "true"
-
-
-def _apply_on_a_terminal(emulator: EmulatorHandle, config: Path, answer: str) -> tuple[int, str]:
-    """Run apply with a pseudo-terminal as stdin and type `answer` at its prompt."""
-    master, slave = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STRIPE_")}
-    env.update(STRIPE_API_KEY=emulator.api_key, STRIPE_API_BASE=emulator.url)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "billing_sync", "apply", "-c", str(config)],
-        stdin=slave,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=env,
-        text=True,
-    )
-    os.close(slave)
-    os.write(master, (answer + "\n").encode())
-    out, _ = proc.communicate(timeout=60)
-    os.close(master)
-    return proc.returncode, out
-
-
-def test_apply_asks_for_yes_on_a_terminal(emulator: EmulatorHandle, tmp_path: Path) -> None:
-    cfg = write_config(tmp_path, SMALL)
-    code, out = _apply_on_a_terminal(emulator, cfg, "y")
-    assert code == 1 and "apply cancelled; nothing was changed" in out
-    assert "Only 'yes' is accepted" in out
-    assert emulator.writes() == []
-    code, out = _apply_on_a_terminal(emulator, cfg, "yes")
-    assert code == 0, out
-    assert "Apply complete" in out
-    assert_no_changes(emulator, cfg)
 
 
 def test_drift_detects_hand_edits(emulator: EmulatorHandle, tmp_path: Path) -> None:

@@ -11,6 +11,11 @@ import stripe
 from billing_sync.cli.payments import _guard_stripe_logs, _RedactSecrets
 
 
+def current_log() -> str | None:
+    """stripe.log, read afresh (mypy would keep the value assigned before the call)."""
+    return stripe.log
+
+
 @pytest.fixture(autouse=True)
 def _restore_stripe_log() -> Iterator[None]:
     saved = stripe.log
@@ -31,7 +36,7 @@ def test_debug_console_logging_is_capped_at_info(monkeypatch: pytest.MonkeyPatch
 def test_explicit_debug_is_capped_too() -> None:
     stripe.log = "debug"
     _guard_stripe_logs()
-    assert stripe.log == "info"
+    assert current_log() == "info"
 
 
 def test_other_levels_are_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:

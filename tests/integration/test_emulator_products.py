@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import stripe
 
-pytestmark = pytest.mark.e2e
+from tests.helpers import EmulatorHandle
 
 
-def test_create_retrieve_update_product(emulator):
+def test_create_retrieve_update_product(emulator: EmulatorHandle) -> None:
     c = emulator.client()
     p = c.v1.products.create(params={"name": "Pro", "metadata": {"tier": "2", "x": "y"}})
     assert p.id.startswith("prod_")
@@ -29,7 +29,7 @@ def test_create_retrieve_update_product(emulator):
     assert cleared.description is None
 
 
-def test_custom_id_and_collision(emulator):
+def test_custom_id_and_collision(emulator: EmulatorHandle) -> None:
     c = emulator.client()
     p = c.v1.products.create(params={"id": "pro", "name": "Pro"})
     assert p.id == "pro"
@@ -40,7 +40,7 @@ def test_custom_id_and_collision(emulator):
     assert exc.value.http_status == 400
 
 
-def test_missing_name_and_404(emulator):
+def test_missing_name_and_404(emulator: EmulatorHandle) -> None:
     c = emulator.client()
     with pytest.raises(stripe.InvalidRequestError) as exc:
         c.v1.products.create(params={})  # type: ignore[typeddict-item]
@@ -53,7 +53,7 @@ def test_missing_name_and_404(emulator):
     assert exc404.value.user_message == "No such product: 'prod_nope'"
 
 
-def test_default_price_rules(emulator):
+def test_default_price_rules(emulator: EmulatorHandle) -> None:
     c = emulator.client()
     a = c.v1.products.create(params={"name": "A"})
     b = c.v1.products.create(params={"name": "B"})
@@ -74,7 +74,7 @@ def test_default_price_rules(emulator):
     assert c.v1.prices.update(pa.id, params={"active": False}).active is False
 
 
-def test_default_price_data_on_create(emulator):
+def test_default_price_data_on_create(emulator: EmulatorHandle) -> None:
     c = emulator.client()
     p = c.v1.products.create(
         params={
@@ -92,7 +92,7 @@ def test_default_price_data_on_create(emulator):
     assert price.recurring is not None and price.recurring.interval == "year"
 
 
-def test_delete_only_without_prices(emulator):
+def test_delete_only_without_prices(emulator: EmulatorHandle) -> None:
     c = emulator.client()
     p = c.v1.products.create(params={"name": "Gone"})
     deleted = c.v1.products.delete(p.id)
@@ -107,7 +107,7 @@ def test_delete_only_without_prices(emulator):
     assert c.v1.products.retrieve(q.id).id == q.id
 
 
-def test_list_active_and_ids(emulator):
+def test_list_active_and_ids(emulator: EmulatorHandle) -> None:
     c = emulator.client()
     ids = [c.v1.products.create(params={"name": f"P{i}"}).id for i in range(5)]
     c.v1.products.update(ids[1], params={"active": False})
@@ -127,7 +127,7 @@ def test_list_active_and_ids(emulator):
     assert exc.value.param == "ids"
 
 
-def test_statement_descriptor_rules(emulator):
+def test_statement_descriptor_rules(emulator: EmulatorHandle) -> None:
     c = emulator.client()
     with pytest.raises(stripe.InvalidRequestError) as exc:
         c.v1.products.create(params={"name": "x", "statement_descriptor": "A" * 23})

@@ -4,7 +4,6 @@ ConfigError with located issues; it never raises anything else."""
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -14,8 +13,9 @@ from hypothesis import strategies as st
 from billing_sync.config.loader import load_text
 from billing_sync.config.models import BillingConfig
 from billing_sync.errors import ConfigError
+from tests.helpers import EXAMPLE
 
-EXAMPLE_TEXT = (Path(__file__).resolve().parent.parent / "billing.yaml").read_text(encoding="utf-8")
+EXAMPLE_TEXT = EXAMPLE.read_text(encoding="utf-8")
 EXAMPLE = yaml.safe_load(EXAMPLE_TEXT)
 LINES = EXAMPLE_TEXT.splitlines()
 

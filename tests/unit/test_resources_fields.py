@@ -24,7 +24,7 @@ from billing_sync.plan.plan import Plan
 from billing_sync.resources import KINDS, FieldSpec, Kind, Mutability, Unset
 from billing_sync.resources.base import values
 from billing_sync.resources.read import desired_state
-from tests.plan_helpers import applied, plan_for
+from tests.unit.plan_helpers import applied, plan_for
 
 FULL = """
 version: 1
@@ -120,6 +120,14 @@ def remover(path: tuple[str, ...], *names: str) -> Callable[[Doc], None]:
     return edit
 
 
+def both(*edits: Callable[[Doc], None]) -> Callable[[Doc], None]:
+    def edit(doc: Doc) -> None:
+        for one in edits:
+            one(doc)
+
+    return edit
+
+
 def move_monthly_to_team(doc: Doc) -> None:
     price = at(doc, PRO)["prices"].pop("pro-monthly")
     at(doc, PRO)["default_price"] = "pro-yearly"
@@ -181,11 +189,10 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("price", "billing_scheme"): Case(
         "pro-yearly",
-        lambda doc: (
-            remover(YEARLY, "unit_amount")(doc),
-            at(doc, YEARLY).update(
-                {"tiers_mode": "volume", "tiers": [{"up_to": "inf", "unit_amount": 29000}]}
-            ),
+        both(
+            remover(YEARLY, "unit_amount"),
+            setter(YEARLY, "tiers_mode", "volume"),
+            setter(YEARLY, "tiers", [{"up_to": "inf", "unit_amount": 29000}]),
         ),
         None,  # follows from tiers
     ),
@@ -261,9 +268,9 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("subscription", "collection_method"): Case(
         "acme/main",
-        lambda doc: (
-            setter(MAIN, "collection_method", "charge_automatically")(doc),
-            remover(MAIN, "days_until_due")(doc),
+        both(
+            setter(MAIN, "collection_method", "charge_automatically"),
+            remover(MAIN, "days_until_due"),
         ),
         # Removing it falls back to charge_automatically, which takes no days_until_due.
         remover(MAIN, "collection_method", "days_until_due"),

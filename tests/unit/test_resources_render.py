@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -10,9 +9,8 @@ import yaml
 from billing_sync.config.loader import load_text
 from billing_sync.resources import KINDS
 from billing_sync.resources.read import desired_state
-from tests.test_resources_fields import FULL
-
-EXAMPLE = Path(__file__).resolve().parent.parent / "billing.yaml"
+from tests.helpers import EXAMPLE
+from tests.unit.test_resources_fields import FULL
 
 
 def rendered(text: str) -> dict[str, Any]:

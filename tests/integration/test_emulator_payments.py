@@ -9,14 +9,15 @@ from typing import Any
 import pytest
 import stripe
 
-pytestmark = pytest.mark.e2e
+from tests.helpers import EmulatorHandle
 
 NO_REDIRECTS = {"enabled": True, "allow_redirects": "never"}
 
 
 def _pi(c: stripe.StripeClient, **params: Any) -> stripe.PaymentIntent:
     base: dict[str, Any] = {"amount": 1999, "currency": "usd"}
-    return c.v1.payment_intents.create(params={**base, **params})  # type: ignore[arg-type]
+    merged: Any = {**base, **params}
+    return c.v1.payment_intents.create(params=merged)
 
 
 def _paid(c: stripe.StripeClient, amount: int = 1999, currency: str = "usd") -> Any:
@@ -41,7 +42,7 @@ def _declared(cls: type) -> set[str]:
 # --------------------------------------------------------------------------- payment intents
 
 
-def test_create_returns_stripe_shape(emulator: Any) -> None:
+def test_create_returns_stripe_shape(emulator: EmulatorHandle) -> None:
     c = emulator.client()
     pi = _pi(
         c,
@@ -64,11 +65,11 @@ def test_create_returns_stripe_shape(emulator: Any) -> None:
     assert got.to_dict() == pi.to_dict()
 
 
-def test_uppercase_currency_is_normalised(emulator: Any) -> None:
+def test_uppercase_currency_is_normalised(emulator: EmulatorHandle) -> None:
     assert _pi(emulator.client(), currency="EUR").currency == "eur"
 
 
-def test_confirm_with_visa_succeeds_and_creates_a_charge(emulator: Any) -> None:
+def test_confirm_with_visa_succeeds_and_creates_a_charge(emulator: EmulatorHandle) -> None:
     c = emulator.client()
     pi = _pi(c, automatic_payment_methods=NO_REDIRECTS)
     done = c.v1.payment_intents.confirm(pi.id, params={"payment_method": "pm_card_visa"})
@@ -84,7 +85,7 @@ def test_confirm_with_visa_succeeds_and_creates_a_charge(emulator: Any) -> None:
     assert _fields(expanded) == _declared(stripe.Charge)
 
 
-def test_test_tokens_become_stored_payment_methods(emulator: Any) -> None:
+def test_test_tokens_become_stored_payment_methods(emulator: EmulatorHandle) -> None:
     pytest.importorskip("billing_sync.emulator.resources.payment_methods")
     c = emulator.client()
     pi = _paid(c)
@@ -96,7 +97,7 @@ def test_test_tokens_become_stored_payment_methods(emulator: Any) -> None:
     assert ch.payment_method == pm_id
 
 
-def test_attached_payment_methods_pay_and_decline(emulator: Any) -> None:
+def test_attached_payment_methods_pay_and_decline(emulator: EmulatorHandle) -> None:
     pytest.importorskip("billing_sync.emulator.resources.customers")
     c = emulator.client()
     cus = c.v1.customers.create(params={"email": "a@example.com"})
@@ -121,12 +122,12 @@ def test_attached_payment_methods_pay_and_decline(emulator: Any) -> None:
     assert exc.value.error is not None and exc.value.error.decline_code == "generic_decline"
 
 
-def test_create_with_confirm_true(emulator: Any) -> None:
+def test_create_with_confirm_true(emulator: EmulatorHandle) -> None:
     pi = _paid(emulator.client())
     assert pi.status == "succeeded" and pi.latest_charge
 
 
-def test_confirm_of_redirect_capable_intent_needs_return_url(emulator: Any) -> None:
+def test_confirm_of_redirect_capable_intent_needs_return_url(emulator: EmulatorHandle) -> None:
     c = emulator.client()
     pi = _pi(c)
     assert pi.automatic_payment_methods is not None
@@ -140,7 +141,7 @@ def test_confirm_of_redirect_capable_intent_needs_return_url(emulator: Any) -> N
     assert done.status == "succeeded"
 
 
-def test_payment_method_then_confirm_without_one(emulator: Any) -> None:
+def test_payment_method_then_confirm_without_one(emulator: EmulatorHandle) -> None:
     c = emulator.client()
     pi = _pi(c, payment_method="pm_card_visa", automatic_payment_methods=NO_REDIRECTS)
     assert pi.status == "requires_confirmation"
@@ -156,7 +157,7 @@ def test_payment_method_then_confirm_without_one(emulator: Any) -> None:
         ("pm_card_chargeDeclinedExpiredCard", "expired_card", "expired_card"),
     ],
 )
-def test_declined_card(emulator: Any, token: str, code: str, decline_code: str) -> None:
+def test_declined_card(emulator: EmulatorHandle, token: str, code: str, decline_code: str) -> None:
     c = emulator.client()
     pi = _pi(c, automatic_payment_methods=NO_REDIRECTS)
     with pytest.raises(stripe.CardError) as exc:
@@ -179,7 +180,7 @@ def test_declined_card(emulator: Any, token: str, code: str, decline_code: str) 
     assert ok.status == "succeeded" and ok.last_payment_error is None
 
 
-def test_declined_on_create_with_confirm_keeps_the_intent(emulator: Any) -> None:
+def test_declined_on_create_with_confirm_keeps_the_intent(emulator: EmulatorHandle) -> None:
     c = emulator.client()
     with pytest.raises(stripe.CardError) as exc:
         _pi(
@@ -196,7 +197,7 @@ def test_declined_on_create_with_confirm_keeps_the_intent(emulator: Any) -> None
 @pytest.mark.parametrize(
     ("currency", "minimum"), [("usd", 50), ("eur", 50), ("gbp", 30), ("jpy", 50)]
 )
-def test_minimum_charge_amount(emulator: Any, currency: str, minimum: int) -> None:
+def test_minimum_charge_amount(emulator: EmulatorHandle, currency: str, minimum: int) -> None:
     c = emulator.client()
     assert _pi(c, amount=minimum, currency=currency).amount == minimum
     with pytest.raises(stripe.InvalidRequestError) as exc:
@@ -207,7 +208,7 @@ def test_minimum_charge_amount(emulator: Any, currency: str, minimum: int) -> No
     assert exc.value.user_message.startswith("Amount must be at least")
 
 
-def test_amount_too_large(emulator: Any) -> None:
+def test_amount_too_large(emulator: EmulatorHandle) -> None:
     with pytest.raises(stripe.InvalidRequestError) as exc:
         _pi(emulator.client(), amount=100_000_000)
     assert exc.value.code == "amount_too_large"
@@ -228,7 +229,9 @@ def test_amount_too_large(emulator: Any) -> None:
         ({"shipping": {"name": "n", "address": {"line1": "l"}}}, "shipping", "not supported"),
     ],
 )
-def test_create_errors(emulator: Any, params: dict[str, Any], param: str, fragment: str) -> None:
+def test_create_errors(
+    emulator: EmulatorHandle, params: dict[str, Any], param: str, fragment: str
+) -> None:
     c = emulator.client()
     with pytest.raises(stripe.InvalidRequestError) as exc:
         _pi(c, **params)
@@ -238,14 +241,14 @@ def test_create_errors(emulator: Any, params: dict[str, Any], param: str, fragme
     assert c.v1.payment_intents.list().data == []
 
 
-def test_missing_required_amount(emulator: Any) -> None:
+def test_missing_required_amount(emulator: EmulatorHandle) -> None:
     c = emulator.client()
     with pytest.raises(stripe.InvalidRequestError) as exc:
         c.v1.payment_intents.create(params={"currency": "usd"})  # type: ignore[typeddict-item]
     assert exc.value.param == "amount"
 
 
-def test_customer_and_list_filter_and_pagination(emulator: Any) -> None:
+def test_customer_and_list_filter_and_pagination(emulator: EmulatorHandle) -> None:
     pytest.importorskip("billing_sync.emulator.resources.customers")
     c = emulator.client()
     cus = c.v1.customers.create(params={"email": "a@example.com"})
@@ -260,7 +263,7 @@ def test_customer_and_list_filter_and_pagination(emulator: Any) -> None:
     assert every == [p.id for p in reversed(mine + others)]
 
 
-def test_list_created_filter(emulator: Any) -> None:
+def test_list_created_filter(emulator: EmulatorHandle) -> None:
     c = emulator.client()
     pi = _pi(c)
     found = c.v1.payment_intents.list(params={"created": {"gte": pi.created}}).data
@@ -269,13 +272,13 @@ def test_list_created_filter(emulator: Any) -> None:
     assert c.v1.payment_intents.list(params={"created": pi.created}).data[0].id == pi.id
 
 
-def test_retrieve_missing_is_404(emulator: Any) -> None:
+def test_retrieve_missing_is_404(emulator: EmulatorHandle) -> None:
     with pytest.raises(stripe.InvalidRequestError) as exc:
         emulator.client().v1.payment_intents.retrieve("pi_missing")
     assert exc.value.http_status == 404 and exc.value.code == "resource_missing"
 
 
-def test_retrieve_with_wrong_client_secret(emulator: Any) -> None:
+def test_retrieve_with_wrong_client_secret(emulator: EmulatorHandle) -> None:
     c = emulator.client()
     pi = _pi(c)
     ok = c.v1.payment_intents.retrieve(pi.id, params={"client_secret": pi.client_secret or ""})
@@ -284,7 +287,7 @@ def test_retrieve_with_wrong_client_secret(emulator: Any) -> None:
         c.v1.payment_intents.retrieve(pi.id, params={"client_secret": f"{pi.id}_secret_wrong"})
 
 
-def test_update_is_limited(emulator: Any) -> None:
+def test_update_is_limited(emulator: EmulatorHandle) -> None:
     c = emulator.client()
     pi = _pi(c, metadata={"a": "1", "b": "2"}, automatic_payment_methods=NO_REDIRECTS)
     upd = c.v1.payment_intents.update(
@@ -306,7 +309,7 @@ def test_update_is_limited(emulator: Any) -> None:
     assert c.v1.payment_intents.update(pi.id, params={"metadata": {"x": "y"}}).metadata["x"] == "y"
 
 
-def test_cancel(emulator: Any) -> None:
+def test_cancel(emulator: EmulatorHandle) -> None:
     c = emulator.client()
     pi = _pi(c)
     with pytest.raises(stripe.InvalidRequestError) as exc:
@@ -327,7 +330,7 @@ def test_cancel(emulator: Any) -> None:
     assert "status of succeeded" in str(exc.value.user_message)
 
 
-def test_idempotent_create_replays(emulator: Any) -> None:
+def test_idempotent_create_replays(emulator: EmulatorHandle) -> None:
     c = emulator.client()
     a = c.v1.payment_intents.create(
         params={"amount": 1999, "currency": "usd"}, options={"idempotency_key": "k-1"}
@@ -343,7 +346,7 @@ def test_idempotent_create_replays(emulator: Any) -> None:
         )
 
 
-def test_charges_list_filters(emulator: Any) -> None:
+def test_charges_list_filters(emulator: EmulatorHandle) -> None:
     c = emulator.client()
     a, b = _paid(c), _paid(c, amount=500)
     assert [ch.id for ch in c.v1.charges.list().data] == [b.latest_charge, a.latest_charge]
@@ -354,7 +357,7 @@ def test_charges_list_filters(emulator: Any) -> None:
 # --------------------------------------------------------------------------- refunds
 
 
-def test_partial_refunds_until_fully_refunded(emulator: Any) -> None:
+def test_partial_refunds_until_fully_refunded(emulator: EmulatorHandle) -> None:
     c = emulator.client()
     pi = _paid(c)
     r1 = c.v1.refunds.create(
@@ -368,7 +371,7 @@ def test_partial_refunds_until_fully_refunded(emulator: Any) -> None:
     assert ch.amount_refunded == 500 and ch.refunded is False
 
     r2 = c.v1.refunds.create(params={"charge": ch.id, "amount": 1000, "metadata": {"t": "2"}})
-    assert r2.metadata.to_dict() == {"t": "2"}
+    assert r2.metadata is not None and r2.metadata.to_dict() == {"t": "2"}
 
     with pytest.raises(stripe.InvalidRequestError) as exc:
         c.v1.refunds.create(params={"payment_intent": pi.id, "amount": 500})
@@ -389,7 +392,7 @@ def test_partial_refunds_until_fully_refunded(emulator: Any) -> None:
     assert exc.value.code == "charge_already_refunded"
 
 
-def test_over_refund_of_untouched_charge(emulator: Any) -> None:
+def test_over_refund_of_untouched_charge(emulator: EmulatorHandle) -> None:
     c = emulator.client()
     pi = _paid(c, amount=500, currency="jpy")
     with pytest.raises(stripe.InvalidRequestError) as exc:
@@ -398,7 +401,7 @@ def test_over_refund_of_untouched_charge(emulator: Any) -> None:
     assert c.v1.refunds.list().data == []
 
 
-def test_refund_of_unpaid_intent_is_refused(emulator: Any) -> None:
+def test_refund_of_unpaid_intent_is_refused(emulator: EmulatorHandle) -> None:
     c = emulator.client()
     pi = _pi(c)
     with pytest.raises(stripe.InvalidRequestError) as exc:
@@ -417,7 +420,7 @@ def test_refund_of_unpaid_intent_is_refused(emulator: Any) -> None:
         ({"payment_intent": "pi_x", "instructions_email": "a@b.c"}, "instructions_email"),
     ],
 )
-def test_refund_errors(emulator: Any, params: dict[str, Any], param: str | None) -> None:
+def test_refund_errors(emulator: EmulatorHandle, params: dict[str, Any], param: str | None) -> None:
     c = emulator.client()
     with pytest.raises(stripe.InvalidRequestError) as exc:
         c.v1.refunds.create(params=params)  # type: ignore[arg-type]
@@ -425,7 +428,7 @@ def test_refund_errors(emulator: Any, params: dict[str, Any], param: str | None)
     assert exc.value.param == param
 
 
-def test_refund_of_failed_charge_is_refused(emulator: Any) -> None:
+def test_refund_of_failed_charge_is_refused(emulator: EmulatorHandle) -> None:
     c = emulator.client()
     pi = _pi(c, automatic_payment_methods=NO_REDIRECTS)
     with pytest.raises(stripe.CardError):
@@ -436,13 +439,14 @@ def test_refund_of_failed_charge_is_refused(emulator: Any) -> None:
     assert exc.value.param == "charge"
 
 
-def test_refund_retrieve_update_list(emulator: Any) -> None:
+def test_refund_retrieve_update_list(emulator: EmulatorHandle) -> None:
     c = emulator.client()
     a, b = _paid(c), _paid(c)
     ra = c.v1.refunds.create(params={"payment_intent": a.id, "amount": 100})
     rb = c.v1.refunds.create(params={"payment_intent": b.id, "amount": 200})
     assert c.v1.refunds.retrieve(ra.id).amount == 100
-    assert c.v1.refunds.update(ra.id, params={"metadata": {"k": "v"}}).metadata["k"] == "v"
+    updated = c.v1.refunds.update(ra.id, params={"metadata": {"k": "v"}})
+    assert updated.metadata is not None and updated.metadata["k"] == "v"
     assert [r.id for r in c.v1.refunds.list(params={"payment_intent": a.id}).data] == [ra.id]
     assert [r.id for r in c.v1.refunds.list(params={"charge": str(b.latest_charge)}).data] == [
         rb.id
@@ -453,7 +457,7 @@ def test_refund_retrieve_update_list(emulator: Any) -> None:
     assert exc.value.http_status == 404
 
 
-def test_expand_latest_charge_and_refund_charge(emulator: Any) -> None:
+def test_expand_latest_charge_and_refund_charge(emulator: EmulatorHandle) -> None:
     c = emulator.client()
     pi = _paid(c)
     got = c.v1.payment_intents.retrieve(pi.id, params={"expand": ["latest_charge"]})

@@ -15,7 +15,7 @@ import pytest
 from billing_sync.plan.plan import Plan
 from billing_sync.plan.render import render
 from billing_sync.resources import PRICE, PRODUCT
-from tests.plan_helpers import BASE, applied, config, plan_for, with_snapshot
+from tests.unit.plan_helpers import BASE, applied, config, plan_for, with_snapshot
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("BILLING_SYNC_UPDATE_GOLDEN") == "1"

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 import stripe
 
-pytestmark = pytest.mark.e2e
+from tests.helpers import EmulatorHandle
 
 
 @pytest.fixture
-def client(emulator: Any) -> stripe.StripeClient:
+def client(emulator: EmulatorHandle) -> stripe.StripeClient:
     return emulator.client()
 
 
@@ -28,12 +28,14 @@ def _price(client: stripe.StripeClient, product: stripe.Product, **kw: Any) -> s
     return client.v1.prices.create(params=params)  # type: ignore[arg-type]
 
 
-def test_recurring_price_echoes_decimal_and_defaults(client, product):
+def test_recurring_price_echoes_decimal_and_defaults(
+    client: stripe.StripeClient, product: stripe.Product
+) -> None:
     p = _price(client, product, unit_amount=1999, recurring={"interval": "month"})
     assert p.id.startswith("price_")
     assert p.unit_amount == 1999
     assert p.unit_amount_decimal == Decimal("1999")
-    raw = p.last_response.data if p.last_response else {}
+    raw: Any = p.last_response.data if p.last_response else {}
     assert raw["unit_amount_decimal"] == "1999"  # a string on the wire
     assert p.type == "recurring"
     assert p.billing_scheme == "per_unit"
@@ -46,7 +48,7 @@ def test_recurring_price_echoes_decimal_and_defaults(client, product):
     assert "currency_options" not in p
 
 
-def test_free_and_decimal_prices(client, product):
+def test_free_and_decimal_prices(client: stripe.StripeClient, product: stripe.Product) -> None:
     free = _price(client, product, unit_amount=0)
     assert free.unit_amount == 0
     assert free.unit_amount_decimal == Decimal("0")
@@ -64,7 +66,7 @@ def test_free_and_decimal_prices(client, product):
     assert missing.value.param == "unit_amount"
 
 
-def test_tiers_only_when_expanded(client, product):
+def test_tiers_only_when_expanded(client: stripe.StripeClient, product: stripe.Product) -> None:
     p = client.v1.prices.create(
         params={
             "product": product.id,
@@ -98,7 +100,9 @@ def test_tiers_only_when_expanded(client, product):
     assert "inf" in str(exc.value.user_message)
 
 
-def test_currency_options_echo_main_currency(client, product):
+def test_currency_options_echo_main_currency(
+    client: stripe.StripeClient, product: stripe.Product
+) -> None:
     p = _price(client, product, unit_amount=1000, currency_options={"eur": {"unit_amount": 900}})
     assert "currency_options" not in p
     got = client.v1.prices.retrieve(p.id, params={"expand": ["currency_options"]})
@@ -115,7 +119,7 @@ def test_currency_options_echo_main_currency(client, product):
     assert set(upd.currency_options.to_dict()) == {"usd", "eur", "gbp"}
 
 
-def test_transform_quantity_and_product_data(client):
+def test_transform_quantity_and_product_data(client: stripe.StripeClient) -> None:
     p = client.v1.prices.create(
         params={
             "currency": "usd",
@@ -132,7 +136,9 @@ def test_transform_quantity_and_product_data(client):
     assert p.product.metadata["k"] == "v"
 
 
-def test_immutable_fields_rejected_on_update(client, product):
+def test_immutable_fields_rejected_on_update(
+    client: stripe.StripeClient, product: stripe.Product
+) -> None:
     p = _price(client, product, unit_amount=1000)
     for field, value in (
         ("unit_amount", 2000),
@@ -140,7 +146,7 @@ def test_immutable_fields_rejected_on_update(client, product):
         ("recurring", {"interval": "year"}),
     ):
         with pytest.raises(stripe.InvalidRequestError) as exc:
-            client.v1.prices.update(p.id, params={field: value})  # type: ignore[misc]
+            client.v1.prices.update(p.id, params={field: value})  # type: ignore[arg-type]
         assert exc.value.http_status == 400
         assert exc.value.param is not None and exc.value.param.startswith(field)
         assert "Received unknown parameter" in str(exc.value.user_message)
@@ -156,7 +162,9 @@ def test_immutable_fields_rejected_on_update(client, product):
     assert client.v1.prices.update(p.id, params={"nickname": ""}).nickname is None
 
 
-def test_lookup_key_collision_and_transfer(client, product):
+def test_lookup_key_collision_and_transfer(
+    client: stripe.StripeClient, product: stripe.Product
+) -> None:
     a = _price(client, product, lookup_key="pro-monthly")
     with pytest.raises(stripe.InvalidRequestError) as exc:
         _price(client, product, lookup_key="pro-monthly")
@@ -183,7 +191,7 @@ def test_lookup_key_collision_and_transfer(client, product):
     assert c.lookup_key == "pro-monthly"
 
 
-def test_list_filters(client, product):
+def test_list_filters(client: stripe.StripeClient, product: stripe.Product) -> None:
     other = client.v1.products.create(params={"name": "Other"})
     monthly = _price(client, product, recurring={"interval": "month"})
     once = _price(client, product)
@@ -206,7 +214,7 @@ def test_list_filters(client, product):
     assert exc.value.param == "lookup_keys"
 
 
-def test_no_delete_and_missing(client, product):
+def test_no_delete_and_missing(client: stripe.StripeClient, product: stripe.Product) -> None:
     with pytest.raises(stripe.InvalidRequestError) as exc:
         client.v1.prices.retrieve("price_missing")
     assert exc.value.http_status == 404
@@ -219,7 +227,7 @@ def test_no_delete_and_missing(client, product):
     assert exc2.value.code == "resource_missing"
 
 
-def test_invalid_currency_and_enum(client, product):
+def test_invalid_currency_and_enum(client: stripe.StripeClient, product: stripe.Product) -> None:
     with pytest.raises(stripe.InvalidRequestError) as exc:
         _price(client, product, currency="usdd")
     assert exc.value.param == "currency"

@@ -12,11 +12,11 @@ import pytest
 import requests
 import stripe
 
-pytestmark = pytest.mark.e2e
+from tests.helpers import EmulatorHandle
 
 
 @pytest.fixture
-def client(emulator: Any) -> stripe.StripeClient:
+def client(emulator: EmulatorHandle) -> stripe.StripeClient:
     return emulator.client()
 
 
@@ -34,7 +34,7 @@ def _raw(
 # -- authentication, errors ------------------------------------------------------------------
 
 
-def test_missing_and_invalid_api_key(emulator):
+def test_missing_and_invalid_api_key(emulator: EmulatorHandle) -> None:
     r = _raw(emulator, "GET", "/v1/products", key=None)
     assert r.status_code == 401
     assert r.json()["error"]["type"] == "invalid_request_error"
@@ -49,7 +49,7 @@ def test_missing_and_invalid_api_key(emulator):
         live.v1.products.list()
 
 
-def test_error_shape_and_request_id(emulator):
+def test_error_shape_and_request_id(emulator: EmulatorHandle) -> None:
     r = _raw(emulator, "GET", "/v1/prices/price_missing")
     assert r.status_code == 404
     body = r.json()
@@ -69,7 +69,7 @@ def test_error_shape_and_request_id(emulator):
     assert "Unrecognized request URL (GET: /v1/nothing_here)" in unknown.json()["error"]["message"]
 
 
-def test_unknown_parameter(client):
+def test_unknown_parameter(client: stripe.StripeClient) -> None:
     with pytest.raises(stripe.InvalidRequestError) as exc:
         client.v1.products.create(params={"name": "x", "colour": "red"})  # type: ignore[typeddict-unknown-key]
     assert exc.value.http_status == 400
@@ -81,13 +81,13 @@ def test_unknown_parameter(client):
                 "product": "p",
                 "currency": "usd",
                 "unit_amount": 1,
-                "recurring": {"interval": "month", "foo": "1"},
-            }  # type: ignore[typeddict-unknown-key]
+                "recurring": {"interval": "month", "foo": "1"},  # type: ignore[typeddict-unknown-key]
+            }
         )
     assert nested.value.param == "recurring[foo]"
 
 
-def test_known_but_unsupported_parameter(client):
+def test_known_but_unsupported_parameter(client: stripe.StripeClient) -> None:
     with pytest.raises(stripe.InvalidRequestError) as exc:
         client.v1.products.create(
             params={
@@ -112,11 +112,11 @@ def test_known_but_unsupported_parameter(client):
                     }
                 ],
             }
-        )  # type: ignore[typeddict-item]
+        )
     assert exc2.value.param == "items[0][price_data]"
 
 
-def test_type_coercion_errors(emulator):
+def test_type_coercion_errors(emulator: EmulatorHandle) -> None:
     r = _raw(emulator, "GET", "/v1/products", params={"limit": "ten"})
     assert r.status_code == 400
     assert r.json()["error"]["message"] == "Invalid integer: ten"
@@ -136,7 +136,7 @@ def test_type_coercion_errors(emulator):
     assert r4.json()["metadata"] == {"a": "1"}
 
 
-def test_expand_errors(client):
+def test_expand_errors(client: stripe.StripeClient) -> None:
     p = client.v1.products.create(params={"name": "x"})
     with pytest.raises(stripe.InvalidRequestError) as exc:
         client.v1.products.retrieve(p.id, params={"expand": ["name"]})
@@ -148,7 +148,9 @@ def test_expand_errors(client):
 # -- idempotency -------------------------------------------------------------------------------
 
 
-def test_idempotent_replay_and_mismatch(emulator, client):
+def test_idempotent_replay_and_mismatch(
+    emulator: EmulatorHandle, client: stripe.StripeClient
+) -> None:
     opts: Any = {"idempotency_key": "create-pro-1"}
     a = client.v1.products.create(params={"name": "Pro"}, options=opts)
     b = client.v1.products.create(params={"name": "Pro"}, options=opts)
@@ -168,7 +170,7 @@ def test_idempotent_replay_and_mismatch(emulator, client):
     assert [r["idempotency_key"] for r in log if r["method"] == "POST"] == ["create-pro-1"] * 4
 
 
-def test_errors_replayed_but_validation_failures_not_stored(client):
+def test_errors_replayed_but_validation_failures_not_stored(client: stripe.StripeClient) -> None:
     opts: Any = {"idempotency_key": "k-1"}
     with pytest.raises(stripe.InvalidRequestError):
         client.v1.products.create(params={"name": "x", "bogus": "1"}, options=opts)  # type: ignore[typeddict-unknown-key]
@@ -183,7 +185,9 @@ def test_errors_replayed_but_validation_failures_not_stored(client):
         assert exc.value.code == "resource_already_exists"
 
 
-def test_concurrent_same_key_creates_one_object(emulator, client):
+def test_concurrent_same_key_creates_one_object(
+    emulator: EmulatorHandle, client: stripe.StripeClient
+) -> None:
     emulator.configure(execution_delay_ms=300)
     results: list[Any] = []
 
@@ -206,12 +210,13 @@ def test_concurrent_same_key_creates_one_object(emulator, client):
     errors = [r for r in results if isinstance(r, stripe.StripeError)]
     assert len(errors) == 1
     assert errors[0].http_status == 409
-    assert errors[0].json_body is not None
-    assert errors[0].json_body["error"]["code"] == "idempotency_key_in_use"
+    body = errors[0].json_body
+    assert isinstance(body, dict)
+    assert body["error"]["code"] == "idempotency_key_in_use"
     assert len(client.v1.products.list().data) == 1
 
 
-def test_eight_threads_lose_and_duplicate_nothing(client):
+def test_eight_threads_lose_and_duplicate_nothing(client: stripe.StripeClient) -> None:
     def create(i: int) -> str:
         return client.v1.customers.create(params={"email": f"c{i}@example.test"}).id
 
@@ -226,7 +231,7 @@ def test_eight_threads_lose_and_duplicate_nothing(client):
 # -- pagination --------------------------------------------------------------------------------
 
 
-def test_pagination_over_250_objects(emulator, client):
+def test_pagination_over_250_objects(emulator: EmulatorHandle, client: stripe.StripeClient) -> None:
     seeded = emulator.seed(products=250, prices_per_product=1)
     assert len(seeded["products"]) == 250
     page = client.v1.products.list(params={"limit": 100})
@@ -251,7 +256,9 @@ def test_pagination_over_250_objects(emulator, client):
 # -- faults, latency, the request log ----------------------------------------------------------
 
 
-def test_injected_faults_before_execution(emulator, client):
+def test_injected_faults_before_execution(
+    emulator: EmulatorHandle, client: stripe.StripeClient
+) -> None:
     emulator.configure(fail_nth=1, fail_kind="429")
     with pytest.raises(stripe.RateLimitError) as exc:
         client.v1.products.create(params={"name": "x"})
@@ -268,7 +275,9 @@ def test_injected_faults_before_execution(emulator, client):
     assert statuses == [429, 500, 0, 200]
 
 
-def test_response_lost_then_idempotent_retry(emulator, client):
+def test_response_lost_then_idempotent_retry(
+    emulator: EmulatorHandle, client: stripe.StripeClient
+) -> None:
     emulator.configure(fail_nth=1, fail_kind="500_after")
     opts: Any = {"idempotency_key": "lost-1"}
     with pytest.raises(stripe.APIError):
@@ -282,7 +291,7 @@ def test_response_lost_then_idempotent_retry(emulator, client):
     assert [(r["status"], r["replayed"]) for r in posts] == [(500, False), (200, True)]
 
 
-def test_lock_timeout_fault_says_retry(emulator):
+def test_lock_timeout_fault_says_retry(emulator: EmulatorHandle) -> None:
     emulator.configure(fail_nth=1, fail_kind="lock_timeout")
     r = _raw(emulator, "POST", "/v1/products", data={"name": "x"})
     assert r.status_code == 429
@@ -290,7 +299,9 @@ def test_lock_timeout_fault_says_retry(emulator):
     assert r.headers["Stripe-Should-Retry"] == "true"
 
 
-def test_fail_nth_counts_from_now_and_fault_rate(emulator, client):
+def test_fail_nth_counts_from_now_and_fault_rate(
+    emulator: EmulatorHandle, client: stripe.StripeClient
+) -> None:
     emulator.configure(fail_nth=3, fail_kind="500")
     client.v1.products.list()
     client.v1.products.list()
@@ -306,7 +317,7 @@ def test_fail_nth_counts_from_now_and_fault_rate(emulator, client):
     client.v1.products.list()
 
 
-def test_latency(emulator, client):
+def test_latency(emulator: EmulatorHandle, client: stripe.StripeClient) -> None:
     emulator.configure(latency_ms=150)
     t0 = time.monotonic()
     client.v1.products.list()
@@ -314,7 +325,7 @@ def test_latency(emulator, client):
     emulator.configure(latency_ms=0)
 
 
-def test_request_log_and_writes(emulator, client):
+def test_request_log_and_writes(emulator: EmulatorHandle, client: stripe.StripeClient) -> None:
     p = client.v1.products.create(params={"name": "Logged", "metadata": {"k": "v"}})
     client.v1.products.retrieve(p.id)
     client.v1.products.delete(p.id)
@@ -331,7 +342,7 @@ def test_request_log_and_writes(emulator, client):
     assert emulator.requests() == []
 
 
-def test_controls_validation(emulator):
+def test_controls_validation(emulator: EmulatorHandle) -> None:
     r = requests.post(emulator.url + "/_emulator/config", json={"nonsense": 1}, timeout=10)
     assert r.status_code == 400
     r2 = requests.post(
@@ -342,7 +353,9 @@ def test_controls_validation(emulator):
     assert r3.status_code == 400
 
 
-def test_seed_managed_catalog_with_subscriptions(emulator, client):
+def test_seed_managed_catalog_with_subscriptions(
+    emulator: EmulatorHandle, client: stripe.StripeClient
+) -> None:
     out = emulator.seed(
         products=3,
         prices_per_product=2,
@@ -363,7 +376,7 @@ def test_seed_managed_catalog_with_subscriptions(emulator, client):
     assert emulator.health()["objects"]["subscriptions"] == 8
 
 
-def test_replay_is_a_snapshot_not_the_live_object(client):
+def test_replay_is_a_snapshot_not_the_live_object(client: stripe.StripeClient) -> None:
     opts: Any = {"idempotency_key": "snap-1"}
     cus = client.v1.customers.create(params={"email": "s@example.test"}, options=opts)
     pm = client.v1.payment_methods.attach("pm_card_visa", params={"customer": cus.id})
@@ -371,20 +384,21 @@ def test_replay_is_a_snapshot_not_the_live_object(client):
         cus.id, params={"invoice_settings": {"default_payment_method": pm.id}}
     )
     replay = client.v1.customers.create(params={"email": "s@example.test"}, options=opts)
+    assert replay.invoice_settings is not None
     assert replay.invoice_settings.default_payment_method is None
     assert replay.last_response is not None
     assert replay.last_response.headers["Original-Request"] == cus.last_response.request_id  # type: ignore[union-attr]
 
 
-def test_connect_headers_are_refused_not_ignored(emulator):
+def test_connect_headers_are_refused_not_ignored(emulator: EmulatorHandle) -> None:
     r = _raw(emulator, "GET", "/v1/products", headers={"Stripe-Account": "acct_123"})
     assert r.status_code == 400
     assert "not supported by the billing-sync emulator" in r.json()["error"]["message"]
 
 
-def test_rate_limit_per_api_key(emulator, client):
+def test_rate_limit_per_api_key(emulator: EmulatorHandle, client: stripe.StripeClient) -> None:
     emulator.configure(rate_limit=5)
-    outcomes = []
+    outcomes: list[int | None] = []
     for _ in range(8):
         try:
             client.v1.products.list()

@@ -9,24 +9,9 @@ import pytest
 from billing_sync.config.loader import config_path, load_config, load_text
 from billing_sync.config.source import format_path
 from billing_sync.errors import ConfigError
+from tests.helpers import BAD_CONFIGS, EXAMPLE, expected_messages
 
-ROOT = Path(__file__).resolve().parent.parent
-BAD = ROOT / "tests" / "fixtures" / "config" / "bad"
-EXAMPLE = ROOT / "billing.yaml"
-
-
-def expected_messages() -> dict[str, list[str]]:
-    """`expected.txt`: `== NAME.yaml` followed by the exact message lines of that fixture."""
-    table: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for line in (BAD / "expected.txt").read_text(encoding="utf-8").splitlines():
-        if line.startswith("== "):
-            current = table.setdefault(line[3:], [])
-        elif line and not line.startswith("#") and current is not None:
-            current.append(line)
-    return table
-
-
+BAD = BAD_CONFIGS
 EXPECTED = expected_messages()
 FIXTURES = sorted(p.name for p in BAD.glob("*.yaml"))
 
@@ -46,6 +31,13 @@ def test_every_fixture_has_expectations() -> None:
 @pytest.mark.parametrize("name", FIXTURES)
 def test_bad_fixture_exact_messages(name: str) -> None:
     assert errors_of((BAD / name).read_text(encoding="utf-8")) == EXPECTED[name]
+    # Loaded from its path, as `validate -c PATH` loads it: the same messages, naming PATH.
+    path = str(BAD / name)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert [str(i) for i in info.value.issues] == [
+        line.replace("billing.yaml:", f"{path}:", 1) for line in EXPECTED[name]
+    ]
 
 
 def test_example_is_valid() -> None:

@@ -1,0 +1,1 @@
+"""billing-sync tests: the e2e layer (see tests/conftest.py)."""

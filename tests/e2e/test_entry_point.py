@@ -1,0 +1,48 @@
+"""Real processes: the exit codes of `python -m billing_sync` and of the installed `billing-sync`
+script (`sys.exit(main())`), and a usage error that is one message, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import BAD_CONFIGS, EXAMPLE, ROOT, EmulatorHandle, cli_env
+
+ENTRY_POINTS = {
+    "module": [sys.executable, "-m", "billing_sync"],
+    "script": [str(Path(sys.executable).parent / "billing-sync")],
+}
+
+
+@pytest.mark.parametrize("entry", sorted(ENTRY_POINTS))
+def test_exit_codes(entry: str, emulator: EmulatorHandle) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*ENTRY_POINTS[entry], *args],
+            cwd=ROOT,
+            env=cli_env(emulator),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    ok = run("validate", "-c", str(EXAMPLE))
+    assert (ok.returncode, ok.stderr) == (0, "")
+    assert ok.stdout.startswith(f"{EXAMPLE}: valid (")
+    bad = run("validate", "-c", str(BAD_CONFIGS / "bad_currency.yaml"))
+    assert bad.returncode == 1 and bad.stdout == ""
+    assert bad.stderr.endswith("bad_currency.yaml: 1 error\n")
+    changes = run("plan", "-c", str(EXAMPLE), "--detailed-exitcode")
+    assert changes.returncode == 2, changes.stderr
+    assert "Plan: 15 to create" in changes.stdout
+    usage = run("plan", "--no-such-option")
+    assert usage.returncode == 2
+    assert "Error: No such option '--no-such-option'" in usage.stderr
+    for proc in (ok, bad, changes, usage):
+        assert "Traceback" not in proc.stderr
+    assert emulator.writes() == []

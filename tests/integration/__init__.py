@@ -1,0 +1,1 @@
+"""billing-sync tests: the integration layer (see tests/conftest.py)."""

@@ -1,0 +1,1 @@
+"""billing-sync tests: the unit layer (see tests/conftest.py)."""
