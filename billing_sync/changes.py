@@ -204,31 +204,7 @@ class Cancel(Change):
 
 
 CHANGE_TYPES: tuple[type[Change], ...] = (Create, Update, Replace, Reactivate, Archive, Cancel)
-BY_ACTION: dict[str, type[Change]] = {t.action: t for t in CHANGE_TYPES}
 ACTIONS: tuple[str, ...] = tuple(t.action for t in CHANGE_TYPES)
-
-
-def change_from_data(d: Mapping[str, Any]) -> Change:
-    """The inverse of `Change.data` (a saved plan's operation); KeyError/ValueError on bad input."""
-    cls = BY_ACTION[d["action"]]
-    req = d["request"]
-    if not isinstance(req, Mapping) or not isinstance(req["params"], Mapping):
-        raise ValueError("request must be an object with params")
-    return cls(
-        kind=str(d["kind"]),
-        key=str(d["key"]),
-        request=Request(str(req["method"]), str(req["path"]), dict(req["params"])),
-        stripe_id=d.get("stripe_id"),
-        reason=Reason(d.get("reason", Reason.DECLARED.value)),
-        stage=Stage(int(d.get("stage", Stage.BUILD))),
-        fields=tuple(FieldChange(c["path"], c["old"], c["new"]) for c in d.get("changes", [])),
-        summary=str(d.get("summary", "")),
-        notes=tuple(str(n) for n in d.get("notes", [])),
-        protected=bool(d.get("protected", False)),
-        destructive=bool(d.get("destructive", False)),
-        provides=frozenset(str(t) for t in d.get("provides", [])),
-        needs=frozenset(str(t) for t in d.get("needs", [])),
-    )
 
 
 @dataclass(frozen=True)

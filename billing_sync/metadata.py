@@ -19,6 +19,12 @@ KEY_META = "billing_sync_key"
 #: "true" on subscriptions declared with `protect: true`, so removing them from billing.yaml is caught.
 PROTECT_META = "billing_sync_protect"
 OWN_META = frozenset({KEY_META, PROTECT_META})
+#: Prefix of every metadata key billing-sync owns (declaring one in billing.yaml is an error).
+RESERVED_PREFIX = "billing_sync_"
+
+#: The id of the product that holds the per-account apply lock (see billing_sync.apply.lock);
+#: it is not part of the catalog: never read as a product, never planned.
+LOCK_PRODUCT_ID = "billing_sync_apply_lock"
 
 
 def managed_key(obj: Mapping[str, Any]) -> str | None:

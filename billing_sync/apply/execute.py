@@ -63,16 +63,17 @@ class TokenBucket:
 def idempotency_key(
     account: str, change: Change, method: str, path: str, params: dict[str, Any], run_id: str
 ) -> str:
-    """The idempotency key of one change's request, the same for each of its retries.
+    """The idempotency key of one change's request: the same for each of its retries within
+    this run, never reused by another run.
 
-    Creates are keyed by account, change and exact request alone, so a retried, re-run or
-    concurrent apply of the same change cannot make a second object. Updates of existing
-    objects (idempotent in effect) add the apply's run id: Stripe would otherwise replay a
-    stored response when a value is changed back to what it was earlier the same day.
+    Retries inside a run replay Stripe's stored response instead of writing twice. Across runs,
+    the state-based plan finds what an earlier, crashed run created (ownership metadata, product
+    ids, lookup keys), so a key need not outlive its run; one that did would replay history for
+    24 hours: a hand-deleted object "created" again from the stored response, or a stored 500
+    answered to every re-run.
     """
-    nonce = "" if change.produces else run_id
     blob = json.dumps(
-        [account, change.id, method, path, params, nonce], sort_keys=True, separators=(",", ":")
+        [account, change.id, method, path, params, run_id], sort_keys=True, separators=(",", ":")
     )
     return "billing-sync-" + hashlib.sha256(blob.encode()).hexdigest()[:48]
 

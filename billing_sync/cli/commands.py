@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from billing_sync.apply.execute import DEFAULT_PARALLELISM, Executor, Result
+from billing_sync.apply.lock import AccountLock, force_unlock
 from billing_sync.cli.context import AppContext, cli, config_option, pass_app
 from billing_sync.config.loader import config_path, load_config
 from billing_sync.config.models import BillingConfig
@@ -19,11 +20,12 @@ from billing_sync.errors import (
     BillingSyncError,
     ConfigError,
     NotImplementedFeatureError,
+    StalePlanError,
     UsageError,
 )
 from billing_sync.plan import provenance
 from billing_sync.plan.plan import Plan
-from billing_sync.plan.planner import build_plan
+from billing_sync.plan.planner import Source, build_plan, plan_account
 from billing_sync.plan.render import render
 from billing_sync.remote.client import Remote
 from billing_sync.resources import KINDS, SUBSCRIPTION
@@ -139,11 +141,13 @@ def drift(app: AppContext, config_file: str | None) -> None:
         sys.exit(2)
 
 
-def _saved_plan(remote: Remote, plan_file: str, config_file: str | None) -> Plan:
+def _saved_plan(remote: Remote, plan_file: str, config_file: str | None) -> tuple[Source, Plan]:
+    """Plan again from the saved plan's config and the live account; the file only pins it."""
     saved = provenance.load(plan_file)
-    fresh = build_plan(remote, config_file or saved.provenance.config_file)
-    provenance.check_fresh(saved, fresh, plan_file, remote.account_fingerprint)
-    return saved
+    source = Source.read(config_file or saved.provenance.config_file)
+    fresh = plan_account(remote, source)
+    provenance.check_fresh(saved, fresh, remote.account_fingerprint)
+    return source, fresh
 
 
 def _progress_printer() -> Any:
@@ -205,6 +209,13 @@ def _progress_printer() -> Any:
     default=None,
     help="Requests per second (default 20 in test mode, 80 in live mode).",
 )
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0, max=3600),
+    default=0,
+    show_default=True,
+    help="Seconds to wait while another apply holds the account's lock (0: fail at once).",
+)
 @pass_app
 def apply(
     app: AppContext,
@@ -216,13 +227,18 @@ def apply(
     parallelism: int,
     rate_limit: float | None,
     max_retries: int,
+    lock_timeout: float,
 ) -> None:
-    """Apply billing.yaml (or a saved plan) to the Stripe account."""
+    """Apply billing.yaml (or a saved plan) to the Stripe account.
+
+    The plan shown (or saved) is what is applied: after confirmation, apply takes the account's
+    lock, plans again under it and goes on only if the operations are identical."""
     remote = app.remote(live=live)
     if plan_file:
-        p = _saved_plan(remote, plan_file, config_file)
+        source, p = _saved_plan(remote, plan_file, config_file)
     else:
-        p = build_plan(remote, str(config_path(config_file)))
+        source = Source.read(str(config_path(config_file)))
+        p = plan_account(remote, source)
     _show(p)
     p.raise_if_conflicts()
     if not p.has_changes:
@@ -246,7 +262,14 @@ def apply(
         progress=_progress_printer(),
         retry_attempts=max_retries + 1,
     )
-    report = executor.run(p)
+    with AccountLock(remote).hold(timeout=lock_timeout):
+        locked = plan_account(remote, source)
+        if locked.checksum != p.checksum:
+            raise StalePlanError(
+                "the Stripe account changed after this plan was made (another apply, or an "
+                "edit in the Dashboard); nothing was applied: run plan again and review it"
+            )
+        report = executor.run(locked)
     if sys.stderr.isatty():
         click.echo("", err=True)
     for r in report.results:
@@ -285,9 +308,22 @@ def ids(app: AppContext, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(table, indent=2))
         return
-    for kind, entries in table.items():
-        for key, stripe_id in entries.items():
-            click.echo(f"{_env_name(kind.rstrip('s'), key)}={stripe_id}")
+    lines: dict[str, tuple[str, str, str | None]] = {}  # variable -> (kind, key, id)
+    for kind in KINDS:
+        for key, stripe_id in table[kind.plural].items():
+            name = _env_name(kind.name, key)
+            if name in lines:
+                other_kind, other, _ = lines[name]
+                raise UsageError(
+                    f"{kind.name} keys {other!r} and {key!r} both map to {name}; "
+                    "use --format json, or rename one of them"
+                    if other_kind == kind.name
+                    else f"{other_kind} key {other!r} and {kind.name} key {key!r} both map to "
+                    f"{name}; use --format json, or rename one of them"
+                )
+            lines[name] = (kind.name, key, stripe_id)
+    for name, (_, _, stripe_id) in lines.items():
+        click.echo(f"{name}={stripe_id}")
 
 
 @cli.command()
@@ -316,6 +352,15 @@ def status(app: AppContext, config_file: str | None, fail_on: str) -> None:
     if failing:
         click.echo(f"{failing} subscription(s) in {', '.join(sorted(bad))}", err=True)
         sys.exit(2)
+
+
+@cli.command(name="force-unlock")
+@click.argument("run")
+@pass_app
+def force_unlock_cmd(app: AppContext, run: str) -> None:
+    """Release the account's apply lock held by RUN (an apply that died on another machine)."""
+    holder = force_unlock(app.remote(), run)
+    click.echo(f"Released the apply lock of {holder.describe()}.")
 
 
 @cli.command(name="import")

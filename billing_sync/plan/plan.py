@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from billing_sync.changes import ACTIONS, Change, change_from_data
+from billing_sync.changes import ACTIONS, Change
 from billing_sync.errors import BillingSyncError, UnsafePlanError
 from billing_sync.plan.graph import dependencies
 from billing_sync.resources import BY_NAME, RANK
@@ -33,14 +35,11 @@ class Provenance:
             "account": self.account,
         }
 
-    @classmethod
-    def from_data(cls, d: Mapping[str, Any]) -> Provenance:
-        return cls(
-            str(d.get("config_file", "")),
-            str(d.get("config_hash", "")),
-            str(d.get("remote_fingerprint", "")),
-            str(d.get("account", "")),
-        )
+
+def operations_checksum(operations: Any) -> str:
+    """sha256 of the canonical JSON of a plan's operations (as saved, or as recomputed)."""
+    blob = json.dumps(operations, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def sort_key(change: Change) -> tuple[int, int, str, str]:
@@ -68,6 +67,12 @@ class Plan:
         """A plan of these changes in reading order, their dependencies derived and checked."""
         ordered = tuple(sorted(changes, key=sort_key))
         return cls(ordered, dependencies(ordered, BY_NAME), **kw)
+
+    @property
+    def checksum(self) -> str:
+        """A hash of exactly what apply would send: every change's kind, key, reason, flags,
+        tokens and request. Two plans with one checksum make the same writes."""
+        return operations_checksum(self._operations())
 
     @property
     def has_changes(self) -> bool:
@@ -120,6 +125,7 @@ class Plan:
 
     @property
     def data(self) -> dict[str, Any]:
+        operations = self._operations()
         return {
             "format_version": FORMAT_VERSION,
             **self.provenance.data,
@@ -132,26 +138,9 @@ class Plan:
             "unmanaged": dict(sorted(self.unmanaged.items())),
             "grandfathered": dict(sorted(self.grandfathered.items())),
             "mrr": {cur: {"before": b, "after": a} for cur, (b, a) in sorted(self.mrr.items())},
-            "operations": [
-                {**c.data, "depends_on": list(self.depends_on.get(c.id, ()))} for c in self.changes
-            ],
+            "checksum": operations_checksum(operations),
+            "operations": operations,
         }
 
-    @classmethod
-    def from_data(cls, d: Mapping[str, Any]) -> Plan:
-        """A saved plan's document -> Plan; its dependencies are derived again, never trusted."""
-        changes = tuple(change_from_data(o) for o in d["operations"])
-        return cls(
-            changes,
-            dependencies(changes, BY_NAME),
-            provenance=Provenance.from_data(d),
-            managed_count=int(d.get("managed_count", 0)),
-            max_destroy_percent=float(d.get("max_destroy_percent", 30.0)),
-            unmanaged={str(k): int(v) for k, v in d.get("unmanaged", {}).items()},
-            warnings=tuple(str(w) for w in d.get("warnings", [])),
-            conflicts=tuple(str(c) for c in d.get("conflicts", [])),
-            mrr={
-                str(cur): (int(v["before"]), int(v["after"])) for cur, v in d.get("mrr", {}).items()
-            },
-            grandfathered={str(k): int(v) for k, v in d.get("grandfathered", {}).items()},
-        )
+    def _operations(self) -> list[dict[str, Any]]:
+        return [{**c.data, "depends_on": list(self.depends_on.get(c.id, ()))} for c in self.changes]

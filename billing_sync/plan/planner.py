@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from billing_sync.changes import Change
 from billing_sync.config.loader import load_text, read_source
+from billing_sync.config.models import BillingConfig
 from billing_sync.plan.plan import Plan, Provenance
 from billing_sync.plan.provenance import config_hash
 from billing_sync.remote.client import Remote
@@ -65,20 +67,36 @@ def plan(
     )
 
 
-def build_plan(remote: Remote, config_file: str) -> Plan:
-    """Read billing.yaml once (hashing the bytes it parses), validate it before any request,
-    then read the account and plan."""
-    data, text = read_source(config_file)
-    config = load_text(text, config_file)
-    desired = desired_state(config)
+@dataclass(frozen=True)
+class Source:
+    """billing.yaml read once: the bytes a saved plan's hash covers are the bytes planned."""
+
+    path: str
+    data: bytes
+    config: BillingConfig
+
+    @classmethod
+    def read(cls, path: str) -> Source:
+        """Read and validate the file (no request is made on bad input)."""
+        data, text = read_source(path)
+        return cls(path, data, load_text(text, path))
+
+
+def plan_account(remote: Remote, source: Source) -> Plan:
+    """Read the account and plan it against `source`."""
     existing = read_account(remote)
     return plan(
-        desired,
+        desired_state(source.config),
         existing,
         provenance=Provenance(
-            config_file=config_file,
-            config_hash=config_hash(data),
+            config_file=source.path,
+            config_hash=config_hash(source.data),
             remote_fingerprint=existing.fingerprint(),
             account=remote.account_fingerprint,
         ),
     )
+
+
+def build_plan(remote: Remote, config_file: str) -> Plan:
+    """Validate billing.yaml first (no request on bad input), then read the account and plan."""
+    return plan_account(remote, Source.read(config_file))

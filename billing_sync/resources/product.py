@@ -21,7 +21,7 @@ from billing_sync.changes import (
     release_token,
 )
 from billing_sync.config.models import BillingConfig
-from billing_sync.metadata import KEY_META, managed_key, user_metadata
+from billing_sync.metadata import KEY_META, LOCK_PRODUCT_ID, managed_key, user_metadata
 from billing_sync.remote.pages import id_of
 from billing_sync.resources.base import (
     Desired,
@@ -127,6 +127,8 @@ class ProductKind(Kind[ProductState]):
         managed: dict[str, ProductState] = {}
         unmanaged: list[ProductState] = []
         for obj in objects:
+            if obj["id"] == LOCK_PRODUCT_ID:  # the apply lock, not part of the catalog
+                continue
             key = managed_key(obj)
             state = ProductState(
                 key=key or obj["id"],

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from tests.helpers import (
     EXAMPLE,
@@ -17,6 +18,7 @@ from tests.helpers import (
     cli_env,
     converged,
     duplicates,
+    everything,
     run_cli,
 )
 
@@ -70,3 +72,61 @@ def test_two_concurrent_applies_create_no_duplicates(emulator: EmulatorHandle) -
     res = run_cli(emulator, "apply", "-c", str(EXAMPLE), "--auto-approve")
     assert res.returncode == 0, res.stdout + res.stderr
     converged(emulator)
+
+
+RACE = """\
+version: 1
+products:
+  pro:
+    name: Pro
+    prices:
+      pro-monthly: {{unit_amount: 2900, currency: usd, recurring: {{interval: month}}}}
+customers:
+  acme:
+    email: billing@acme.example
+    name: {name}
+    subscriptions:
+      main:
+        collection_method: send_invoice
+        days_until_due: 30
+        items: [{{price: pro-monthly, quantity: {quantity}}}]
+"""
+
+
+def test_three_applies_of_three_configs_leave_one_of_each(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """Ten trials of three processes applying three versions of billing.yaml at once: exactly
+    one live subscription and one customer per key, whoever wins; every loser says why."""
+    configs = []
+    for n in range(3):
+        path = tmp_path / f"billing-{n}.yaml"
+        path.write_text(RACE.format(name=f"Acme {n}", quantity=n + 1), encoding="utf-8")
+        configs.append(path)
+    reasons = ("another apply holds the lock", "the Stripe account changed after this plan")
+    for trial in range(10):
+        emulator.reset()
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "billing_sync", "apply", "-c", str(c), "--auto-approve"],
+                cwd=ROOT,
+                env=cli_env(emulator),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for c in configs
+        ]
+        outs = [(p.communicate(timeout=120), p.returncode) for p in procs]
+        winners = [code for (_, _), code in outs if code == 0]
+        assert winners, outs
+        for (_, err), code in outs:
+            assert "Traceback" not in err
+            if code != 0:
+                assert any(r in err for r in reasons), (trial, err)
+        objs = everything(emulator)
+        live = [s for s in objs["subscriptions"] if s["status"] not in ("canceled",)]
+        assert len(live) == 1, (trial, outs)
+        assert len(objs["customers"]) == 1, (trial, outs)
+        assert duplicates(emulator) == {}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from billing_sync.plan.plan import Plan
+from billing_sync.plan.plan import Plan, operations_checksum
 from billing_sync.plan.render import render
 from billing_sync.resources import PRICE, PRODUCT
 from tests.unit.plan_helpers import BASE, applied, config, plan_for, with_snapshot
@@ -67,10 +67,21 @@ def test_render_matches_golden(fmt: str, name: str) -> None:
     assert out == path.read_text(encoding="utf-8")
 
 
-def test_json_round_trips_to_the_same_plan() -> None:
+def test_json_carries_the_checksum_of_its_operations() -> None:
     plan = rich_plan()
-    again = Plan.from_data(json.loads(render(plan, "json")))
-    assert again.data == plan.data
+    doc = json.loads(render(plan, "json"))
+    assert doc["checksum"] == plan.checksum == operations_checksum(doc["operations"])
+    # Any edit of what apply would send changes it: an amount, a flag, a dependency token.
+    edits: list[tuple[int, str, object]] = [
+        (1, "request", {"method": "post", "path": "/v1/prices", "params": {"unit_amount": 1}}),
+        (-1, "destructive", False),
+        (0, "provides", []),
+    ]
+    for index, name, value in edits:
+        edited = json.loads(render(plan, "json"))["operations"]
+        assert edited[index][name] != value
+        edited[index][name] = value
+        assert operations_checksum(edited) != plan.checksum
 
 
 def test_colour_only_when_asked() -> None:
