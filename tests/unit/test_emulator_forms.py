@@ -11,9 +11,8 @@ import stripe.params as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from stripe._encode import _api_encode
-
-from billing_sync.emulator.errors import ApiError
-from billing_sync.emulator.params import Implemented, decode_form, validate
+from stripe_emulator.errors import ApiError
+from stripe_emulator.params import Implemented, decode_form, validate
 
 
 def _wire(params: dict[str, Any]) -> str:

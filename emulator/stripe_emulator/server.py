@@ -22,15 +22,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from billing_sync.emulator.errors import ApiError
-from billing_sync.emulator.framework import (
+from stripe_emulator.errors import ApiError
+from stripe_emulator.framework import (
     Request,
     Store,
     check_expand,
     match_route,
     random_token,
 )
-from billing_sync.emulator.params import decode_form, validate
+from stripe_emulator.params import decode_form, validate
 
 API_VERSION = "2026-10-28.endive"
 API_KEY_RE = re.compile(r"^(sk|rk)_test_[A-Za-z0-9_]{1,247}$")
@@ -39,8 +39,8 @@ MAX_IDEMPOTENCY_KEY = 255
 
 
 def load_resources() -> None:
-    """Import every module in billing_sync.emulator.resources (each registers its routes)."""
-    from billing_sync.emulator import resources
+    """Import every module in stripe_emulator.resources (each registers its routes)."""
+    from stripe_emulator import resources
 
     for mod in sorted(pkgutil.iter_modules(resources.__path__), key=lambda m: m.name):
         importlib.import_module(f"{resources.__name__}.{mod.name}")
@@ -268,7 +268,7 @@ class Emulator:
             if (method, name) == ("POST", "config"):
                 return Response(200, self.configure(body))
             if (method, name) == ("POST", "seed"):
-                from billing_sync.emulator.seed import seed
+                from stripe_emulator.seed import seed
 
                 with self.store.lock:
                     result = seed(self.store, body)

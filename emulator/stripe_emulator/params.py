@@ -27,7 +27,7 @@ from typing import Any, ForwardRef, Literal, NotRequired, Required, Union, get_a
 import typing_extensions
 from stripe._request_options import RequestOptions
 
-from billing_sync.emulator.errors import ApiError
+from stripe_emulator.errors import ApiError
 
 # Keys of stripe's RequestOptions, which some *Params TypedDicts inherit: never API parameters.
 REQUEST_OPTION_KEYS = frozenset(RequestOptions.__annotations__)
