@@ -34,7 +34,30 @@ from stripe_emulator.params import decode_form, validate
 
 API_VERSION = "2026-10-28.endive"
 API_KEY_RE = re.compile(r"^(sk|rk)_test_[A-Za-z0-9_]{1,247}$")
-FAULT_KINDS = ("429", "500", "drop", "500_after", "lock_timeout")
+# Injected faults (`fault_kinds`, `fail_nth`), and where each happens relative to idempotency:
+# - "429", "lock_timeout", "drop" and "500" (alias "500_before"): before the request starts
+#   executing; nothing runs, nothing is stored under its Idempotency-Key.
+# - "500_stored": the request starts executing and fails with a 500 without changing anything;
+#   Stripe stores that 500 under the key and replays it for 24 h (docs.stripe.com/api/
+#   idempotent_requests: "Subsequent requests with the same key return the same result,
+#   including 500 errors"; results are saved once an endpoint started executing).
+# - "500_stored_applied": the write takes effect, then fails with a 500 that is stored and
+#   replayed (the worst case: the object exists, the key answers 500 forever).
+# - "lost_response" (alias "500_after"): the write takes effect and its success is stored, but
+#   the client gets a 500 (the response was lost); a retry with the key replays the success.
+FAULT_KINDS = (
+    "429",
+    "lock_timeout",
+    "drop",
+    "500",
+    "500_before",
+    "500_stored",
+    "500_stored_applied",
+    "lost_response",
+    "500_after",
+)
+BEFORE_EXECUTION = ("429", "500", "500_before", "drop", "lock_timeout")
+IDEMPOTENCY_TTL = 24 * 3600
 MAX_IDEMPOTENCY_KEY = 255
 
 
@@ -63,6 +86,23 @@ class _IdemEntry:
     body: Any
     created: float
     request_id: str
+
+    def dump(self, slot: tuple[str, str]) -> dict[str, Any]:
+        body = self.body.decode() if isinstance(self.body, bytes) else dumps(self.body).decode()
+        return {
+            "scope": slot[0],
+            "key": slot[1],
+            "fingerprint": self.fingerprint,
+            "status": self.status,
+            "body": body,
+            "created": self.created,
+            "request_id": self.request_id,
+        }
+
+
+def _key_scope(api_key: str) -> str:
+    """Idempotency keys are scoped per API key; the state file keeps a digest, not the key."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:32]
 
 
 @dataclass
@@ -138,6 +178,18 @@ class Emulator:
         data = json.loads(self.state_file.read_text())
         with self.store.lock:
             self.store.load(data)
+        now = time.time()
+        with self._meta_lock:
+            self.idempotency.clear()
+            for e in data.get("idempotency", []):
+                if now - float(e["created"]) < IDEMPOTENCY_TTL:
+                    self.idempotency[(str(e["scope"]), str(e["key"]))] = _IdemEntry(
+                        str(e["fingerprint"]),
+                        int(e["status"]),
+                        str(e["body"]).encode(),
+                        float(e["created"]),
+                        str(e["request_id"]),
+                    )
 
     def save_state(self) -> None:
         if self.state_file is None:
@@ -148,7 +200,15 @@ class Emulator:
 
     def _save_locked(self, state_file: Path) -> None:
         with self.store.lock:
-            payload = json.dumps(self.store.dump(), default=_json_default)
+            data = self.store.dump()
+            with self._meta_lock:
+                now = time.time()
+                data["idempotency"] = [
+                    entry.dump(slot)
+                    for slot, entry in self.idempotency.items()
+                    if now - entry.created < IDEMPOTENCY_TTL
+                ]
+            payload = json.dumps(data, default=_json_default)
         directory = state_file.parent
         directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".emulator-state-", dir=directory)
@@ -389,7 +449,7 @@ class Emulator:
             )
         route, path_args = found
 
-        if fault in ("429", "500", "drop", "lock_timeout"):
+        if fault in BEFORE_EXECUTION:
             return self._fault_response(fault)
 
         idem_key = log["idempotency_key"]
@@ -401,13 +461,13 @@ class Emulator:
                     f"Idempotency keys can be at most {MAX_IDEMPOTENCY_KEY} characters long",
                     param="idempotency_key",
                 )
-            slot = (api_key, idem_key)
+            slot = (_key_scope(api_key), idem_key)
             fingerprint = hashlib.sha256(
                 json.dumps([method, path, raw], sort_keys=True).encode()
             ).hexdigest()
             with self._meta_lock:
                 entry = self.idempotency.get(slot)
-                if entry is not None and time.time() - entry.created > 24 * 3600:
+                if entry is not None and time.time() - entry.created > IDEMPOTENCY_TTL:
                     del self.idempotency[slot]
                     entry = None
                 if entry is not None:
@@ -438,8 +498,12 @@ class Emulator:
             delay = self.config.execution_delay_ms
             if delay > 0:
                 time.sleep(delay / 1000.0)
-            resp = self._execute(route, path_args, method, path, raw, api_key)
-            if slot is not None and resp.executed:
+            resp = self._execute(route, path_args, method, path, raw, api_key, fault)
+            if resp.executed and fault in ("500_stored", "500_stored_applied"):
+                resp = self._fault_response("500")
+            stored = slot is not None and resp.executed
+            if stored:
+                assert slot is not None
                 with self._meta_lock:
                     self.idempotency[slot] = _IdemEntry(
                         fingerprint, resp.status, resp.body, time.time(), log["request_id"]
@@ -448,9 +512,9 @@ class Emulator:
             if slot is not None:
                 with self._meta_lock:
                     self.in_flight.discard(slot)
-        if route.write:  # a refused write (a 402 decline) can still change state
+        if route.write or stored:  # a refused write (a 402 decline) can still change state
             self.save_state()
-        if fault == "500_after":
+        if fault in ("lost_response", "500_after"):
             return self._fault_response("500")
         return resp
 
@@ -462,9 +526,12 @@ class Emulator:
         path: str,
         raw: dict[str, Any],
         api_key: str,
+        fault: str | None = None,
     ) -> Response:
         try:
             params = validate(route.params_type, route.implemented, raw)
+            if fault == "500_stored":  # valid, started executing, failed before any change
+                return Response(500, b"")
             expand = params.get("expand") or []
             if expand and route.returns != "raw":
                 kind = route.returns.split(":", 1)
