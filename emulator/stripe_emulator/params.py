@@ -55,11 +55,24 @@ def _split_key(key: str) -> list[str]:
     return parts
 
 
+# Deepest bracket nesting accepted. The deepest parameter the emulator's routes know has 6
+# levels (`items[0][price_data][recurring][interval]` is 5); anything far deeper is malformed,
+# and unbounded depth would make every later consumer (validation, the request log) recurse.
+MAX_PARAM_DEPTH = 16
+
+
 def decode_form(pairs: Iterable[tuple[str, str]]) -> Params:
     """Nested dicts from bracket-encoded pairs; `a[]=x` appends to a list, `a[0]=x` is key "0"."""
     root: Params = {}
     for key, value in pairs:
         parts = _split_key(key)
+        if len(parts) > MAX_PARAM_DEPTH:
+            raise ApiError.invalid(
+                f"Invalid parameter name: {key[:100]} is nested more than {MAX_PARAM_DEPTH} "
+                "levels deep",
+                param=parts[0][:100],
+                validation=True,
+            )
         node: Any = root
         for i, part in enumerate(parts):
             last = i == len(parts) - 1

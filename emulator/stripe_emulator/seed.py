@@ -56,8 +56,24 @@ def seed(store: Store, body: dict[str, Any]) -> dict[str, Any]:
     n_customers = _int(body, "customers", 0)
     n_subs = _int(body, "subscriptions_per_customer", 0, 100)
     n_items = _int(body, "items_per_subscription", 1, 20)
-    currency = str(body.get("currency", "usd"))
+    from stripe_emulator.resources.common import check_currency
+
+    # Everything is checked before anything is created: a refused seed stores nothing.
+    currency = check_currency(body.get("currency", "usd"), "currency")
     interval = str(body.get("interval", "month"))
+    if interval not in ("", "day", "week", "month", "year"):
+        raise ApiError.invalid("seed: interval must be day, week, month, year or empty")
+    if body.get("collection_method", "send_invoice") not in (
+        "send_invoice",
+        "charge_automatically",
+    ):
+        raise ApiError.invalid(
+            "seed: collection_method must be send_invoice or charge_automatically"
+        )
+    if not isinstance(body.get("metadata") or {}, dict):
+        raise ApiError.invalid("seed: metadata must be an object")
+    if n_subs and not interval:
+        raise ApiError.invalid("seed: subscriptions need recurring prices (interval)")
     base_amount = _int(body, "unit_amount", 1000, 10**10)
     extra_meta = {str(k): str(v) for k, v in (body.get("metadata") or {}).items()}
     key_field = f"{body.get('key_prefix', 'billing_sync_')}key"
