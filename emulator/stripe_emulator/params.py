@@ -211,6 +211,29 @@ class Implemented:
         return any(".".join(parts[:i]) in self.paths for i in range(1, len(parts)))
 
 
+# Parameters that accept "" (unset) although the SDK's types do not say so (`Literal['']`
+# marks the others), each with its public evidence:
+EMPTY_ALLOWED_PATHS = frozenset(
+    {
+        # A product's default price is unset with `default_price=""` (Stripe staff in
+        # https://github.com/stripe/stripe-python/issues/658); the SDK types it as `str`.
+        "default_price",
+    }
+)
+
+
+def _unsettable(opts: list[Any], path: str) -> bool:
+    """Whether `""` is accepted for this parameter (see EMPTY_ALLOWED_PATHS)."""
+    if any(get_origin(o) is Literal and "" in get_args(o) for o in opts):
+        return True
+    if path in EMPTY_ALLOWED_PATHS:
+        return True
+    # A metadata key posted empty is removed ("You can unset individual keys by posting an
+    # empty value to them", https://docs.stripe.com/api/metadata); its value type is `str`.
+    parts = path.split(".")
+    return len(parts) >= 2 and parts[-2] == "metadata"
+
+
 def _fmt_name(parent: str, key: str) -> str:
     return f"{parent}[{key}]" if parent else key
 
@@ -257,6 +280,15 @@ class Validator:
     def _value(self, tp: Any, raw: Any, name: str, path: str, module: str) -> Any:
         opts = _options(tp, module)
         if raw == "":
+            if not _unsettable(opts, path):
+                raise ApiError.invalid(
+                    f"You passed an empty string for '{name}'. We assume empty values are an "
+                    f"attempt to unset a parameter; however '{name}' cannot be unset. You "
+                    f"should remove '{name}' from your request or supply a non-empty value.",
+                    param=name,
+                    code="parameter_invalid_empty",
+                    validation=True,
+                )
             return ""
         # `Literal['day', 'month']|str`: the `str` is the client's forward compatibility; the
         # API accepts only the listed values.
