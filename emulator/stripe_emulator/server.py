@@ -35,6 +35,8 @@ from stripe_emulator.framework import (
 from stripe_emulator.params import decode_form, validate
 
 API_VERSION = "2026-10-28.endive"
+# Dated API versions: `2024-06-20`, `2026-10-28.endive`.
+_VERSION_RE = re.compile(r"^20[0-9]{2}-[01][0-9]-[0-3][0-9](\.[a-z]+)?$")
 API_KEY_RE = re.compile(r"^(sk|rk)_test_[A-Za-z0-9_]{1,247}$")
 # Injected faults (`fault_kinds`, `fail_nth`), and where each happens relative to idempotency:
 # - "429", "lock_timeout", "drop" and "500" (alias "500_before"): before the request starts
@@ -464,7 +466,7 @@ class Emulator:
                 {"error": {"type": "api_error", "message": f"emulator internal error: {err!r}"}},
             )
         resp.headers["Request-Id"] = request_id
-        resp.headers.setdefault("Stripe-Version", headers.get("stripe-version") or API_VERSION)
+        resp.headers.setdefault("Stripe-Version", API_VERSION)
         if idem_key:
             resp.headers["Idempotency-Key"] = idem_key
         log["status"] = 0 if resp.drop else resp.status
@@ -483,6 +485,7 @@ class Emulator:
         log: dict[str, Any],
     ) -> Response:
         api_key = self._authenticate(headers.get("authorization", ""))
+        self._check_version(headers.get("stripe-version"))
         for header in ("stripe-account", "stripe-context"):
             if headers.get(header):
                 raise ApiError.invalid(
@@ -624,6 +627,22 @@ class Emulator:
             status, body = result
             return Response(int(status), body)
         return Response(200, result)
+
+    @staticmethod
+    def _check_version(version: str | None) -> None:
+        """Serve only the pinned API version: an unknown version is refused as Stripe refuses
+        it ("Invalid Stripe API version"); an older real one is refused too rather than
+        answered in the pinned version's shape (the emulator never pretends to serve it)."""
+        if version is None or version == API_VERSION:
+            return
+        if not _VERSION_RE.match(version):
+            raise ApiError.invalid(f"Invalid Stripe API version: {version}", param="stripe-version")
+        raise ApiError.invalid(
+            f"Stripe-Version {version} is not served by this emulator: it serves only "
+            f"{API_VERSION} (the version stripe==16.1.0 pins).",
+            param="stripe-version",
+            code="parameter_unsupported",
+        )
 
     def authorized(self, header: str) -> bool:
         """Whether the Authorization header carries an accepted test key (nothing logged)."""

@@ -237,3 +237,24 @@ def test_fuzz_malformed_http_then_a_normal_request(served: EmulatorHandle) -> No
             assert status != 500, reply[:500]
     _healthy(served)
     assert served.configure()["latency_ms"] == 0
+
+
+def test_stripe_version_pinned_unknown_and_old(emulator: EmulatorHandle) -> None:
+    from stripe_emulator.server import API_VERSION
+
+    def get(version: str | None) -> requests.Response:
+        headers = {"Authorization": f"Bearer {emulator.api_key}"}
+        if version is not None:
+            headers["Stripe-Version"] = version
+        return requests.get(emulator.url + "/v1/products", headers=headers, timeout=5)
+
+    for ok in (None, API_VERSION):
+        r = get(ok)
+        assert r.status_code == 200
+        assert r.headers["Stripe-Version"] == API_VERSION
+    unknown = get("not-a-version")
+    assert unknown.status_code == 400
+    assert unknown.json()["error"]["message"] == "Invalid Stripe API version: not-a-version"
+    old = get("2020-08-27")
+    assert old.status_code == 400
+    assert API_VERSION in old.json()["error"]["message"]
