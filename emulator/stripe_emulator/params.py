@@ -256,7 +256,10 @@ class Validator:
             dotted = f"{path}.{key}" if path else key
             if key not in fields:
                 raise ApiError.invalid(
-                    f"Received unknown parameter: {full}", param=full, validation=True
+                    f"Received unknown parameter: {full}",
+                    param=full,
+                    code="parameter_unknown",
+                    validation=True,
                 )
             if not self.implemented.covers(dotted):
                 raise ApiError.invalid(

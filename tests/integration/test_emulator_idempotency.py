@@ -113,3 +113,10 @@ def test_keys_persist_with_state(tmp_path: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_unknown_parameter_code(emulator: EmulatorHandle) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        emulator.client().v1.products.create(params={"name": "x", "colour": "red"})  # type: ignore[typeddict-unknown-key]
+    assert exc.value.code == "parameter_unknown"
+    assert exc.value.param == "colour"
