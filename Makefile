@@ -6,15 +6,18 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: install test test-fast lint demo bench record clean
 
-$(STAMP): pyproject.toml
+# The emulator (./emulator, its own distribution) comes with the dev extra; it is installed
+# again, editable, so that edits to it take effect without a reinstall.
+$(STAMP): pyproject.toml setup.py emulator/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e ./emulator
 	touch $(STAMP)
 
 install: $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m ruff check billing_sync tests benchmarks
+	$(PY) -m ruff check billing_sync emulator tests benchmarks
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -n 2
@@ -23,8 +26,8 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -q -n 2 -m "not e2e"
 
 lint: $(STAMP)
-	$(PY) -m ruff check billing_sync tests benchmarks
-	$(PY) -m ruff format --check billing_sync tests benchmarks
+	$(PY) -m ruff check billing_sync emulator tests benchmarks
+	$(PY) -m ruff format --check billing_sync emulator tests benchmarks
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
 

@@ -20,13 +20,13 @@ URL_RE = re.compile(r"listening on (http://\S+)")
 def running_emulator(
     extra: Sequence[str] = (), *, log: IO[str] | None = None, start_timeout: float = 60
 ) -> Iterator[str]:
-    """Start `billing-sync emulator serve --port 0` on 127.0.0.1 and yield its URL.
+    """Start `stripe-emulator serve --port 0` on 127.0.0.1 and yield its URL.
 
     Its stderr goes to `log` when given (else it follows its first line on stdout). Used by the
     demo, the benchmarks and the test fixtures alike.
     """
     proc = subprocess.Popen(
-        [sys.executable, "-m", "billing_sync", "emulator", "serve", "--port", "0", *extra],
+        [sys.executable, "-m", "stripe_emulator", "serve", "--port", "0", *extra],
         stdout=subprocess.PIPE,
         stderr=log if log is not None else subprocess.STDOUT,
         text=True,

@@ -100,9 +100,9 @@ class EmulatorHandle:
 def start_emulator() -> Iterator[str]:
     """The emulator's HTTP server on 127.0.0.1 (port 0) in a daemon thread; yields its URL.
 
-    Same HTTP as `billing-sync emulator serve`, without a process start.
+    Same HTTP as `stripe-emulator serve`, without a process start.
     """
-    from billing_sync.emulator.server import start_server
+    from stripe_emulator.server import start_server
 
     server, url = start_server("127.0.0.1", 0)
     try:

@@ -3,7 +3,7 @@
 - context.py: the root group `cli`, its global options (AppContext) and shared options.
 - commands.py: the core commands (validate, schema, plan, drift, apply, ids, status, import).
 - payments.py: the `payments` group over billing_sync.payments.
-- app.py: `main()`, which registers the `payments` and `emulator` groups and maps errors to
+- app.py: `main()`, which registers the `payments` group and maps errors to
   exit codes.
 """
 

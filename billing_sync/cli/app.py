@@ -15,9 +15,7 @@ from billing_sync.errors import BillingSyncError, ConfigError
 
 def _register_subgroups() -> None:
     from billing_sync.cli.payments import payments
-    from billing_sync.emulator.cli import emulator
 
-    cli.add_command(emulator)
     cli.add_command(payments)
 
 

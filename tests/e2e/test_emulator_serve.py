@@ -1,4 +1,4 @@
-"""Real process: `billing-sync emulator serve --state FILE` keeps its state across a restart
+"""Real process: `stripe-emulator serve --state FILE` keeps its state across a restart
 and exits 0 on SIGTERM and SIGINT."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ KEY = "sk_test_server_tests"
 
 def _serve(*args: str) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "billing_sync", "emulator", "serve", "--port", "0", *args],
+        [sys.executable, "-m", "stripe_emulator", "serve", "--port", "0", *args],
         cwd=ROOT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
         stdout=subprocess.PIPE,

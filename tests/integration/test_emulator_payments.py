@@ -86,7 +86,7 @@ def test_confirm_with_visa_succeeds_and_creates_a_charge(emulator: EmulatorHandl
 
 
 def test_test_tokens_become_stored_payment_methods(emulator: EmulatorHandle) -> None:
-    pytest.importorskip("billing_sync.emulator.resources.payment_methods")
+    pytest.importorskip("stripe_emulator.resources.payment_methods")
     c = emulator.client()
     pi = _paid(c)
     pm_id = str(pi.payment_method)
@@ -98,7 +98,7 @@ def test_test_tokens_become_stored_payment_methods(emulator: EmulatorHandle) -> 
 
 
 def test_attached_payment_methods_pay_and_decline(emulator: EmulatorHandle) -> None:
-    pytest.importorskip("billing_sync.emulator.resources.customers")
+    pytest.importorskip("stripe_emulator.resources.customers")
     c = emulator.client()
     cus = c.v1.customers.create(params={"email": "a@example.com"})
     good = c.v1.payment_methods.attach("pm_card_visa", params={"customer": cus.id})
@@ -249,7 +249,7 @@ def test_missing_required_amount(emulator: EmulatorHandle) -> None:
 
 
 def test_customer_and_list_filter_and_pagination(emulator: EmulatorHandle) -> None:
-    pytest.importorskip("billing_sync.emulator.resources.customers")
+    pytest.importorskip("stripe_emulator.resources.customers")
     c = emulator.client()
     cus = c.v1.customers.create(params={"email": "a@example.com"})
     mine = [_pi(c, customer=cus.id, amount=100 + i) for i in range(3)]

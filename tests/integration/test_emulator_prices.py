@@ -159,7 +159,11 @@ def test_immutable_fields_rejected_on_update(
     with pytest.raises(stripe.InvalidRequestError) as exc2:
         client.v1.prices.update(p.id, params={"tax_behavior": "inclusive"})
     assert exc2.value.param == "tax_behavior"
-    assert client.v1.prices.update(p.id, params={"nickname": ""}).nickname is None
+    # The SDK types `nickname` as `str` (no `Literal['']`): Stripe refuses to unset it.
+    with pytest.raises(stripe.InvalidRequestError) as exc3:
+        client.v1.prices.update(p.id, params={"nickname": ""})
+    assert exc3.value.code == "parameter_invalid_empty"
+    assert exc3.value.param == "nickname"
 
 
 def test_lookup_key_collision_and_transfer(
@@ -185,10 +189,11 @@ def test_lookup_key_collision_and_transfer(
     assert client.v1.prices.retrieve(b.id).lookup_key is None
     found = client.v1.prices.list(params={"lookup_keys": ["pro-monthly"]})
     assert [p.id for p in found.data] == [a.id]
-    # Unsetting frees the key.
-    client.v1.prices.update(a.id, params={"lookup_key": ""})
-    c = _price(client, product, lookup_key="pro-monthly")
-    assert c.lookup_key == "pro-monthly"
+    # `lookup_key` is typed `str` (no `Literal['']`): it cannot be unset with "".
+    with pytest.raises(stripe.InvalidRequestError) as exc2:
+        client.v1.prices.update(a.id, params={"lookup_key": ""})
+    assert exc2.value.code == "parameter_invalid_empty"
+    assert client.v1.prices.retrieve(a.id).lookup_key == "pro-monthly"
 
 
 def test_list_filters(client: stripe.StripeClient, product: stripe.Product) -> None:

@@ -1,4 +1,4 @@
-"""The `emulator serve` command's refusals, the in-process API, and list cost (a real `serve`
+"""The `stripe-emulator serve` command's refusals, the in-process API, and list cost (a real `serve`
 process with --state and signals: tests/e2e/test_emulator_serve.py)."""
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 import requests
 import stripe
+from stripe_emulator import server as server_module
+from stripe_emulator import start_server
+from stripe_emulator.cli import main as emulator_main
 
-from billing_sync.emulator import server as server_module
-from billing_sync.emulator import start_server
 from billing_sync.remote.client import API_VERSION
-from tests.helpers import EmulatorHandle, run_cli
+from tests.helpers import EmulatorHandle
 
 KEY = "sk_test_server_tests"
 
@@ -28,20 +29,20 @@ class _MustNotListen:
 
 
 def test_serve_rejects_non_loopback_and_bad_state(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # If a refusal regressed, `serve` would listen until interrupted: fail instead of hanging.
     monkeypatch.setattr(server_module, "EmulatorHTTPServer", _MustNotListen)
     bad = tmp_path / "state.json"
     bad.write_text("{not json")
-    broken = run_cli(None, "emulator", "serve", "--port", "0", "--state", str(bad))
-    assert broken.returncode == 1
-    assert "cannot load the state file" in broken.stderr
-    assert "Traceback" not in broken.stderr
-    out = run_cli(None, "emulator", "serve", "--host", "0.0.0.0", "--port", "0")
-    assert out.returncode != 0
-    assert "loopback" in out.stderr
-    assert "Traceback" not in out.stderr
+    assert emulator_main(["serve", "--port", "0", "--state", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "cannot load the state file" in err
+    assert "Traceback" not in err
+    assert emulator_main(["serve", "--host", "0.0.0.0", "--port", "0"]) != 0
+    err = capsys.readouterr().err
+    assert "loopback" in err
+    assert "Traceback" not in err
 
 
 def test_in_process_server_and_health() -> None:

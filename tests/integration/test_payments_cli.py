@@ -365,7 +365,7 @@ def test_live_key_needs_live_flag(cli: Cli, emulator: EmulatorHandle) -> None:
 
 
 def test_customer_key_resolves_and_lists(cli: Cli, emulator: EmulatorHandle) -> None:
-    pytest.importorskip("billing_sync.emulator.resources.customers")
+    pytest.importorskip("stripe_emulator.resources.customers")
     acme = _customer(emulator, "acme")
     _customer(emulator, "globex")
     a = cli.json("create", "--amount", "1999", "--currency", "usd", "--customer", "acme")

@@ -11,9 +11,8 @@ import stripe.params as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from stripe._encode import _api_encode
-
-from billing_sync.emulator.errors import ApiError
-from billing_sync.emulator.params import Implemented, decode_form, validate
+from stripe_emulator.errors import ApiError
+from stripe_emulator.params import Implemented, decode_form, validate
 
 
 def _wire(params: dict[str, Any]) -> str:
@@ -145,10 +144,46 @@ def test_validation_errors(pairs: list[tuple[str, str]], message: str, param: st
 
 
 def test_empty_brackets_append_and_empty_values_unset() -> None:
-    raw = decode_form([("expand[]", "a"), ("expand[]", "b"), ("metadata", ""), ("nickname", "")])
-    assert raw == {"expand": ["a", "b"], "metadata": "", "nickname": ""}
-    out = validate(sp.PriceUpdateParams, Implemented({"expand", "metadata", "nickname"}), raw)
-    assert out == {"expand": ["a", "b"], "metadata": "", "nickname": ""}
+    raw = decode_form([("expand[]", "a"), ("expand[]", "b"), ("metadata", "")])
+    assert raw == {"expand": ["a", "b"], "metadata": ""}
+    implemented = Implemented({"expand", "metadata", "nickname", "default_price", "name"})
+    out = validate(sp.PriceUpdateParams, implemented, raw)
+    assert out == {"expand": ["a", "b"], "metadata": ""}
+    # A metadata key posted empty is removed (docs.stripe.com/api/metadata).
+    assert validate(sp.PriceUpdateParams, implemented, {"metadata": {"k": ""}}) == {
+        "metadata": {"k": ""}
+    }
+    # `default_price` is typed `str`, yet Stripe unsets it with "" (stripe-python#658).
+    assert validate(sp.ProductUpdateParams, implemented, {"default_price": ""}) == {
+        "default_price": ""
+    }
+
+
+@pytest.mark.parametrize(
+    ("params_type", "raw", "name"),
+    [
+        (sp.PriceUpdateParams, {"nickname": ""}, "nickname"),
+        (sp.ProductUpdateParams, {"name": ""}, "name"),
+        (
+            sp.PriceCreateParams,
+            {"currency": "usd", "recurring": {"interval": ""}},
+            "recurring[interval]",
+        ),
+    ],
+)
+def test_empty_string_where_stripe_cannot_unset(
+    params_type: type, raw: dict[str, Any], name: str
+) -> None:
+    implemented = Implemented({"nickname", "name", "currency", "recurring"})
+    with pytest.raises(ApiError) as exc:
+        validate(params_type, implemented, raw)
+    assert exc.value.code == "parameter_invalid_empty"
+    assert exc.value.param == name
+    assert exc.value.message == (
+        f"You passed an empty string for '{name}'. We assume empty values are an attempt to "
+        f"unset a parameter; however '{name}' cannot be unset. You should remove '{name}' "
+        "from your request or supply a non-empty value."
+    )
 
 
 def test_conflicting_shapes_are_invalid() -> None:

@@ -15,10 +15,9 @@ from urllib.parse import urlencode
 
 import pytest
 import stripe
-
-from billing_sync.emulator.framework import ROUTES, TYPES, Route, render
-from billing_sync.emulator.params import check_implemented_subset, known_paths, typed_fields
-from billing_sync.emulator.server import Emulator, dumps, load_resources
+from stripe_emulator.framework import ROUTES, TYPES, Route, render
+from stripe_emulator.params import check_implemented_subset, known_paths, typed_fields
+from stripe_emulator.server import Emulator, dumps, load_resources
 
 load_resources()
 
@@ -201,7 +200,7 @@ def test_returned_objects_carry_declared_fields(populated: Emulator, tname: str)
     store = populated.store
     objs = list(store.coll(tname).objs.values())
     if tname == "plan":
-        from billing_sync.emulator.resources.subscriptions import plan_of
+        from stripe_emulator.resources.subscriptions import plan_of
 
         objs = [plan_of(p) for p in store.coll("price").objs.values()]
     if not objs:

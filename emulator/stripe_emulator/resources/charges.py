@@ -11,7 +11,8 @@ from typing import Any
 
 import stripe
 
-from billing_sync.emulator.framework import (
+from stripe_emulator.currencies import exponent
+from stripe_emulator.framework import (
     Obj,
     ObjectType,
     Request,
@@ -21,8 +22,7 @@ from billing_sync.emulator.framework import (
     register_type,
     route,
 )
-from billing_sync.emulator.resources.common import empty_billing_details
-from billing_sync.money import exponent
+from stripe_emulator.resources.common import empty_billing_details
 
 # Test cards: payment method token -> (brand, last4, decline (code, decline_code, message) or None).
 Decline = tuple[str, str, str]
@@ -72,7 +72,7 @@ def card_for(store: Store, pm_id: str) -> tuple[str, str, Decline | None] | None
     """(brand, last4, decline) for a test token or a stored payment method; None if unknown."""
     if pm_id in TEST_CARDS:
         return TEST_CARDS[pm_id]
-    from billing_sync.emulator.framework import TYPES
+    from stripe_emulator.framework import TYPES
 
     if "payment_method" not in TYPES:
         return None

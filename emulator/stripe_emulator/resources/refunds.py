@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import stripe
 
-from billing_sync.emulator.errors import ApiError
-from billing_sync.emulator.framework import (
+from stripe_emulator.errors import ApiError
+from stripe_emulator.framework import (
     Obj,
     ObjectType,
     Request,
@@ -20,7 +20,7 @@ from billing_sync.emulator.framework import (
     route,
     unset,
 )
-from billing_sync.emulator.resources.charges import stripe_money
+from stripe_emulator.resources.charges import stripe_money
 
 REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 

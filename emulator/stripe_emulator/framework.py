@@ -1,13 +1,13 @@
 """The emulator's framework: routes, strict params, the store, ids, rendering, expand, lists.
 
-How to add a resource (e.g. `billing_sync/emulator/resources/refunds.py`)
+How to add a resource (e.g. `emulator/stripe_emulator/resources/refunds.py`)
 =========================================================================
-Every module in `billing_sync.emulator.resources` is imported automatically; it registers
+Every module in `stripe_emulator.resources` is imported automatically; it registers
 itself at import time. Nothing else needs editing.
 
 1. Declare the object type (what `expand[]` may do, and how it renders)::
 
-       from billing_sync.emulator.framework import ObjectType, register_type, route, Request
+       from stripe_emulator.framework import ObjectType, register_type, route, Request
 
        register_type(ObjectType(
            name="refund",                 # the `object` field
@@ -52,7 +52,7 @@ itself at import time. Nothing else needs editing.
    `list_page(store, type, url=..., limit=10, index=...)` builds an unrendered page (for
    embedded lists in `compute`). `req.store.table("name")` is a persisted dict for
    auxiliary indexes (e.g. lookup_key -> price id). `req.now` is the request's timestamp.
-3. Raise `ApiError` (billing_sync.emulator.errors) for Stripe errors:
+3. Raise `ApiError` (stripe_emulator.errors) for Stripe errors:
    `ApiError.invalid(msg, param=...)`: 400 for bad input (a validation failure: never stored
    under an idempotency key); pass `validation=False` when the refusal depends on state.
    `ApiError.missing("refund", id, param=...)`: 404 resource_missing "No such refund: 'id'".
@@ -68,7 +68,7 @@ itself at import time. Nothing else needs editing.
    stripe TypedDict and the rendered fields against `stripe_class.__annotations__`.
 
 Idempotency, API keys, request ids, the request log, faults and latency are handled by the
-server (billing_sync/emulator/server.py) for every route.
+server (emulator/stripe_emulator/server.py) for every route.
 """
 
 from __future__ import annotations
@@ -84,8 +84,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from billing_sync.emulator.errors import ApiError
-from billing_sync.emulator.params import Implemented, Params, check_implemented_subset
+from stripe_emulator.errors import ApiError
+from stripe_emulator.params import Implemented, Params, check_implemented_subset
 
 Obj = dict[str, Any]
 Handler = Callable[["Request"], Any]
@@ -157,7 +157,7 @@ def route(
     """Register a handler for METHOD TEMPLATE (see the module docstring)."""
 
     def deco(fn: Handler) -> Handler:
-        from billing_sync.emulator.params import typed_fields
+        from stripe_emulator.params import typed_fields
 
         known = typed_fields(params_type)
         paths = set(implemented)

@@ -17,8 +17,8 @@ from typing import Any
 import stripe
 import stripe.params as sp
 
-from billing_sync.emulator.errors import ApiError
-from billing_sync.emulator.framework import (
+from stripe_emulator.errors import ApiError
+from stripe_emulator.framework import (
     Obj,
     ObjectType,
     Request,
@@ -29,7 +29,7 @@ from billing_sync.emulator.framework import (
     route,
     unset,
 )
-from billing_sync.emulator.resources.common import created_filter, non_negative
+from stripe_emulator.resources.common import created_filter, non_negative
 
 MAX_ITEMS = 20
 EMBEDDED_ITEMS = 10

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from billing_sync.emulator.errors import ApiError
-from billing_sync.emulator.framework import Store
+from stripe_emulator.errors import ApiError
+from stripe_emulator.framework import Store
 
 SEED_KEYS = {
     "products",
@@ -45,8 +45,8 @@ def seed(store: Store, body: dict[str, Any]) -> dict[str, Any]:
     subscriptions_per_customer (0), items_per_subscription (1),
     collection_method ("send_invoice"). Returns the created ids.
     """
-    from billing_sync.emulator.resources.prices import build_price
-    from billing_sync.emulator.resources.product_model import build_product
+    from stripe_emulator.resources.prices import build_price
+    from stripe_emulator.resources.product_model import build_product
 
     unknown = set(body) - SEED_KEYS
     if unknown:
@@ -56,8 +56,24 @@ def seed(store: Store, body: dict[str, Any]) -> dict[str, Any]:
     n_customers = _int(body, "customers", 0)
     n_subs = _int(body, "subscriptions_per_customer", 0, 100)
     n_items = _int(body, "items_per_subscription", 1, 20)
-    currency = str(body.get("currency", "usd"))
+    from stripe_emulator.resources.common import check_currency
+
+    # Everything is checked before anything is created: a refused seed stores nothing.
+    currency = check_currency(body.get("currency", "usd"), "currency")
     interval = str(body.get("interval", "month"))
+    if interval not in ("", "day", "week", "month", "year"):
+        raise ApiError.invalid("seed: interval must be day, week, month, year or empty")
+    if body.get("collection_method", "send_invoice") not in (
+        "send_invoice",
+        "charge_automatically",
+    ):
+        raise ApiError.invalid(
+            "seed: collection_method must be send_invoice or charge_automatically"
+        )
+    if not isinstance(body.get("metadata") or {}, dict):
+        raise ApiError.invalid("seed: metadata must be an object")
+    if n_subs and not interval:
+        raise ApiError.invalid("seed: subscriptions need recurring prices (interval)")
     base_amount = _int(body, "unit_amount", 1000, 10**10)
     extra_meta = {str(k): str(v) for k, v in (body.get("metadata") or {}).items()}
     key_field = f"{body.get('key_prefix', 'billing_sync_')}key"
@@ -92,7 +108,7 @@ def seed(store: Store, body: dict[str, Any]) -> dict[str, Any]:
     customer_ids: list[str] = []
     subscription_ids: list[str] = []
     if n_customers:
-        from billing_sync.emulator.resources.customers import build_customer
+        from stripe_emulator.resources.customers import build_customer
 
         for c in range(n_customers):
             ckey = f"customer-{c}"
@@ -111,7 +127,7 @@ def seed(store: Store, body: dict[str, Any]) -> dict[str, Any]:
             if n_subs and not interval:
                 raise ApiError.invalid("seed: subscriptions need recurring prices (interval)")
             for s in range(n_subs):
-                from billing_sync.emulator.resources.subscriptions import build_subscription
+                from stripe_emulator.resources.subscriptions import build_subscription
 
                 items: list[dict[str, Any]] = []
                 for k in range(n_items):

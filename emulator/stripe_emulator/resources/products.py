@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import stripe.params as sp
 
-from billing_sync.emulator.errors import ApiError
-from billing_sync.emulator.framework import (
+from stripe_emulator.errors import ApiError
+from stripe_emulator.framework import (
     Obj,
     Request,
     apply_metadata,
     route,
     unset,
 )
-from billing_sync.emulator.resources.common import created_filter
-from billing_sync.emulator.resources.prices import build_price
-from billing_sync.emulator.resources.product_model import build_product, check_common
+from stripe_emulator.resources.common import created_filter
+from stripe_emulator.resources.prices import build_price
+from stripe_emulator.resources.product_model import build_product, check_common
 
 COMMON = {
     "name",
@@ -166,7 +166,7 @@ def list_products(req: Request) -> Obj:
             "has_more": len(objs) > limit,
             "url": "/v1/products",
         }
-        from billing_sync.emulator.framework import render
+        from stripe_emulator.framework import render
 
         return render(req.store, "list:product", page, req.expand)
     trivial = active is None and shippable is None and created is None

@@ -12,8 +12,8 @@ from typing import Any
 import stripe
 import stripe.params as sp
 
-from billing_sync.emulator.errors import ApiError
-from billing_sync.emulator.framework import (
+from stripe_emulator.errors import ApiError
+from stripe_emulator.framework import (
     Obj,
     ObjectType,
     Request,
@@ -22,7 +22,7 @@ from billing_sync.emulator.framework import (
     route,
     unset,
 )
-from billing_sync.emulator.resources.common import empty_billing_details
+from stripe_emulator.resources.common import empty_billing_details
 
 register_type(
     ObjectType(

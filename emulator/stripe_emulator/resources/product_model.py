@@ -11,8 +11,8 @@ from typing import Any
 
 import stripe
 
-from billing_sync.emulator.errors import ApiError
-from billing_sync.emulator.framework import (
+from stripe_emulator.errors import ApiError
+from stripe_emulator.framework import (
     Obj,
     ObjectType,
     Store,

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from billing_sync.emulator.errors import ApiError
-from billing_sync.money import CURRENCIES, THREE_DECIMAL, ZERO_DECIMAL
+from stripe_emulator.currencies import CURRENCIES, THREE_DECIMAL, ZERO_DECIMAL
+from stripe_emulator.errors import ApiError
 
-# One currency table for the tool and its emulator.
 __all__ = ["CURRENCIES", "THREE_DECIMAL", "ZERO_DECIMAL"]
 
 

@@ -9,7 +9,7 @@ Layout:
 - `params.py`: Stripe's bracket form encoding and validation against `stripe.params` types.
 - `resources/`: one module per Stripe resource, imported automatically.
 - `seed.py`: `POST /_emulator/seed` (a large account without HTTP per object).
-- `cli.py`: `billing-sync emulator serve`.
+- `cli.py`: `stripe-emulator serve` (also `python -m stripe_emulator serve`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ __all__ = ["start_server"]
 
 def __getattr__(name: str) -> Any:
     if name == "start_server":
-        from billing_sync.emulator.server import start_server
+        from stripe_emulator.server import start_server
 
         return start_server
     raise AttributeError(name)

@@ -8,8 +8,8 @@ from typing import Any
 import stripe
 import stripe.params as sp
 
-from billing_sync.emulator.errors import ApiError
-from billing_sync.emulator.framework import (
+from stripe_emulator.errors import ApiError
+from stripe_emulator.framework import (
     Obj,
     ObjectType,
     Request,
@@ -20,13 +20,13 @@ from billing_sync.emulator.framework import (
     route,
     unset,
 )
-from billing_sync.emulator.resources.common import (
+from stripe_emulator.resources.common import (
     check_currency,
     created_filter,
     non_negative,
     positive,
 )
-from billing_sync.emulator.resources.product_model import build_product
+from stripe_emulator.resources.product_model import build_product
 
 register_type(
     ObjectType(
@@ -528,7 +528,7 @@ def list_prices(req: Request) -> Obj:
             "has_more": len(objs) > limit,
             "url": "/v1/prices",
         }
-        from billing_sync.emulator.framework import render
+        from stripe_emulator.framework import render
 
         return render(req.store, "list:price", page, req.expand)
     index = ("product", product) if product is not None else None

@@ -13,8 +13,9 @@ from typing import Any
 
 import stripe
 
-from billing_sync.emulator.errors import ApiError
-from billing_sync.emulator.framework import (
+from stripe_emulator.currencies import MAX_AMOUNT, MINIMUM_CHARGE
+from stripe_emulator.errors import ApiError
+from stripe_emulator.framework import (
     TYPES,
     Obj,
     ObjectType,
@@ -26,9 +27,8 @@ from billing_sync.emulator.framework import (
     route,
     unset,
 )
-from billing_sync.emulator.resources.charges import card_for, new_charge, stripe_money
-from billing_sync.emulator.resources.common import check_currency, created_filter
-from billing_sync.payments.validation import MINIMUM_CHARGE, STRIPE_MAX_AMOUNT
+from stripe_emulator.resources.charges import card_for, new_charge, stripe_money
+from stripe_emulator.resources.common import check_currency, created_filter
 
 register_type(
     ObjectType(
@@ -80,9 +80,9 @@ def _amount(value: int, currency: str) -> int:
             param="amount",
             code="amount_too_small",
         )
-    if value > STRIPE_MAX_AMOUNT:
+    if value > MAX_AMOUNT:
         raise ApiError.invalid(
-            f"Amount must be no more than {stripe_money(STRIPE_MAX_AMOUNT, currency)} {currency}",
+            f"Amount must be no more than {stripe_money(MAX_AMOUNT, currency)} {currency}",
             param="amount",
             code="amount_too_large",
         )
@@ -120,7 +120,7 @@ def _materialize(req: Request, pm_id: str) -> str:
     """A test token becomes a new stored payment method (its own pm_ id), as in Stripe; runs
     after every validation so that a refused request stores nothing."""
     try:
-        from billing_sync.emulator.resources.payment_methods import resolve
+        from stripe_emulator.resources.payment_methods import resolve
     except ImportError:  # payment methods not served: keep the token as the id
         return pm_id
     return str(resolve(req.store, pm_id, req.now, param="payment_method")["id"])

@@ -27,7 +27,7 @@ from typing import Any, ForwardRef, Literal, NotRequired, Required, Union, get_a
 import typing_extensions
 from stripe._request_options import RequestOptions
 
-from billing_sync.emulator.errors import ApiError
+from stripe_emulator.errors import ApiError
 
 # Keys of stripe's RequestOptions, which some *Params TypedDicts inherit: never API parameters.
 REQUEST_OPTION_KEYS = frozenset(RequestOptions.__annotations__)
@@ -55,11 +55,24 @@ def _split_key(key: str) -> list[str]:
     return parts
 
 
+# Deepest bracket nesting accepted. The deepest parameter the emulator's routes know has 6
+# levels (`items[0][price_data][recurring][interval]` is 5); anything far deeper is malformed,
+# and unbounded depth would make every later consumer (validation, the request log) recurse.
+MAX_PARAM_DEPTH = 16
+
+
 def decode_form(pairs: Iterable[tuple[str, str]]) -> Params:
     """Nested dicts from bracket-encoded pairs; `a[]=x` appends to a list, `a[0]=x` is key "0"."""
     root: Params = {}
     for key, value in pairs:
         parts = _split_key(key)
+        if len(parts) > MAX_PARAM_DEPTH:
+            raise ApiError.invalid(
+                f"Invalid parameter name: {key[:100]} is nested more than {MAX_PARAM_DEPTH} "
+                "levels deep",
+                param=parts[0][:100],
+                validation=True,
+            )
         node: Any = root
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
@@ -198,6 +211,29 @@ class Implemented:
         return any(".".join(parts[:i]) in self.paths for i in range(1, len(parts)))
 
 
+# Parameters that accept "" (unset) although the SDK's types do not say so (`Literal['']`
+# marks the others), each with its public evidence:
+EMPTY_ALLOWED_PATHS = frozenset(
+    {
+        # A product's default price is unset with `default_price=""` (Stripe staff in
+        # https://github.com/stripe/stripe-python/issues/658); the SDK types it as `str`.
+        "default_price",
+    }
+)
+
+
+def _unsettable(opts: list[Any], path: str) -> bool:
+    """Whether `""` is accepted for this parameter (see EMPTY_ALLOWED_PATHS)."""
+    if any(get_origin(o) is Literal and "" in get_args(o) for o in opts):
+        return True
+    if path in EMPTY_ALLOWED_PATHS:
+        return True
+    # A metadata key posted empty is removed ("You can unset individual keys by posting an
+    # empty value to them", https://docs.stripe.com/api/metadata); its value type is `str`.
+    parts = path.split(".")
+    return len(parts) >= 2 and parts[-2] == "metadata"
+
+
 def _fmt_name(parent: str, key: str) -> str:
     return f"{parent}[{key}]" if parent else key
 
@@ -220,7 +256,10 @@ class Validator:
             dotted = f"{path}.{key}" if path else key
             if key not in fields:
                 raise ApiError.invalid(
-                    f"Received unknown parameter: {full}", param=full, validation=True
+                    f"Received unknown parameter: {full}",
+                    param=full,
+                    code="parameter_unknown",
+                    validation=True,
                 )
             if not self.implemented.covers(dotted):
                 raise ApiError.invalid(
@@ -244,6 +283,15 @@ class Validator:
     def _value(self, tp: Any, raw: Any, name: str, path: str, module: str) -> Any:
         opts = _options(tp, module)
         if raw == "":
+            if not _unsettable(opts, path):
+                raise ApiError.invalid(
+                    f"You passed an empty string for '{name}'. We assume empty values are an "
+                    f"attempt to unset a parameter; however '{name}' cannot be unset. You "
+                    f"should remove '{name}' from your request or supply a non-empty value.",
+                    param=name,
+                    code="parameter_invalid_empty",
+                    validation=True,
+                )
             return ""
         # `Literal['day', 'month']|str`: the `str` is the client's forward compatibility; the
         # API accepts only the listed values.

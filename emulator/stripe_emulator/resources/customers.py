@@ -7,8 +7,8 @@ from typing import Any
 import stripe
 import stripe.params as sp
 
-from billing_sync.emulator.errors import ApiError
-from billing_sync.emulator.framework import (
+from stripe_emulator.errors import ApiError
+from stripe_emulator.framework import (
     Obj,
     ObjectType,
     Request,
@@ -20,7 +20,7 @@ from billing_sync.emulator.framework import (
     route,
     unset,
 )
-from billing_sync.emulator.resources.common import created_filter
+from stripe_emulator.resources.common import created_filter
 
 
 def _compute(store: Store, obj: Obj) -> Obj:
@@ -130,7 +130,7 @@ def build_customer(store: Store, p: dict[str, Any], now: int) -> Obj:
     store.insert("customer", obj)
     pm = unset(p.get("payment_method"))
     if pm is not None:
-        from billing_sync.emulator.resources.payment_methods import attach
+        from stripe_emulator.resources.payment_methods import attach
 
         attach(store, pm, cid, now, param="payment_method")
     settings = unset(p.get("invoice_settings")) or {}
@@ -229,7 +229,7 @@ def delete_customer(req: Request) -> Obj:
     store = req.store
     obj = store.get_or_404("customer", req.path_args["id"])
     if "subscription" in _types():
-        from billing_sync.emulator.resources.subscriptions import cancel_now
+        from stripe_emulator.resources.subscriptions import cancel_now
 
         subs = store.coll("subscription")
         for pos in list(subs.positions(("customer", obj["id"]))):
@@ -245,6 +245,6 @@ def delete_customer(req: Request) -> Obj:
 
 
 def _types() -> set[str]:
-    from billing_sync.emulator.framework import TYPES
+    from stripe_emulator.framework import TYPES
 
     return set(TYPES)

@@ -1,0 +1,16 @@
+"""Adds the Stripe API emulator (./emulator, its own distribution) to the `dev` extra.
+
+PEP 508 has no relative path dependencies, so the emulator's location is written here as an
+absolute `file:` URL of this checkout when the metadata is built (`pip install -e '.[dev]'`
+from a fresh clone anywhere). `pip install .` without extras never pulls the emulator.
+"""
+
+from pathlib import Path
+
+import tomllib
+from setuptools import setup
+
+HERE = Path(__file__).resolve().parent
+extras = tomllib.loads((HERE / "pyproject.toml").read_text())["tool"]["billing-sync"]["optional-dependencies"]
+extras["dev"] = [*extras["dev"], f"stripe-emulator @ {(HERE / 'emulator').as_uri()}"]
+setup(extras_require=extras)
