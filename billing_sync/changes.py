@@ -214,5 +214,7 @@ class KindPlan:
     changes: tuple[Change, ...] = ()
     warnings: tuple[str, ...] = ()
     conflicts: tuple[str, ...] = ()
+    # Differences apply cannot make (fields Stripe sets only at creation or cannot unset).
+    unreachable: tuple[str, ...] = ()
     # Objects not declared that stay on a superseded version (price key -> subscriptions).
     grandfathered: Mapping[str, int] = field(default_factory=dict)

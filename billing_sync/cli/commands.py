@@ -136,7 +136,7 @@ def drift(app: AppContext, config_file: str | None) -> None:
     p = build_plan(app.remote(), path)
     _show(p)
     p.raise_if_conflicts()
-    if p.has_changes:
+    if not p.in_sync:
         click.echo("Drift: the Stripe account does not match billing.yaml.", err=True)
         sys.exit(2)
 

@@ -59,6 +59,8 @@ class Plan:
     unmanaged: Mapping[str, int] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     conflicts: tuple[str, ...] = ()
+    # Differences between billing.yaml and the account that apply cannot make (reported).
+    unreachable: tuple[str, ...] = ()
     mrr: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # currency -> before, after
     grandfathered: Mapping[str, int] = field(default_factory=dict)
 
@@ -77,6 +79,11 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return bool(self.changes)
+
+    @property
+    def in_sync(self) -> bool:
+        """The account matches billing.yaml: nothing to change and nothing apply cannot change."""
+        return not self.changes and not self.unreachable
 
     def counts(self) -> dict[str, int]:
         """Per action, counted once per object (a replace and the archive of its old price are one)."""
@@ -135,6 +142,7 @@ class Plan:
             "unsafe": self.unsafe_reasons,
             "conflicts": list(self.conflicts),
             "warnings": list(self.warnings),
+            "unreachable": list(self.unreachable),
             "unmanaged": dict(sorted(self.unmanaged.items())),
             "grandfathered": dict(sorted(self.grandfathered.items())),
             "mrr": {cur: {"before": b, "after": a} for cur, (b, a) in sorted(self.mrr.items())},

@@ -40,6 +40,7 @@ def plan(
     changes: list[Change] = []
     warnings: list[str] = []
     conflicts: list[str] = []
+    unreachable: list[str] = []
     grandfathered: dict[str, int] = {}
     before: dict[str, Decimal] = defaultdict(Decimal)
     after: dict[str, Decimal] = defaultdict(Decimal)
@@ -48,6 +49,7 @@ def plan(
         changes += result.changes
         warnings += result.warnings
         conflicts += result.conflicts
+        unreachable += result.unreachable
         grandfathered.update(result.grandfathered)
         for currency, (b, a) in kind.monthly_revenue(context).items():
             before[currency] += b
@@ -60,6 +62,7 @@ def plan(
         unmanaged={kind.plural: n for kind in kinds if (n := len(existing.of(kind).unmanaged))},
         warnings=tuple(warnings),
         conflicts=tuple(conflicts),
+        unreachable=tuple(unreachable),
         mrr={
             cur: (round(before[cur]), round(after[cur])) for cur in sorted(set(before) | set(after))
         },

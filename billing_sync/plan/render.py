@@ -83,8 +83,10 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         return click.style(text, fg=COLOURS.get(symbol), bold=bold)
 
     out: list[str] = []
-    if not plan.changes:
+    if plan.in_sync:
         out.append(no_changes_line(plan) + ".")
+    elif not plan.changes:
+        out.append("No changes that apply can make; the account still differs (see below).")
     for change in plan.changes:
         out.append(style("  " + headline(change), change.symbol, bold=True))
         for c in change.fields:
@@ -95,6 +97,10 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         out.append("")
         out.append("Conflicts (the plan cannot be applied):")
         out += [style(f"  x {c}", "-") for c in plan.conflicts]
+    if plan.unreachable:
+        out.append("")
+        out.append("Differences apply cannot make (Stripe does not allow the change):")
+        out += [f"  ! {u}" for u in plan.unreachable]
     if plan.warnings:
         out.append("")
         out.append("Warnings:")
@@ -153,6 +159,9 @@ def render_markdown(plan: Plan) -> str:
     if plan.conflicts:
         out += ["", "**Conflicts** (the plan cannot be applied):", ""]
         out += [f"- {_md_cell(c)}" for c in plan.conflicts]
+    if plan.unreachable:
+        out += ["", "**Differences apply cannot make** (Stripe does not allow the change)", ""]
+        out += [f"- {_md_cell(u)}" for u in plan.unreachable]
     if plan.warnings:
         out += ["", "**Warnings**", ""]
         out += [f"- {_md_cell(w)}" for w in plan.warnings]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from abc import ABC, abstractmethod
@@ -35,6 +36,7 @@ class Unset(Enum):
     """What removing the field from billing.yaml does."""
 
     EMPTY = "sent as an empty string, which unsets it"
+    NEVER = "Stripe cannot unset it: Stripe keeps its value, and the plan says so"
     MERGE = "removed keys are sent as empty strings"
     REQUIRED = "billing.yaml requires it: it cannot be removed"
     DEFAULT = "falls back to its default value, which is compared and sent like any value"
@@ -54,8 +56,9 @@ class FieldSpec:
     own_rule: bool = False
 
     def param(self, value: Any) -> Any:
-        if self.unset is Unset.EMPTY and value in (None, [], (), {}):
-            return ""
+        """Stripe's parameter for `value`; None means "send nothing" (not unsettable)."""
+        if value in (None, [], (), {}):
+            return "" if self.unset is Unset.EMPTY else None
         return self.to_param(value) if self.to_param is not None else value
 
 
@@ -259,29 +262,64 @@ class FieldDiff:
     changes: tuple[FieldChange, ...]
     params: Mapping[str, Any]  # the update's parameters for in-place fields
     replace: tuple[str, ...]  # fields that force a replacement
-    create_only: tuple[str, ...]  # fields that differ but cannot change after creation
 
 
 def diff_fields(existing: Any, desired: Any, specs: Iterable[FieldSpec]) -> FieldDiff:
-    """Compare the fields `specs` declares, and build the in-place update's parameters."""
+    """Compare the fields `specs` declares, and build the in-place update's parameters.
+
+    Call it with the desired state from `reachable`, so fields Stripe cannot change are equal.
+    """
     specs = tuple(specs)
     old, new = values(existing, specs), values(desired, specs)
     changes = field_changes(old, new)
     changed = top_fields(changes)
     params: dict[str, Any] = {}
-    replace, create_only = [], []
+    replace = []
     for spec in specs:
-        if spec.name not in changed:
+        if spec.name not in changed or spec.mutability is Mutability.REQUEST_OPTION:
             continue
         if spec.mutability is Mutability.REPLACE:
             replace.append(spec.name)
-        elif spec.mutability is Mutability.CREATE_ONLY:
-            create_only.append(spec.name)
         elif spec.unset is Unset.MERGE:
             params[spec.name] = metadata_params(old[spec.name], new[spec.name])
-        else:
-            params[spec.name] = spec.param(new[spec.name])
-    return FieldDiff(tuple(changes), params, tuple(replace), tuple(create_only))
+        elif (value := spec.param(new[spec.name])) is not None:
+            params[spec.name] = value
+    return FieldDiff(tuple(changes), params, tuple(replace))
+
+
+def reachable(
+    kind: str, key: str, existing: S, desired: S, specs: Iterable[FieldSpec]
+) -> tuple[S, tuple[str, ...]]:
+    """The desired state as Stripe lets apply reach it, and what the plan must say about the rest.
+
+    A field that Stripe sets only at creation keeps its existing value, and so does a field
+    removed from billing.yaml that Stripe cannot unset; each is reported as a warning instead of
+    being dropped in silence or sent to fail.
+    """
+    created_only: list[str] = []
+    kept: list[str] = []
+    for spec in specs:
+        old, new = getattr(existing, spec.name), getattr(desired, spec.name)
+        if old == new:
+            continue
+        if spec.mutability is Mutability.CREATE_ONLY:
+            created_only.append(spec.name)
+        elif spec.unset is Unset.NEVER and new in (None, (), {}):
+            kept.append(spec.name)
+    if not created_only and not kept:
+        return desired, ()
+    warnings = []
+    if created_only:
+        warnings.append(create_only_warning(kind, key, created_only))
+    if kept:
+        shown = ", ".join(f"{n} ({getattr(existing, n)!r})" for n in kept)
+        warnings.append(
+            f"{kind} {key}: Stripe cannot unset {shown}; it keeps its value: declare another "
+            "value to change it"
+        )
+    keep = {n: getattr(existing, n) for n in (*created_only, *kept)}
+    reached: S = dataclasses.replace(desired, **keep)  # type: ignore[type-var]  # states are dataclasses
+    return reached, tuple(warnings)
 
 
 def create_changes(

@@ -21,6 +21,7 @@ from billing_sync.resources.base import (
     create_changes,
     diff_fields,
     never_quiet,
+    reachable,
 )
 
 
@@ -38,11 +39,12 @@ class CustomerState:
 class CustomerKind(Kind[CustomerState]):
     name = "customer"
     plural = "customers"
+    # Stripe's customer update takes no empty string for these (stripe.params types): kept.
     fields = (
-        FieldSpec("email"),
-        FieldSpec("name"),
-        FieldSpec("description"),
-        FieldSpec("phone"),
+        FieldSpec("email", unset=Unset.NEVER),
+        FieldSpec("name", unset=Unset.NEVER),
+        FieldSpec("description", unset=Unset.NEVER),
+        FieldSpec("phone", unset=Unset.NEVER),
         FieldSpec("metadata", unset=Unset.MERGE),
     )
     list_reads = (ListRead("/v1/customers"),)
@@ -97,6 +99,8 @@ class CustomerKind(Kind[CustomerState]):
         snapshot = context.existing.of(self)
         desired = context.desired.of(self)
         changes: list[Change] = []
+        warnings: list[str] = []
+        unreachable: list[str] = []
         for key, d in desired.items():
             e = snapshot.managed.get(key)
             if e is None:
@@ -117,6 +121,8 @@ class CustomerKind(Kind[CustomerState]):
                     )
                 )
                 continue
+            d, notes = reachable(self.name, key, e, d, self.fields)
+            unreachable += notes
             found = diff_fields(e, d, self.fields)
             if found.changes:
                 changes.append(
@@ -130,13 +136,13 @@ class CustomerKind(Kind[CustomerState]):
                         fields=found.changes,
                     )
                 )
-        warnings = tuple(
+        warnings += [
             f"customer {key} is no longer declared; billing-sync never deletes customers "
             "(left as it is)"
             for key in snapshot.managed
             if key not in desired
-        )
-        return KindPlan(tuple(changes), warnings)
+        ]
+        return KindPlan(tuple(changes), tuple(warnings), unreachable=tuple(unreachable))
 
 
 CUSTOMER = CustomerKind()

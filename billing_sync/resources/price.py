@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from billing_sync.resources.base import (
     create_changes,
     field_changes,
     metadata_params,
+    reachable,
     top_fields,
     values,
 )
@@ -102,7 +104,8 @@ class PriceKind(Kind[PriceState]):
         # Without it the price is one-time.
         FieldSpec("recurring", mutability=Mutability.REPLACE, unset=Unset.DEFAULT),
         FieldSpec("transform_quantity", mutability=Mutability.REPLACE, unset=Unset.DEFAULT),
-        FieldSpec("nickname"),
+        # Stripe's price update takes no empty string for it (stripe.params types): kept.
+        FieldSpec("nickname", unset=Unset.NEVER),
         FieldSpec("metadata", unset=Unset.MERGE),
         # Added or changed in place; Stripe cannot remove one, so a removal is a replace.
         FieldSpec("currency_options", unset=Unset.OWN_RULE, own_rule=True),
@@ -218,6 +221,7 @@ class PriceKind(Kind[PriceState]):
                 *rules.removed(),
                 *default_price_changes(context),
             ),
+            unreachable=tuple(u for p in plans for u in p.unreachable),
             conflicts=tuple(c for p in plans for c in p.conflicts),
             grandfathered={k: n for p in plans for k, n in p.grandfathered.items()},
         )
@@ -301,6 +305,14 @@ class _Rules:
 
     def declared(self, key: str, d: PriceState) -> KindPlan:
         """What one declared price needs: in place, a revert, a create or a replace."""
+        current = self.index.current.get(key)
+        if current is None:
+            return self._declared(key, d)
+        d, notes = reachable(PRICE.name, key, current, d, PRICE.fields)
+        found = self._declared(key, d)
+        return dataclasses.replace(found, unreachable=(*found.unreachable, *notes))
+
+    def _declared(self, key: str, d: PriceState) -> KindPlan:
         found = self.index.resolve(key, d)
         cur = found.current
         needs = frozenset({object_token(PRODUCT.name, d.product)})

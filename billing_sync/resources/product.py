@@ -35,9 +35,9 @@ from billing_sync.resources.base import (
     Snapshot,
     Unset,
     create_changes,
-    create_only_warning,
     diff_fields,
     plain_specs,
+    reachable,
 )
 
 
@@ -71,7 +71,7 @@ class ProductKind(Kind[ProductState]):
         FieldSpec("description"),
         FieldSpec("active", unset=Unset.DEFAULT),
         FieldSpec("tax_code"),
-        FieldSpec("statement_descriptor"),
+        FieldSpec("statement_descriptor", unset=Unset.NEVER),
         FieldSpec("unit_label"),
         FieldSpec("url"),
         FieldSpec("images", to_param=list),
@@ -175,6 +175,7 @@ class ProductKind(Kind[ProductState]):
         changes: list[Change] = []
         conflicts: list[str] = []
         warnings: list[str] = []
+        unreachable: list[str] = []
         specs = plain_specs(self.fields)
         for key, d in desired.items():
             e = snapshot.managed.get(key)
@@ -187,8 +188,8 @@ class ProductKind(Kind[ProductState]):
                     continue
                 changes.append(self._create(d))
                 continue
-            if d.id != e.id:
-                warnings.append(create_only_warning("product", key, ["id"]))
+            d, notes = reachable(self.name, key, e, d, self.fields)
+            unreachable += notes
             found = diff_fields(e, d, specs)
             if not found.changes:
                 continue
@@ -216,14 +217,16 @@ class ProductKind(Kind[ProductState]):
         for key, e in snapshot.managed.items():
             if key not in desired and e.active:
                 changes.append(self._archive_removed(e))
-        return KindPlan(tuple(changes), tuple(warnings), tuple(conflicts))
+        return KindPlan(
+            tuple(changes), tuple(warnings), tuple(conflicts), unreachable=tuple(unreachable)
+        )
 
     def _create(self, d: ProductState) -> Change:
         specs = [s for s in plain_specs(self.fields) if s.name != "metadata"]
         params: dict[str, Any] = {"id": d.id}
         for spec in sorted(specs, key=lambda s: s.name):
             value = spec.param(getattr(d, spec.name))
-            if value != "":
+            if value not in ("", None):
                 params[spec.name] = value
         params["metadata"] = {**d.metadata, KEY_META: d.key}
         return Create(

@@ -34,11 +34,11 @@ from billing_sync.resources.base import (
     PlanContext,
     Snapshot,
     Unset,
-    create_only_warning,
     diff_fields,
     field_changes,
     metadata_params,
     plain_specs,
+    reachable,
 )
 from billing_sync.resources.customer import CUSTOMER
 from billing_sync.resources.price import PRICE, describe_price, monthly
@@ -87,7 +87,8 @@ class SubscriptionKind(Kind[SubscriptionState]):
         # Required with send_invoice and refused without it: it is never removed on its own.
         FieldSpec("days_until_due", unset=Unset.REQUIRED),
         FieldSpec("cancel_at_period_end", unset=Unset.DEFAULT),
-        FieldSpec("default_payment_method"),
+        # Stripe's update takes no empty string for it (stripe.params types): kept when removed.
+        FieldSpec("default_payment_method", unset=Unset.NEVER),
         FieldSpec("metadata", unset=Unset.MERGE),
         # Kept in metadata billing_sync_protect, so a removed protected subscription is caught.
         FieldSpec("protect", unset=Unset.DEFAULT, own_rule=True),
@@ -203,6 +204,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
             ended.setdefault(s.key, s)
         changes: list[Change] = []
         warnings: list[str] = []
+        unreachable: list[str] = []
         for key, d in desired.items():
             e = snapshot.managed.get(key)
             if e is None:
@@ -220,17 +222,17 @@ class SubscriptionKind(Kind[SubscriptionState]):
                     "it is left as it is until it becomes active"
                 )
             else:
-                change, created_only = self._update(context, d, e)
+                d, notes = reachable(self.name, key, e, d, self.fields)
+                unreachable += notes
+                change = self._update(context, d, e)
                 if change is not None:
                     changes.append(change)
-                if created_only:
-                    warnings.append(create_only_warning("subscription", key, created_only))
         for key, e in snapshot.managed.items():
             if key not in desired:
                 cancel = self._cancel(context, e)
                 if cancel is not None:
                     changes.append(cancel)
-        return KindPlan(tuple(changes), tuple(warnings))
+        return KindPlan(tuple(changes), tuple(warnings), unreachable=tuple(unreachable))
 
     def _item_price(self, context: PlanContext, price_key: str) -> tuple[str, frozenset[str]]:
         target = context.target(PRICE, price_key) or price_key
@@ -278,7 +280,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
 
     def _update(
         self, context: PlanContext, d: SubscriptionState, e: SubscriptionState
-    ) -> tuple[Change | None, tuple[str, ...]]:
+    ) -> Change | None:
         changes: list[FieldChange] = []
         items: list[dict[str, Any]] = []
         needs: set[str] = set()
@@ -337,7 +339,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
             )
         found = diff_fields(e, d, plain_specs(self.fields))
         params.update({k: v for k, v in sorted(found.params.items()) if k != "metadata"})
-        changes += [c for c in found.changes if c.path.split(".", 1)[0] not in found.create_only]
+        changes += found.changes
         meta = dict(found.params.get("metadata", {}))
         if d.protect != e.protect:
             meta[PROTECT_META] = "true" if d.protect else ""
@@ -345,7 +347,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
         if meta:
             params["metadata"] = meta
         if not params:
-            return None, found.create_only
+            return None
         change = Update(
             kind=self.name,
             key=d.key,
@@ -357,7 +359,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
             destructive=destructive,
             needs=frozenset(needs),
         )
-        return change, found.create_only
+        return change
 
     def _cancel(self, context: PlanContext, e: SubscriptionState) -> Change | None:
         if context.policies.subscription_removal == "cancel_now":

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from tests.helpers import (
     EXAMPLE,
     ROOT,
@@ -309,12 +307,6 @@ def test_ids_status_and_import(emulator: EmulatorHandle, tmp_path: Path) -> None
 KITCHEN = ROOT / "tests" / "fixtures" / "e2e"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="billing-sync core (issue 10 exposed it): unsetting sends nickname='' (price) and "
-    "phone='' (customer); Stripe's types do not allow '' there, so Stripe answers 400 "
-    "parameter_invalid_empty. The fix belongs in resources/ (how these fields are unset).",
-)
 def test_every_feature_applies_then_plans_empty_and_unsets_converge(
     emulator: EmulatorHandle,
 ) -> None:
@@ -351,7 +343,9 @@ def test_drift_detects_hand_edits(emulator: EmulatorHandle, tmp_path: Path) -> N
     emulator.client().v1.prices.update(price["id"], {"nickname": "edited in the dashboard"})
     res = run_cli(emulator, "drift", "-c", str(cfg))
     assert res.returncode == 2
-    assert 'nickname: "edited in the dashboard" -> (none)' in res.stdout
+    # Stripe cannot unset a price's nickname (its types take no ""): drift, not a change.
+    assert "Stripe cannot unset nickname ('edited in the dashboard')" in res.stdout
+    assert "No changes that apply can make" in res.stdout
 
 
 def test_currency_options_add_change_and_remove_converge(

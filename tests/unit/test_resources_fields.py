@@ -337,7 +337,7 @@ def assert_declared_mutability(plan: Plan, kind: Kind[Any], spec: FieldSpec, key
         assert not any(isinstance(c, Replace) for c in own)
     elif spec.mutability is Mutability.CREATE_ONLY:
         assert not any(mentions(c, spec.name) for c in own), [c.data for c in own]
-        assert any(spec.name in w and key in w for w in plan.warnings), plan.warnings
+        assert any(spec.name in u and key in u for u in plan.unreachable), plan.unreachable
     else:  # REQUEST_OPTION: nothing to change on its own
         assert own == [], [c.id for c in own]
 
@@ -359,7 +359,7 @@ def test_every_state_field_is_declared() -> None:
 
 def test_the_unchanged_document_plans_nothing() -> None:
     plan = plan_after(lambda doc: None)
-    assert [c.id for c in plan.changes] == [] and plan.warnings == ()
+    assert [c.id for c in plan.changes] == [] and plan.warnings == () and plan.in_sync
 
 
 @pytest.mark.parametrize(("kind", "spec"), FIELDS, ids=IDS)
@@ -394,7 +394,13 @@ def test_removing_a_field_unsets_it_or_says_why_not(kind: Kind[Any], spec: Field
         # Its default is the value it had: nothing to unset.
         assert not any(mentions(c, spec.name) for c in changes_of(plan, kind, case.key))
         return
-    if spec.unset is Unset.EMPTY and spec.mutability is Mutability.IN_PLACE:
+    if spec.unset is Unset.NEVER:
+        # Stripe cannot unset it: nothing is sent, and the plan says so.
+        assert not any(mentions(c, spec.name) for c in changes_of(plan, kind, case.key))
+        assert any(
+            "cannot unset" in u and spec.name in u and case.key in u for u in plan.unreachable
+        ), plan.unreachable
+    elif spec.unset is Unset.EMPTY and spec.mutability is Mutability.IN_PLACE:
         sent = [c.request.params.get(spec.name) for c in changes_of(plan, kind, case.key)]
         assert "" in sent, [c.data for c in plan.changes]
     elif spec.unset is Unset.MERGE:
