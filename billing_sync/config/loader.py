@@ -27,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from billing_sync.config.checks import check_document
 from billing_sync.config.models import KEY_PATTERN, BillingConfig
-from billing_sync.config.source import RawIssue, SourceMap, format_path, parse
+from billing_sync.config.source import RawIssue, SourceMap, format_path, no_gc, parse
 from billing_sync.errors import ConfigError, ConfigIssue
 
 DEFAULT_CONFIG = "billing.yaml"
@@ -63,6 +63,11 @@ def load_config(path: str | Path) -> BillingConfig:
 
 def load_text(text: str, filename: str = DEFAULT_CONFIG) -> BillingConfig:
     """Parse and validate billing.yaml text; `filename` is used in the messages only."""
+    with no_gc():  # see `no_gc`: validation also builds many objects that all stay alive
+        return _load_text(text, filename)
+
+
+def _load_text(text: str, filename: str) -> BillingConfig:
     doc = parse(text, filename)
     issues: list[RawIssue] = list(doc.issues)
     if not issues and not isinstance(doc.data, dict):

@@ -300,3 +300,47 @@ def test_deeply_nested_documents_are_refused() -> None:
     ]
     errors = errors_of("x: " + "[" * 70 + "]" * 70 + "\n")
     assert "nested too deeply (more than 64 levels)" in errors[-1]
+
+
+# --- libyaml (issue 14) ----------------------------------------------------------------------
+
+
+def test_libyaml_is_used() -> None:
+    """PyYAML here is built with libyaml, and the loader really composes with its C parser."""
+    import yaml
+
+    from billing_sync.config import source
+
+    assert yaml.__with_libyaml__
+    assert source.LIBYAML
+    assert source.PARSER.startswith("libyaml")
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_bad_fixtures_same_with_the_python_parser(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without libyaml (fallback) every fixture reads the same messages, positions included."""
+    from billing_sync.config import source
+
+    monkeypatch.setattr(source, "LIBYAML", False)
+    assert errors_of((BAD / name).read_text(encoding="utf-8")) == EXPECTED[name]
+
+
+def test_example_same_positions_with_both_parsers() -> None:
+    from billing_sync.config import source
+
+    text = EXAMPLE.read_text(encoding="utf-8")
+    c = source.parse(text, "billing.yaml", libyaml=True)
+    py = source.parse(text, "billing.yaml", libyaml=False)
+    assert c.data == py.data
+    assert c.source == py.source
+    assert len(c.source.values) > 50
+
+
+def test_syntax_errors_read_as_the_python_parser_words_them() -> None:
+    """libyaml says 'did not find expected key'; the documented message is kept."""
+    text = "version: 1\nproducts:\n  pro:\n    name: Pro\n   bad: 1\n"
+    assert errors_of(text) == [
+        "billing.yaml:5:4: YAML syntax error: expected <block end>, but found '<block mapping start>' (while parsing a block mapping at line 3); check the indentation"
+    ]
