@@ -67,6 +67,20 @@ def _check_statement_descriptor(value: str) -> str:
     return value
 
 
+#: billing-sync's own metadata keys (`billing_sync_key`, `billing_sync_protect`, ...) start so;
+#: a declared one would re-key or unprotect the object, so billing.yaml may not set any.
+RESERVED_METADATA_PREFIX = "billing_sync_"
+
+
+def _check_metadata_key(value: str) -> str:
+    if value.lower().startswith(RESERVED_METADATA_PREFIX):
+        raise ValueError(
+            f"key {value!r} is reserved: billing-sync keeps its own "
+            f"{RESERVED_METADATA_PREFIX}* metadata on the objects it manages"
+        )
+    return value
+
+
 def _amount_text(value: Any) -> Any:
     """`amount` accepts a quoted decimal string; bare YAML numbers are taken as written."""
     if isinstance(value, bool):
@@ -91,7 +105,9 @@ Currency = Annotated[
     Field(json_schema_extra={"enum": sorted(CURRENCIES)}),
 ]
 MetadataKey = Annotated[
-    str, StringConstraints(min_length=1, max_length=METADATA_KEY_MAX, pattern=METADATA_KEY_PATTERN)
+    str,
+    StringConstraints(min_length=1, max_length=METADATA_KEY_MAX, pattern=METADATA_KEY_PATTERN),
+    AfterValidator(_check_metadata_key),
 ]
 MetadataValue = Annotated[str, StringConstraints(max_length=METADATA_VALUE_MAX)]
 Metadata = Annotated[dict[MetadataKey, MetadataValue], Field(max_length=METADATA_MAX_KEYS)]
