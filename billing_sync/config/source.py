@@ -48,6 +48,44 @@ PARSER = "libyaml (C)" if LIBYAML else "pure-Python (PyYAML built without libyam
 
 _PLAIN_SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
 
+_STR_TAG = "tag:yaml.org,2002:str"
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+#: The only integers billing.yaml reads: base 10, no leading zero (`1_000` groups digits).
+_BASE10_INT = re.compile(r"[-+]?(?:0|[1-9][0-9_]*)\Z")
+#: The only floats: plain decimals (and YAML's .inf / .nan, which the models refuse where
+#: they matter); no exponent, no base 60.
+_PLAIN_FLOAT = re.compile(
+    r"[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*\Z|[-+]?\.(?:inf|Inf|INF)\Z|\.(?:nan|NaN|NAN)\Z"
+)
+#: C0 and C1 control characters and DEL, except tab, line feed and carriage return. The reader
+#: refuses them written raw; these come from escapes in double-quoted strings ("\0", "\x07").
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+class Unusable:
+    """Stands for a scalar already reported (YAML 1.1 number, control character): no model
+    type accepts it, so the object around it fails validation quietly (its path is voided)
+    instead of reporting the field as missing."""
+
+    def __repr__(self) -> str:
+        return "<unusable>"
+
+
+UNUSABLE = Unusable()
+
+
+class YamlFloat(float):
+    """A float read from billing.yaml that remembers how it was written, so that an amount
+    written as a bare number (`amount: 19.990000000000000001`) is read exactly, not rounded."""
+
+    text: str
+
+    def __new__(cls, value: float, text: str) -> YamlFloat:
+        obj = super().__new__(cls, value)
+        obj.text = text
+        return obj
+
 
 def format_path(path: Path) -> str:
     """`("products", "pro", "tiers", 0)` -> `products.pro.tiers[0]`.
@@ -384,12 +422,61 @@ class _Builder:
         return None
 
     def scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
+        tag = node.tag
+        if tag == _STR_TAG:
+            return self.text(node, path, node.value)
+        if tag == _INT_TAG and not _BASE10_INT.match(node.value):
+            return self.yaml11_number(node, path)
+        if tag == _FLOAT_TAG and not _PLAIN_FLOAT.match(node.value):
+            return self.yaml11_number(node, path)
         try:
-            return self.loader.construct_object(node, deep=True)
+            value = self.loader.construct_object(node, deep=True)
         except Exception as err:  # PyYAML raises ValueError etc. for e.g. 2024-13-45
             problem = getattr(err, "problem", None) or str(err)
             self.void(node, path, f"invalid value {node.value!r}: {problem}")
             return None
+        if tag == _FLOAT_TAG and isinstance(value, float):
+            return YamlFloat(value, node.value.replace("_", ""))
+        return value
+
+    def text(self, node: yaml.Node, path: Path, value: str) -> str | Unusable:
+        bad = _CONTROL.search(value)
+        if bad is None:
+            return value
+        self.void(
+            node,
+            path,
+            f"contains the control character U+{ord(bad.group()):04X}: Stripe refuses control "
+            "characters (tabs and line breaks are allowed)",
+        )
+        return UNUSABLE
+
+    def yaml11_number(self, node: yaml.ScalarNode, path: Path) -> Unusable:
+        """`0100`, `0x3E8`, `0b11`, `1:30`, `1.0e+3`: YAML 1.1 reads them, silently, as numbers
+        nobody meant (64, 1000, 3, 90, 1000.0); billing.yaml refuses them."""
+        text = node.value
+        digits = text.lstrip("+-")
+        if ":" in text:
+            kind = "a base-60 (sexagesimal) number"
+        elif digits[:2] in ("0x", "0X"):
+            kind = "a hexadecimal number"
+        elif digits[:2] in ("0b", "0B"):
+            kind = "a binary number"
+        elif node.tag == _FLOAT_TAG:
+            kind = "a number with an exponent"
+        else:
+            kind = "an octal number (leading zero)"
+        try:
+            read_as = f" (it would be read as {self.loader.construct_object(node, deep=True)!r})"
+        except Exception:
+            read_as = ""
+        self.void(
+            node,
+            path,
+            f"{text} is {kind} in YAML 1.1{read_as}: write it in base 10 with plain digits "
+            f'(no leading zeros), or quote it ("{text}") if it is text',
+        )
+        return UNUSABLE
 
     def mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -406,6 +493,8 @@ class _Builder:
                 continue
             key = str(key_node.value)
             sub = (*path, key)
+            if self.text(key_node, sub, key) is UNUSABLE:
+                continue
             if key in first_line:
                 self.issue(
                     key_node,

@@ -419,3 +419,51 @@ def test_alias_expansion_is_bounded_separately(monkeypatch: pytest.MonkeyPatch) 
     assert [e for e in errors_of(text) if "too large" in e] == [
         "billing.yaml:1:35: c[7][8][9]: document too large: aliases expand to more than 1000 values"
     ]
+
+
+# --- numbers and strings read exactly (issue 11) ---------------------------------------------
+
+
+def test_base10_numbers_and_limits_accepted() -> None:
+    text = """\
+version: 1
+products:
+  pro:
+    name: Pro
+    description: "Line one\\n\\tline two"
+    url: https://example.com/pro
+    marketing_features: [SSO]
+    prices:
+      a: {currency: usd, unit_amount: 99_999_999}
+      b: {currency: usd, amount: 999999.99}
+      c: {currency: jpy, amount: "99999999"}
+      d: {currency: usd, unit_amount: 0, recurring: {interval: month}}
+customers:
+  acme:
+    email: billing@acme.example
+    subscriptions:
+      main:
+        collection_method: send_invoice
+        days_until_due: 730
+        items: [{price: d, quantity: 99999999}]
+policies:
+  max_destroy_percent: 12.5
+"""
+    cfg = load_text(text)
+    prices = cfg.products["pro"].prices
+    assert [prices[k].minor_amount() for k in "abcd"] == [99_999_999, 99_999_999, 99_999_999, 0]
+    assert cfg.products["pro"].description == "Line one\n\tline two"
+    assert cfg.policies.max_destroy_percent == 12.5
+
+
+def test_bare_float_amount_is_read_as_written() -> None:
+    text = "version: 1\nproducts:\n  p:\n    name: P\n    prices:\n      a: {currency: usd, amount: 19.90}\n"
+    assert load_text(text).products["p"].prices["a"].amount == "19.90"
+
+
+@pytest.mark.parametrize("key", ['"a\\0b"', '"\\x7f"'])
+def test_control_characters_in_keys(key: str) -> None:
+    errors = errors_of(f"version: 1\ncustomers:\n  acme:\n    metadata: {{{key}: v}}\n")
+    assert len(errors) == 1
+    assert "contains the control character" in errors[0]
+    assert errors[0].startswith("billing.yaml:4:16: customers.acme.metadata[")
