@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from benchmarks.config_load import bench_config_load
 from billing_sync.apply.execute import Executor
 from billing_sync.config.loader import load_config
 from billing_sync.config.models import Policies
@@ -127,6 +128,7 @@ def bench_latency_apply(url: str) -> None:
 def main() -> None:
     with running_emulator() as url:
         print(f"billing-sync benchmarks against the emulator at {url}\n")
+        bench_config_load(10_000)
         for products, ppp, customers in ((200, 4, 300), (1000, 4, 1000), (2500, 3, 1000)):
             bench_read(url, products, ppp, customers)
         print()

@@ -174,6 +174,11 @@ CURRENCIES = frozenset(
 )
 
 
+#: Amounts with more digits than this in minor units are refused outright (Stripe's largest
+#: amounts have 8 to 12 digits), so an exponent like '1e1000000' never builds a huge number.
+MAX_MINOR_DIGITS = 30
+
+
 def exponent(currency: str) -> int:
     """Number of decimal digits in the currency's minor unit."""
     c = currency.lower()
@@ -199,13 +204,25 @@ def to_minor(amount: str | Decimal, currency: str) -> int:
     if value < 0:
         raise ValueError(f"amount {amount!r} is negative")
     exp = exponent(currency)
-    scaled = value.scaleb(exp)
-    if scaled != scaled.to_integral_value():
+    # Exact integer arithmetic on the digits (Decimal's context would round beyond 28 digits,
+    # overflow on '1e1000000' and flush '1e-1000000000' to 0).
+    _, digits, dexp = value.as_tuple()
+    assert isinstance(dexp, int)  # finite
+    number = int("".join(map(str, digits)))
+    shift = dexp + exp
+    if number == 0:
+        minor = 0
+    elif value.adjusted() + exp > MAX_MINOR_DIGITS:
+        raise ValueError(f"amount {amount!r} is too large")
+    elif shift >= 0:
+        minor = number * 10**shift
+    elif -shift > len(digits) or number % 10**-shift:
         places = "no decimals" if exp == 0 else f"at most {exp} decimals"
         raise ValueError(
             f"amount {amount!r} has too many decimals: {currency.upper()} takes {places}"
         )
-    minor = int(scaled)
+    else:
+        minor = number // 10**-shift
     if exp == 3 and minor % 10 != 0:
         raise ValueError(
             f"amount {amount!r}: {currency.upper()} amounts must end in 0 (Stripe rounds to 2 decimals)"

@@ -9,6 +9,7 @@ of the offending node and whether the key (`at="key"`) or the value (`at="value"
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -16,16 +17,22 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from billing_sync.config.models import (
+    MAX_AMOUNT,
     CurrencyOption,
     Price,
     Product,
     Subscription,
     Tier,
 )
-from billing_sync.money import to_minor
+from billing_sync.money import format_amount, to_minor
 
 Path = tuple[str | int, ...]
 _M = TypeVar("_M", bound=BaseModel)
+
+#: An `amount` string: base-10 digits with an optional decimal part (a leading '-' is read,
+#: to be reported as negative). No exponent ('1e3'), sign '+', separators or other digits.
+_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?\Z")
+_NUMBER_LIKE = re.compile(r"[-+0-9.,_eE ]+\Z")
 
 #: Stripe's longest recurring period is one year.
 MAX_INTERVAL_COUNT = {"day": 365, "week": 52, "month": 12, "year": 1}
@@ -85,11 +92,26 @@ def _amount_fields(obj: Price | CurrencyOption) -> list[str]:
 
 
 def _check_amount(obj: Price | CurrencyOption, currency: str, path: Path) -> Iterator[Finding]:
-    if obj.amount is not None:
-        try:
-            to_minor(obj.amount, currency)
-        except ValueError as err:
-            yield Finding((*path, "amount"), str(err))
+    if obj.amount is None:
+        return
+    text = obj.amount.strip()
+    if not _DECIMAL.match(text):
+        hint = ""
+        if _NUMBER_LIKE.match(text):
+            hint = ": write plain digits with an optional decimal point, e.g. '1000' or '19.99' (no exponent, sign or separators)"
+        yield Finding((*path, "amount"), f"{obj.amount!r} is not a decimal amount{hint}")
+        return
+    try:
+        minor = to_minor(text, currency)
+    except ValueError as err:
+        yield Finding((*path, "amount"), str(err))
+        return
+    if minor > MAX_AMOUNT:
+        yield Finding(
+            (*path, "amount"),
+            f"amount {obj.amount!r} is {minor} in minor units of {currency.upper()}; Stripe's "
+            f"maximum is {MAX_AMOUNT} ({format_amount(MAX_AMOUNT, currency)})",
+        )
 
 
 def check_price(price: Price, path: Path) -> Iterator[Finding]:

@@ -67,6 +67,20 @@ def _check_statement_descriptor(value: str) -> str:
     return value
 
 
+#: billing-sync's own metadata keys (`billing_sync_key`, `billing_sync_protect`, ...) start so;
+#: a declared one would re-key or unprotect the object, so billing.yaml may not set any.
+RESERVED_METADATA_PREFIX = "billing_sync_"
+
+
+def _check_metadata_key(value: str) -> str:
+    if value.lower().startswith(RESERVED_METADATA_PREFIX):
+        raise ValueError(
+            f"key {value!r} is reserved: billing-sync keeps its own "
+            f"{RESERVED_METADATA_PREFIX}* metadata on the objects it manages"
+        )
+    return value
+
+
 def _amount_text(value: Any) -> Any:
     """`amount` accepts a quoted decimal string; bare YAML numbers are taken as written."""
     if isinstance(value, bool):
@@ -74,7 +88,37 @@ def _amount_text(value: Any) -> Any:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return repr(value)
+        return getattr(value, "text", None) or repr(value)  # YamlFloat: exactly as written
+    return value
+
+
+#: Free-text fields: Stripe's OpenAPI spec declares `maxLength: 5000` on its plain string
+#: parameters (product name and description, price nickname, customer name, ...). Taken from
+#: the spec as published in stripe/openapi (not re-checked against live Stripe here).
+MAX_TEXT = 5000
+#: Customer.email: "This may be up to 512 characters" (stripe-python 16.1.0,
+#: params/_customer_create_params.py, the API reference's text).
+MAX_EMAIL = 512
+#: Product.marketing_features[].name: "Up to 80 characters long" (same source,
+#: params/_product_create_params.py).
+MAX_MARKETING_FEATURE = 80
+
+# One '@', something before it, a dotted domain after it, no blanks: what Stripe's
+# "Invalid email address" refuses in practice (it also refuses surrounding spaces,
+# stripe/stripe-dotnet#1897). Deliberately loose: a valid address is never refused.
+_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+\Z")
+_URL_RE = re.compile(r"https?://[^\s/?#]+[^\s]*\Z")
+
+
+def _check_email(value: str) -> str:
+    if not _EMAIL_RE.match(value):
+        raise ValueError(f"{value!r} is not an email address (expected name@example.com)")
+    return value
+
+
+def _check_url(value: str) -> str:
+    if not _URL_RE.match(value):
+        raise ValueError(f"{value!r} is not a URL: expected http:// or https:// and a host")
     return value
 
 
@@ -84,6 +128,9 @@ def _up_to(value: Any) -> Any:
     raise ValueError(f"expected a positive integer or 'inf', got {value!r}")
 
 
+Text = Annotated[str, Field(max_length=MAX_TEXT)]
+Email = Annotated[str, Field(max_length=MAX_EMAIL), AfterValidator(_check_email)]
+Url = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(_check_url)]
 Key = Annotated[str, AfterValidator(_check_key), Field(json_schema_extra={"pattern": KEY_PATTERN})]
 Currency = Annotated[
     str,
@@ -91,12 +138,29 @@ Currency = Annotated[
     Field(json_schema_extra={"enum": sorted(CURRENCIES)}),
 ]
 MetadataKey = Annotated[
-    str, StringConstraints(min_length=1, max_length=METADATA_KEY_MAX, pattern=METADATA_KEY_PATTERN)
+    str,
+    StringConstraints(min_length=1, max_length=METADATA_KEY_MAX, pattern=METADATA_KEY_PATTERN),
+    AfterValidator(_check_metadata_key),
 ]
 MetadataValue = Annotated[str, StringConstraints(max_length=METADATA_VALUE_MAX)]
 Metadata = Annotated[dict[MetadataKey, MetadataValue], Field(max_length=METADATA_MAX_KEYS)]
 Amount = Annotated[str, BeforeValidator(_amount_text)]
-MinorAmount = Annotated[int, Field(ge=0)]
+#: Stripe's maximum amount: 8 digits in minor units, 99,999,999 (999,999.99 USD). "The amount
+#: value supports up to eight digits (e.g., a value of 99999999 for a USD charge of
+#: $999,999.99)" (Stripe API reference, Charge.amount; https://stripe.com/docs/currencies,
+#: "Minimum and maximum charge amounts"). Stripe also refuses a subscription line whose
+#: quantity x unit amount exceeds it ("Invalid quantity: total amount (quantity * plan
+#: amount) must be no more than $999,999.99 USD", a live Stripe error quoted in
+#: ParabolInc/parabol#746).
+MAX_AMOUNT = 99_999_999
+MinorAmount = Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
+#: A subscription item's quantity: at most MAX_AMOUNT, since quantity x unit amount may not
+#: exceed it for any priced item (see MAX_AMOUNT).
+MAX_QUANTITY = MAX_AMOUNT
+#: days_until_due: Stripe documents no maximum; billing-sync caps it like trial_period_days
+#: (730 days, two years), so a typo such as 10^11 is caught by validate, not half-way
+#: through an apply.
+MAX_DAYS_UNTIL_DUE = 730
 
 
 class Model(BaseModel):
@@ -154,7 +218,7 @@ class Price(Model):
     tiers: list[Tier] | None = Field(default=None, min_length=1)
     tiers_mode: Literal["graduated", "volume"] | None = None
     recurring: Recurring | None = None
-    nickname: str | None = None
+    nickname: Text | None = None
     tax_behavior: TaxBehavior | None = None
     transform_quantity: TransformQuantity | None = None
     currency_options: dict[Currency, CurrencyOption] = Field(default_factory=dict)
@@ -174,12 +238,12 @@ class Price(Model):
 class Product(Model):
     """A product and its prices; the key is the Stripe product id unless `id` is given."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=MAX_TEXT)
     id: Key | None = None
-    description: str | None = None
+    description: Text | None = None
     active: bool = True
     metadata: Metadata = Field(default_factory=dict)
-    tax_code: str | None = None
+    tax_code: Text | None = None
     statement_descriptor: (
         Annotated[
             str, Field(min_length=5, max_length=22), AfterValidator(_check_statement_descriptor)
@@ -187,9 +251,11 @@ class Product(Model):
         | None
     ) = None
     unit_label: str | None = Field(default=None, min_length=1, max_length=12)
-    url: str | None = None
-    images: list[str] = Field(default_factory=list, max_length=8)
-    marketing_features: list[str] = Field(default_factory=list, max_length=15)
+    url: Url | None = None
+    images: list[Url] = Field(default_factory=list, max_length=8)
+    marketing_features: list[
+        Annotated[str, Field(min_length=1, max_length=MAX_MARKETING_FEATURE)]
+    ] = Field(default_factory=list, max_length=15)
     default_price: str | None = None
     prices: dict[Key, Price] = Field(default_factory=dict)
 
@@ -198,7 +264,7 @@ class SubscriptionItem(Model):
     """One line of a subscription: a recurring price key and a quantity."""
 
     price: str
-    quantity: int = Field(default=1, ge=1)
+    quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY)
     metadata: Metadata = Field(default_factory=dict)
 
 
@@ -207,10 +273,10 @@ class Subscription(Model):
 
     items: list[SubscriptionItem] = Field(min_length=1, max_length=20)
     collection_method: CollectionMethod = "charge_automatically"
-    days_until_due: int | None = Field(default=None, ge=1)
+    days_until_due: int | None = Field(default=None, ge=1, le=MAX_DAYS_UNTIL_DUE)
     trial_period_days: int | None = Field(default=None, ge=1, le=730)
     cancel_at_period_end: bool = False
-    default_payment_method: str | None = None
+    default_payment_method: Text | None = None
     proration_behavior: ProrationBehavior | None = None
     metadata: Metadata = Field(default_factory=dict)
     protect: bool = False
@@ -219,10 +285,10 @@ class Subscription(Model):
 class Customer(Model):
     """A customer and its declared subscriptions."""
 
-    email: str | None = None
-    name: str | None = None
-    description: str | None = None
-    phone: str | None = None
+    email: Email | None = None
+    name: Text | None = None
+    description: Text | None = None
+    phone: Text | None = None
     metadata: Metadata = Field(default_factory=dict)
     subscriptions: dict[Key, Subscription] = Field(default_factory=dict)
 
@@ -238,7 +304,7 @@ class Policies(Model):
 class PaymentsSettings(Model):
     """Defaults for `billing-sync payments`."""
 
-    max_amount: int | None = Field(default=None, ge=1)
+    max_amount: int | None = Field(default=None, ge=1, le=MAX_AMOUNT)
     max_amount_currency: Currency = "usd"
 
 

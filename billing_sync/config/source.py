@@ -1,28 +1,90 @@
 """YAML -> plain data, keeping file/line/column of every mapping key and value.
 
 PyYAML's own constructor forgets positions and silently keeps the last of two duplicate
-keys. Here the document is composed into a node tree with `yaml.SafeLoader` and turned into
-dicts, lists and scalars by hand, so every node's position is recorded under its path, and
-duplicate keys, non-scalar keys, unknown tags and recursive aliases become located issues.
+keys. Here the document is composed into a node tree (every node keeps its start mark) and
+turned into dicts, lists and scalars by hand, so every node's position is recorded under its
+path, and duplicate keys, non-scalar keys, unknown tags and recursive aliases become located
+issues.
+
+The node tree comes from libyaml's C parser (`yaml.CSafeLoader`) when PyYAML was built with
+it, about 15 times less CPU than PyYAML's pure-Python scanner. Both give the same nodes and
+marks; for messages, a document libyaml refuses is parsed again with the Python parser, so
+syntax errors read exactly the same whichever parser is installed. Without libyaml the
+Python parser is used and `PARSER` says so.
+
+Limits, enforced while parsing, before the tree or the data is built:
+- at most `MAX_NODES` YAML nodes in the document (keys and values);
+- at most `MAX_NODES` values once aliases are expanded ("billion laughs");
+- at most `MAX_PARSE_DEPTH` levels of nesting (the data itself: `MAX_DEPTH`).
+The file's size is limited before parsing, by `billing_sync.config.loader.read_source`.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
 Path = tuple[str | int, ...]
 
-#: Stop expanding aliases beyond this many nodes ("billion laughs").
-MAX_NODES = 100_000
-#: billing.yaml is a handful of levels deep; deeper documents are refused, not recursed into.
+#: YAML nodes (keys and values) in the document, and values once aliases are expanded. A
+#: 100,000-object billing.yaml has about 1.5 million nodes; 2 million composed nodes take
+#: about 600 MB, so the limit sits just above what the largest supported account needs.
+MAX_NODES = 2_000_000
+#: billing.yaml is a handful of levels deep; deeper data is refused at its path, not recursed into.
 MAX_DEPTH = 64
+#: Nesting refused while parsing (the whole document), before the node tree is built.
+MAX_PARSE_DEPTH = 256
+
+#: True when PyYAML has libyaml's C parser; `PARSER` names the parser in use.
+LIBYAML: bool = bool(getattr(yaml, "__with_libyaml__", False)) and hasattr(yaml, "CSafeLoader")
+PARSER = "libyaml (C)" if LIBYAML else "pure-Python (PyYAML built without libyaml)"
 
 _PLAIN_SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+#: The only integers billing.yaml reads: base 10, no leading zero (`1_000` groups digits).
+_BASE10_INT = re.compile(r"[-+]?(?:0|[1-9][0-9_]*)\Z")
+#: The only floats: plain decimals (and YAML's .inf / .nan, which the models refuse where
+#: they matter); no exponent, no base 60.
+_PLAIN_FLOAT = re.compile(
+    r"[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*\Z|[-+]?\.(?:inf|Inf|INF)\Z|\.(?:nan|NaN|NAN)\Z"
+)
+#: C0 and C1 control characters and DEL, except tab, line feed and carriage return. The reader
+#: refuses them written raw; these come from escapes in double-quoted strings ("\0", "\x07").
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+class Unusable:
+    """Stands for a scalar already reported (YAML 1.1 number, control character): no model
+    type accepts it, so the object around it fails validation quietly (its path is voided)
+    instead of reporting the field as missing."""
+
+    def __repr__(self) -> str:
+        return "<unusable>"
+
+
+UNUSABLE = Unusable()
+
+
+class YamlFloat(float):
+    """A float read from billing.yaml that remembers how it was written, so that an amount
+    written as a bare number (`amount: 19.990000000000000001`) is read exactly, not rounded."""
+
+    text: str
+
+    def __new__(cls, value: float, text: str) -> YamlFloat:
+        obj = super().__new__(cls, value)
+        obj.text = text
+        return obj
 
 
 def format_path(path: Path) -> str:
@@ -42,16 +104,16 @@ def format_path(path: Path) -> str:
     return out
 
 
-@dataclass(frozen=True)
-class Pos:
-    """A 1-based line and column."""
+class Pos(NamedTuple):
+    """A 1-based line and column (a tuple: one is made per node of the file)."""
 
     line: int
     column: int
 
     @classmethod
     def of(cls, node: yaml.Node) -> Pos:
-        return cls(node.start_mark.line + 1, node.start_mark.column + 1)
+        mark = node.start_mark
+        return cls(mark.line + 1, mark.column + 1)
 
 
 @dataclass
@@ -85,8 +147,111 @@ class RawIssue:
     message: str
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader used only to compose nodes and construct scalars."""
+class _LimitExceeded(Exception):
+    """The document is over a parse-time limit (nodes, nesting); carries the located issue."""
+
+    def __init__(self, pos: Pos, message: str) -> None:
+        super().__init__(message)
+        self.pos = pos
+        self.message = message
+
+
+def _too_many_nodes(mark: Any) -> _LimitExceeded:
+    return _LimitExceeded(
+        Pos(mark.line + 1, mark.column + 1), f"document too large (more than {MAX_NODES} nodes)"
+    )
+
+
+def _too_deep() -> _LimitExceeded:
+    return _LimitExceeded(
+        Pos(1, 1), f"YAML document nested too deeply (more than {MAX_DEPTH} levels)"
+    )
+
+
+class _PyLoader(yaml.SafeLoader):
+    """The pure-Python parser; composing counts nodes and depth as it goes."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._nodes = 0
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise _too_many_nodes(self.peek_event().start_mark)  # type: ignore[no-untyped-call]
+        self._depth += 1
+        if self._depth > MAX_PARSE_DEPTH:
+            raise _too_deep()
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+#: What `_Builder` needs of a loader: `construct_object` (CSafeLoader or _PyLoader).
+_Loader = yaml.constructor.SafeConstructor
+# Per event type: (nodes it starts, nesting it adds).
+_EVENT_STEP: dict[type, tuple[int, int]] = {
+    yaml.ScalarEvent: (1, 0),
+    yaml.AliasEvent: (1, 0),
+    yaml.SequenceStartEvent: (1, 1),
+    yaml.MappingStartEvent: (1, 1),
+    yaml.SequenceEndEvent: (0, -1),
+    yaml.MappingEndEvent: (0, -1),
+}
+
+
+def _check_events(text: str) -> None:
+    """Count nodes and nesting with libyaml's event stream (constant memory), before composing."""
+    nodes = depth = 0
+    step = _EVENT_STEP.get
+    for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+        n, d = step(type(event), (0, 0))
+        nodes += n
+        depth += d
+        if nodes > MAX_NODES:
+            raise _too_many_nodes(event.start_mark)
+        if depth > MAX_PARSE_DEPTH:
+            raise _too_deep()
+
+
+@contextmanager
+def no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building large acyclic trees.
+
+    Loading allocates hundreds of thousands of nodes, dicts and models that all stay alive;
+    every collection would walk them again (three quarters of the C parser's time on a
+    10,000-product file). Reference counting still frees everything; the collector resumes
+    afterwards and handles the rare cycle (a recursive alias's nodes).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _compose(text: str, libyaml: bool) -> tuple[_Loader, yaml.Node | None]:
+    """The document's node tree and the loader that made it (to construct scalars with)."""
+    if libyaml:
+        # The C parser counts nothing; a text shorter than half the node limit cannot hold
+        # more nodes than the limit (a node takes at least about half a character), so only
+        # longer texts pay for the counting pass. libyaml refuses nesting beyond 1,000 levels.
+        if 2 * len(text) > MAX_NODES:
+            _check_events(text)
+        c_loader = yaml.CSafeLoader(text)
+        try:
+            return c_loader, c_loader.get_single_node()
+        finally:
+            c_loader.dispose()
+    py_loader = _PyLoader(text)
+    try:
+        return py_loader, py_loader.get_single_node()
+    finally:
+        py_loader.dispose()
 
 
 @dataclass
@@ -126,46 +291,99 @@ def _reader_pos(text: str, err: yaml.reader.ReaderError) -> Pos:
     return Pos(line, err.position - (before.rfind("\n") + 1) + 1)
 
 
-def parse(text: str, filename: str) -> Document:
-    """Compose `text` and build plain data; syntax errors end parsing with one issue."""
+def parse(text: str, filename: str, *, libyaml: bool = LIBYAML) -> Document:
+    """Compose `text` and build plain data; syntax errors and limits end parsing with one issue.
+
+    `libyaml=False` forces the pure-Python parser (the tests compare the two).
+    """
+    with no_gc():
+        return _parse(text, filename, libyaml and LIBYAML)
+
+
+def _parse(text: str, filename: str, libyaml: bool) -> Document:
     source = SourceMap(filename)
-    loader: _Loader | None = None
+    # Characters the Python reader refuses go straight to it, for its exact message; so do
+    # tabs, which libyaml accepts in a few places where the Python scanner refuses them.
+    use_c = libyaml and "\t" not in text and not yaml.reader.Reader.NON_PRINTABLE.search(text)
     try:
-        loader = _Loader(text)
-        node = loader.get_single_node()
+        try:
+            loader, node = _compose(text, use_c)
+        except yaml.YAMLError:
+            if not use_c:
+                raise
+            # libyaml words errors differently: the Python parser gives the documented message.
+            loader, node = _compose(text, False)
     except yaml.YAMLError as err:
         pos, msg = _describe_yaml_error(err)
         if isinstance(err, yaml.reader.ReaderError):
             pos = _reader_pos(text, err)
         return Document(None, source, [RawIssue(pos, (), msg)])
+    except _LimitExceeded as err:
+        return Document(None, source, [RawIssue(err.pos, (), err.message)])
     except RecursionError:
-        msg = f"YAML document nested too deeply (more than {MAX_DEPTH} levels)"
-        return Document(None, source, [RawIssue(Pos(1, 1), (), msg)])
-    finally:
-        if loader is not None:
-            loader.dispose()
+        return Document(None, source, [RawIssue(Pos(1, 1), (), str(_too_deep()))])
     if node is None:
         return Document(
             None,
             source,
             [RawIssue(Pos(1, 1), (), "the file is empty: expected a mapping with 'version: 1'")],
         )
-    builder = _Builder(loader, source)
+    builder = _Builder(loader, source, text if isinstance(loader, yaml.CSafeLoader) else None)
     data = builder.build(node, ())
     return Document(data, source, builder.issues, builder.voided)
 
 
+_BREAKS = "\n\r\x85\u2028\u2029"
+_BLANKS = " \t" + _BREAKS
+
+
+def _python_empty_pos(text: str, node: yaml.Node) -> Pos:
+    """Where the Python parser puts an empty scalar that libyaml put at `node.start_mark`.
+
+    libyaml marks an empty value at the next token (`{a: , b}`: the comma), the Python parser
+    right after the previous one (the colon); only blanks lie between the two. Every other
+    node has the same mark in both parsers, except an empty value after an explicit key
+    (`? key` with no `:` line), which the Python parser places at the next line.
+    """
+    mark = node.start_mark
+    end = min(mark.index, len(text))
+    start = end
+    while start > 0 and text[start - 1] in _BLANKS:
+        start -= 1
+    if start == mark.index < len(text):
+        return Pos.of(node)
+    line_start = start
+    while line_start > 0 and text[line_start - 1] not in _BREAKS:
+        line_start -= 1
+    if mark.index >= len(text):  # libyaml's mark is past an implied final line break
+        between = text[:start]
+        offset = 0
+    else:
+        between = text[start:end]
+        offset = mark.line
+    breaks = sum(between.count(b) for b in _BREAKS) - between.count("\r\n")
+    line = mark.line - breaks if offset else breaks
+    return Pos(line + 1, start - line_start + 1)
+
+
 class _Builder:
-    def __init__(self, loader: _Loader, source: SourceMap) -> None:
+    def __init__(self, loader: _Loader, source: SourceMap, c_text: str | None = None) -> None:
         self.loader = loader
         self.source = source
+        #: The text, when libyaml composed it (empty scalars are then placed as Python does).
+        self.c_text = c_text
         self.issues: list[RawIssue] = []
         self.voided: set[Path] = set()
         self.count = 0
         self.stack: set[int] = set()
 
+    def pos(self, node: yaml.Node) -> Pos:
+        if self.c_text is not None and node.value == "" and not getattr(node, "style", None):
+            return _python_empty_pos(self.c_text, node)
+        return Pos.of(node)
+
     def issue(self, node: yaml.Node, path: Path, message: str) -> None:
-        self.issues.append(RawIssue(Pos.of(node), path, message))
+        self.issues.append(RawIssue(self.pos(node), path, message))
 
     def void(self, node: yaml.Node, path: Path, message: str) -> None:
         """Report an unusable value; later passes ignore everything at and under `path`."""
@@ -176,10 +394,14 @@ class _Builder:
         self.count += 1
         if self.count > MAX_NODES:
             if self.count == MAX_NODES + 1:
-                self.issue(node, path, f"document too large (more than {MAX_NODES} nodes)")
+                self.issue(
+                    node,
+                    path,
+                    f"document too large: aliases expand to more than {MAX_NODES} values",
+                )
             self.voided.add(path)
             return None
-        self.source.values.setdefault(path, Pos.of(node))
+        self.source.values.setdefault(path, self.pos(node))
         if len(path) > MAX_DEPTH:
             self.void(node, path[:MAX_DEPTH], f"nested too deeply (more than {MAX_DEPTH} levels)")
             return None
@@ -200,12 +422,61 @@ class _Builder:
         return None
 
     def scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
+        tag = node.tag
+        if tag == _STR_TAG:
+            return self.text(node, path, node.value)
+        if tag == _INT_TAG and not _BASE10_INT.match(node.value):
+            return self.yaml11_number(node, path)
+        if tag == _FLOAT_TAG and not _PLAIN_FLOAT.match(node.value):
+            return self.yaml11_number(node, path)
         try:
-            return self.loader.construct_object(node, deep=True)
+            value = self.loader.construct_object(node, deep=True)
         except Exception as err:  # PyYAML raises ValueError etc. for e.g. 2024-13-45
             problem = getattr(err, "problem", None) or str(err)
             self.void(node, path, f"invalid value {node.value!r}: {problem}")
             return None
+        if tag == _FLOAT_TAG and isinstance(value, float):
+            return YamlFloat(value, node.value.replace("_", ""))
+        return value
+
+    def text(self, node: yaml.Node, path: Path, value: str) -> str | Unusable:
+        bad = _CONTROL.search(value)
+        if bad is None:
+            return value
+        self.void(
+            node,
+            path,
+            f"contains the control character U+{ord(bad.group()):04X}: Stripe refuses control "
+            "characters (tabs and line breaks are allowed)",
+        )
+        return UNUSABLE
+
+    def yaml11_number(self, node: yaml.ScalarNode, path: Path) -> Unusable:
+        """`0100`, `0x3E8`, `0b11`, `1:30`, `1.0e+3`: YAML 1.1 reads them, silently, as numbers
+        nobody meant (64, 1000, 3, 90, 1000.0); billing.yaml refuses them."""
+        text = node.value
+        digits = text.lstrip("+-")
+        if ":" in text:
+            kind = "a base-60 (sexagesimal) number"
+        elif digits[:2] in ("0x", "0X"):
+            kind = "a hexadecimal number"
+        elif digits[:2] in ("0b", "0B"):
+            kind = "a binary number"
+        elif node.tag == _FLOAT_TAG:
+            kind = "a number with an exponent"
+        else:
+            kind = "an octal number (leading zero)"
+        try:
+            read_as = f" (it would be read as {self.loader.construct_object(node, deep=True)!r})"
+        except Exception:
+            read_as = ""
+        self.void(
+            node,
+            path,
+            f"{text} is {kind} in YAML 1.1{read_as}: write it in base 10 with plain digits "
+            f'(no leading zeros), or quote it ("{text}") if it is text',
+        )
+        return UNUSABLE
 
     def mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -222,6 +493,8 @@ class _Builder:
                 continue
             key = str(key_node.value)
             sub = (*path, key)
+            if self.text(key_node, sub, key) is UNUSABLE:
+                continue
             if key in first_line:
                 self.issue(
                     key_node,
@@ -229,14 +502,15 @@ class _Builder:
                     f"duplicate key {key!r} (first defined at line {first_line[key]})",
                 )
                 continue
-            first_line[key] = key_node.start_mark.line + 1
-            self.source.keys[sub] = Pos.of(key_node)
+            key_pos = self.pos(key_node)
+            first_line[key] = key_pos.line
+            self.source.keys[sub] = key_pos
             out[key] = self.build(value_node, sub)
         for key_node, value_node in merged:
             key = str(key_node.value)
             if key not in out:
                 sub = (*path, key)
-                self.source.keys.setdefault(sub, Pos.of(key_node))
+                self.source.keys.setdefault(sub, self.pos(key_node))
                 out[key] = self.build(value_node, sub)
         return out
 

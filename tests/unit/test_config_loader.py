@@ -300,3 +300,170 @@ def test_deeply_nested_documents_are_refused() -> None:
     ]
     errors = errors_of("x: " + "[" * 70 + "]" * 70 + "\n")
     assert "nested too deeply (more than 64 levels)" in errors[-1]
+
+
+# --- libyaml (issue 14) ----------------------------------------------------------------------
+
+
+def test_libyaml_is_used() -> None:
+    """PyYAML here is built with libyaml, and the loader really composes with its C parser."""
+    import yaml
+
+    from billing_sync.config import source
+
+    assert yaml.__with_libyaml__
+    assert source.LIBYAML
+    assert source.PARSER.startswith("libyaml")
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_bad_fixtures_same_with_the_python_parser(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without libyaml (fallback) every fixture reads the same messages, positions included."""
+    from billing_sync.config import source
+
+    monkeypatch.setattr(source, "LIBYAML", False)
+    assert errors_of((BAD / name).read_text(encoding="utf-8")) == EXPECTED[name]
+
+
+def test_example_same_positions_with_both_parsers() -> None:
+    from billing_sync.config import source
+
+    text = EXAMPLE.read_text(encoding="utf-8")
+    c = source.parse(text, "billing.yaml", libyaml=True)
+    py = source.parse(text, "billing.yaml", libyaml=False)
+    assert c.data == py.data
+    assert c.source == py.source
+    assert len(c.source.values) > 50
+
+
+def test_syntax_errors_read_as_the_python_parser_words_them() -> None:
+    """libyaml says 'did not find expected key'; the documented message is kept."""
+    text = "version: 1\nproducts:\n  pro:\n    name: Pro\n   bad: 1\n"
+    assert errors_of(text) == [
+        "billing.yaml:5:4: YAML syntax error: expected <block end>, but found '<block mapping start>' (while parsing a block mapping at line 3); check the indentation"
+    ]
+
+
+# --- file input (issue 11) -------------------------------------------------------------------
+
+
+def read_error(path: Path | str) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    return str(info.value)
+
+
+def test_only_regular_files_are_read(tmp_path: Path) -> None:
+    import os
+
+    assert (
+        read_error("/dev/zero")
+        == "/dev/zero:1:1: cannot read file: a character device, not a regular file"
+    )
+    assert (
+        read_error(tmp_path) == f"{tmp_path}:1:1: cannot read file: a directory, not a regular file"
+    )
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)  # no writer: opening it must not block
+    assert (
+        read_error(fifo) == f"{fifo}:1:1: cannot read file: a FIFO (named pipe), not a regular file"
+    )
+    link = tmp_path / "link.yaml"
+    link.symlink_to(EXAMPLE)
+    assert set(load_config(link).products) == {"basic", "pro", "seats", "onboarding"}
+
+
+def test_size_limit_is_checked_before_parsing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from billing_sync.config import loader
+
+    big = tmp_path / "big.yaml"
+    # Not YAML at all: a parse would report a syntax error, the size check comes first.
+    big.write_bytes(b"[" * (loader.MAX_CONFIG_BYTES + 1))
+    assert read_error(big) == (
+        f"{big}:1:1: cannot read file: 8,388,609 bytes is larger than the 8,388,608-byte limit "
+        "for billing.yaml (set BILLING_SYNC_MAX_CONFIG_BYTES to raise it)"
+    )
+    monkeypatch.setenv("BILLING_SYNC_MAX_CONFIG_BYTES", "100")
+    small = tmp_path / "small.yaml"
+    small.write_text("version: 1\ncustomers:\n" + "".join(f"  c{i}: {{}}\n" for i in range(20)))
+    assert "bytes is larger than the 100-byte limit" in read_error(small)
+    monkeypatch.setenv("BILLING_SYNC_MAX_CONFIG_BYTES", "100000")
+    assert len(load_config(small).customers) == 20
+    monkeypatch.setenv("BILLING_SYNC_MAX_CONFIG_BYTES", "junk")  # ignored: the default applies
+    assert len(load_config(small).customers) == 20
+
+
+def test_node_limit_is_enforced_while_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from billing_sync.config import source
+
+    monkeypatch.setattr(source, "MAX_NODES", 40)
+    text = "version: 1\ncustomers:\n" + "".join(f"  c{i}: {{}}\n" for i in range(30))
+    # The 41st node: root, version (key, value), customers (key, value), then c0 .. c17's `{}`.
+    expected = ["billing.yaml:20:8: document too large (more than 40 nodes)"]
+    assert errors_of(text) == expected  # libyaml: counted on its event stream
+    monkeypatch.setattr(source, "LIBYAML", False)
+    assert errors_of(text) == expected  # Python parser: counted while composing
+
+
+def test_alias_expansion_is_bounded_separately(monkeypatch: pytest.MonkeyPatch) -> None:
+    from billing_sync.config import source
+
+    monkeypatch.setattr(source, "MAX_NODES", 1000)
+    text = "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+    text += "c: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+    # 1 + 1 + 10 + 1 + 10 + 100 + 1 + ... : the 1001st value is c[7][8][9] (an x of anchor a).
+    assert [e for e in errors_of(text) if "too large" in e] == [
+        "billing.yaml:1:35: c[7][8][9]: document too large: aliases expand to more than 1000 values"
+    ]
+
+
+# --- numbers and strings read exactly (issue 11) ---------------------------------------------
+
+
+def test_base10_numbers_and_limits_accepted() -> None:
+    text = """\
+version: 1
+products:
+  pro:
+    name: Pro
+    description: "Line one\\n\\tline two"
+    url: https://example.com/pro
+    marketing_features: [SSO]
+    prices:
+      a: {currency: usd, unit_amount: 99_999_999}
+      b: {currency: usd, amount: 999999.99}
+      c: {currency: jpy, amount: "99999999"}
+      d: {currency: usd, unit_amount: 0, recurring: {interval: month}}
+customers:
+  acme:
+    email: billing@acme.example
+    subscriptions:
+      main:
+        collection_method: send_invoice
+        days_until_due: 730
+        items: [{price: d, quantity: 99999999}]
+policies:
+  max_destroy_percent: 12.5
+"""
+    cfg = load_text(text)
+    prices = cfg.products["pro"].prices
+    assert [prices[k].minor_amount() for k in "abcd"] == [99_999_999, 99_999_999, 99_999_999, 0]
+    assert cfg.products["pro"].description == "Line one\n\tline two"
+    assert cfg.policies.max_destroy_percent == 12.5
+
+
+def test_bare_float_amount_is_read_as_written() -> None:
+    text = "version: 1\nproducts:\n  p:\n    name: P\n    prices:\n      a: {currency: usd, amount: 19.90}\n"
+    assert load_text(text).products["p"].prices["a"].amount == "19.90"
+
+
+@pytest.mark.parametrize("key", ['"a\\0b"', '"\\x7f"'])
+def test_control_characters_in_keys(key: str) -> None:
+    errors = errors_of(f"version: 1\ncustomers:\n  acme:\n    metadata: {{{key}: v}}\n")
+    assert len(errors) == 1
+    assert "contains the control character" in errors[0]
+    assert errors[0].startswith("billing.yaml:4:16: customers.acme.metadata[")

@@ -66,6 +66,7 @@ def test_parse_amount(amount: str | None, decimal: str | None, cur: str, minor: 
         (None, "1.5", "jpy", "JPY takes no decimals"),
         (None, "-1", "usd", "negative"),
         (None, "abc", "usd", "not a decimal amount"),
+        (None, "1e1000000", "usd", "too large"),
         ("1255", None, "kwd", "must end in 0"),
         ("1", "1", "usd", "not both"),
         (None, None, "usd", "an amount is required"),
