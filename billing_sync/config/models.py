@@ -21,7 +21,12 @@ from pydantic import (
     StringConstraints,
 )
 
-from billing_sync.metadata import METADATA_KEY_MAX, METADATA_MAX_KEYS, METADATA_VALUE_MAX
+from billing_sync.metadata import (
+    METADATA_KEY_MAX,
+    METADATA_MAX_KEYS,
+    METADATA_VALUE_MAX,
+    RESERVED_PREFIX,
+)
 from billing_sync.money import CURRENCIES, to_minor
 
 Interval = Literal["day", "week", "month", "year"]
@@ -67,9 +72,19 @@ def _check_statement_descriptor(value: str) -> str:
     return value
 
 
-#: billing-sync's own metadata keys (`billing_sync_key`, `billing_sync_protect`, ...) start so;
-#: a declared one would re-key or unprotect the object, so billing.yaml may not set any.
-RESERVED_METADATA_PREFIX = "billing_sync_"
+# billing-sync's own metadata keys (`billing_sync_key`, `billing_sync_protect`, ...) start with
+# RESERVED_PREFIX; a declared one would re-key or unprotect the object, so billing.yaml may not
+# set any. Product ids with it are reserved too: the apply lock is such a product.
+RESERVED_METADATA_PREFIX = RESERVED_PREFIX
+
+
+def _check_product_id(value: str) -> str:
+    if value.lower().startswith(RESERVED_PREFIX):
+        raise ValueError(
+            f"{value!r} is reserved: billing-sync keeps its own {RESERVED_PREFIX}* products "
+            "(the apply lock)"
+        )
+    return value
 
 
 def _check_metadata_key(value: str) -> str:
@@ -132,6 +147,7 @@ Text = Annotated[str, Field(max_length=MAX_TEXT)]
 Email = Annotated[str, Field(max_length=MAX_EMAIL), AfterValidator(_check_email)]
 Url = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(_check_url)]
 Key = Annotated[str, AfterValidator(_check_key), Field(json_schema_extra={"pattern": KEY_PATTERN})]
+ProductId = Annotated[Key, AfterValidator(_check_product_id)]
 Currency = Annotated[
     str,
     AfterValidator(_check_currency),
@@ -239,7 +255,7 @@ class Product(Model):
     """A product and its prices; the key is the Stripe product id unless `id` is given."""
 
     name: str = Field(min_length=1, max_length=MAX_TEXT)
-    id: Key | None = None
+    id: ProductId | None = None
     description: Text | None = None
     active: bool = True
     metadata: Metadata = Field(default_factory=dict)
@@ -312,7 +328,7 @@ class BillingConfig(Model):
     """The whole billing.yaml document."""
 
     version: Literal[1] = 1
-    products: dict[Key, Product] = Field(default_factory=dict)
+    products: dict[ProductId, Product] = Field(default_factory=dict)
     customers: dict[Key, Customer] = Field(default_factory=dict)
     policies: Policies = Field(default_factory=Policies)
     payments: PaymentsSettings = Field(default_factory=PaymentsSettings)
