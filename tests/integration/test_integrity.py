@@ -293,3 +293,26 @@ products:
         "pro-monthly",
         "pro_monthly",
     }
+
+
+@pytest.mark.parametrize("kind", ["500_stored", "500_stored_applied"])
+def test_a_stored_500_fails_its_run_only_and_a_rerun_converges(
+    emulator: EmulatorHandle, tmp_path: Path, kind: str
+) -> None:
+    """Stripe replays a stored 500 to every retry with the same key: the change fails in this
+    run (its retries cannot get past it), and the next run, with keys of its own, finishes it."""
+    cfg = write_config(tmp_path, SMALL)
+    first_catalog_write = 5 + 1 + 5 + 1  # plan reads, lock, reads under the lock, then writes
+    emulator.configure(fail_nth={str(first_catalog_write): kind})
+    res = run_cli(emulator, "apply", "-c", str(cfg), "--auto-approve", "--max-retries", "2")
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "failed: product.create:pro" in res.stderr
+    replays = [
+        r for r in emulator.requests() if r["path"] == "/v1/products" and r["method"] == "POST"
+    ]
+    assert len({r["idempotency_key"] for r in replays if "lock" not in str(r["params"])}) == 1
+    emulator.configure(fail_nth=None)
+    apply_ok(emulator, cfg)
+    assert_no_changes(emulator, cfg)
+    assert duplicates(emulator) == {}
+    assert catalog(emulator)["products"] == ["pro"]
