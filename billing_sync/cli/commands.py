@@ -129,12 +129,19 @@ def plan(
 
 @cli.command()
 @config_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    help="Output format (json: every change with its fields' existing and desired values).",
+)
 @pass_app
-def drift(app: AppContext, config_file: str | None) -> None:
+def drift(app: AppContext, config_file: str | None, fmt: str) -> None:
     """Exit 0 when the account matches billing.yaml, 2 when it drifted (plan shows how)."""
     path = str(config_path(config_file))
     p = build_plan(app.remote(), path)
-    _show(p)
+    _show(p, fmt)
     p.raise_if_conflicts()
     if not p.in_sync:
         click.echo("Drift: the Stripe account does not match billing.yaml.", err=True)

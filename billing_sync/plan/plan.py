@@ -86,12 +86,11 @@ class Plan:
         return not self.changes and not self.unreachable
 
     def counts(self) -> dict[str, int]:
-        """Per action, counted once per object (a replace and the archive of its old price are one)."""
-        seen: dict[str, set[tuple[str, str]]] = {a: set() for a in ACTIONS}
+        """Changes per action: one per rendered row, so the summary adds up to the listing."""
+        counts = dict.fromkeys(ACTIONS, 0)
         for c in self.changes:
-            if not c.step:
-                seen[c.action].add((c.kind, c.key))
-        return {a: len(s) for a, s in seen.items()}
+            counts[c.action] += 1
+        return counts
 
     @property
     def destructive_changes(self) -> tuple[Change, ...]:

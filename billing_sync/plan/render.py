@@ -51,6 +51,9 @@ def summary_line(plan: Plan) -> str:
 
 
 def mrr_lines(plan: Plan) -> list[str]:
+    """Monthly revenue before and after, per currency; nothing when the plan changes nothing."""
+    if not plan.changes and all(b == a for b, a in plan.mrr.values()):
+        return []
     lines = []
     for cur, (before, after) in sorted(plan.mrr.items()):
         if before == after:
@@ -145,7 +148,7 @@ def render_markdown(plan: Plan) -> str:
         out.append("|---|---|---|---|---|")
         for change in plan.changes:
             details = [change.summary] if change.summary else []
-            details += [f"`{c.path}`: {value(c.old)} → {value(c.new)}" for c in change.fields]
+            details += [f"`{c.path}`: {value(c.old)} -> {value(c.new)}" for c in change.fields]
             details += list(change.notes)
             label = reason_words(change)
             action = change.action if label == change.action else f"{change.action} ({label})"

@@ -153,6 +153,11 @@ class PriceKind(Kind[PriceState]):
                     if opt.get("tiers")
                     else {"unit_amount": opt["unit_amount"]}
                 )
+                | (
+                    {"tax_behavior": opt["tax_behavior"]}
+                    if opt.get("tax_behavior", "unspecified") != "unspecified"
+                    else {}
+                )
                 for cur, opt in state.currency_options.items()
             }
         if state.lookup_key != state.key:
@@ -274,8 +279,14 @@ class _Index:
             values(p, FIXED_SPECS) == values(d, FIXED_SPECS)
             and p.product_id == self.product_id(d.product)
             and p.tax_behavior in ("unspecified", d.tax_behavior)
-            # Stripe can add or change a currency option in place, but not remove one.
+            # Stripe can add or change a currency option in place, but not remove one, and an
+            # option's tax behaviour, like the price's, is final once set.
             and set(p.currency_options) <= set(d.currency_options)
+            and all(
+                opt.get("tax_behavior", "unspecified")
+                in ("unspecified", d.currency_options[cur].get("tax_behavior", "unspecified"))
+                for cur, opt in p.currency_options.items()
+            )
         )
 
     def lookup_holder(self, lookup_key: str | None, exclude: str | None) -> PriceState | None:
@@ -636,6 +647,7 @@ def desired_price(key: str, product_key: str, price: Price) -> PriceState:
         cur.lower(): {
             "unit_amount": opt.minor_amount(cur) if not opt.tiers else None,
             "tiers": _desired_tiers(opt.tiers),
+            "tax_behavior": opt.tax_behavior or "unspecified",
         }
         for cur, opt in sorted(price.currency_options.items())
     }
@@ -672,6 +684,7 @@ def normalise_price(obj: Mapping[str, Any], product_key: str) -> PriceState:
         options[cur] = {
             "unit_amount": None if opt_tiers else opt.get("unit_amount"),
             "tiers": opt_tiers,
+            "tax_behavior": opt.get("tax_behavior") or "unspecified",
         }
     recurring = obj.get("recurring")
     transform = obj.get("transform_quantity")
@@ -721,14 +734,17 @@ def _render_tier(t: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _options_param(options: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    return {
-        cur: (
+    out: dict[str, Any] = {}
+    for cur, opt in options.items():
+        param: dict[str, Any] = (
             {"tiers": [_tier_param(t) for t in opt["tiers"]]}
             if opt["tiers"]
             else {"unit_amount": opt["unit_amount"]}
         )
-        for cur, opt in options.items()
-    }
+        if opt.get("tax_behavior", "unspecified") != "unspecified":
+            param["tax_behavior"] = opt["tax_behavior"]
+        out[cur] = param
+    return out
 
 
 def _quiet(name: str, value: Any) -> bool:

@@ -23,6 +23,7 @@ from billing_sync.changes import (
 )
 from billing_sync.config.models import BillingConfig
 from billing_sync.metadata import KEY_META, PROTECT_META, managed_key, user_metadata
+from billing_sync.money import format_amount
 from billing_sync.remote.pages import id_of
 from billing_sync.resources.base import (
     Existing,
@@ -204,15 +205,19 @@ class SubscriptionKind(Kind[SubscriptionState]):
             ended.setdefault(s.key, s)
         changes: list[Change] = []
         warnings: list[str] = []
+        conflicts: list[str] = []
         unreachable: list[str] = []
         for key, d in desired.items():
             e = snapshot.managed.get(key)
             if e is None:
                 gone = ended.get(key)
                 if gone is not None:
-                    warnings.append(
+                    # Drift, not a change: billing-sync never re-creates a subscription that
+                    # ended (that would bill the customer again without anyone deciding to).
+                    unreachable.append(
                         f"subscription {key} is {gone.status} in Stripe ({gone.id}) and is not "
-                        "re-created: remove it from billing.yaml or give it a new key"
+                        "re-created: remove it from billing.yaml, or give it a new key to "
+                        "subscribe the customer again"
                     )
                     continue
                 changes.append(self._create(context, d))
@@ -220,6 +225,14 @@ class SubscriptionKind(Kind[SubscriptionState]):
                 warnings.append(
                     f"subscription {key} ({e.id}) is incomplete (awaiting first payment); "
                     "it is left as it is until it becomes active"
+                )
+            elif e.currency and d.currency and e.currency != d.currency:
+                conflicts.append(
+                    f"subscription {key} ({e.id}) is billed in {e.currency.upper()} and "
+                    f"billing.yaml puts it on {d.currency.upper()} prices; Stripe cannot change "
+                    f"a subscription's currency. Keep its prices in {e.currency.upper()} (declare "
+                    f"the {d.currency.upper()} price under a new key), or give the subscription "
+                    "a new key: the old one is cancelled per policy and a new one created"
                 )
             else:
                 d, notes = reachable(self.name, key, e, d, self.fields)
@@ -232,7 +245,9 @@ class SubscriptionKind(Kind[SubscriptionState]):
                 cancel = self._cancel(context, e)
                 if cancel is not None:
                     changes.append(cancel)
-        return KindPlan(tuple(changes), tuple(warnings), unreachable=tuple(unreachable))
+        return KindPlan(
+            tuple(changes), tuple(warnings), tuple(conflicts), unreachable=tuple(unreachable)
+        )
 
     def _item_price(self, context: PlanContext, price_key: str) -> tuple[str, frozenset[str]]:
         target = context.target(PRICE, price_key) or price_key
@@ -285,6 +300,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
         items: list[dict[str, Any]] = []
         needs: set[str] = set()
         destructive = False
+        stopped: list[str] = []
         unmatched_existing = list(e.items)
         unmatched_desired: list[ItemState] = []
         pairs: list[tuple[ItemState, ItemState]] = []
@@ -327,10 +343,21 @@ class SubscriptionKind(Kind[SubscriptionState]):
                 entry["metadata"] = dict(di.metadata)
             items.append(entry)
             changes.append(FieldChange(f"items.{di.price}", None, f"quantity {di.quantity}"))
+        existing_prices = PRICE.by_id(context.existing)
         for ei in unmatched_existing:
+            # An item billing.yaml does not declare (added by hand, or removed from the file):
+            # deleting it stops billing that line, so it is destructive and shown as money.
             items.append({"id": ei.id, "deleted": True})
             changes.append(FieldChange(f"items.{ei.price}", f"quantity {ei.quantity}", None))
-            destructive = destructive or e.protect
+            destructive = True
+            price = existing_prices.get(ei.price_id or "")
+            if price is not None:
+                stopped.append(
+                    f"stops billing {ei.quantity} x {ei.price} "
+                    f"({format_amount(round(monthly(price, ei.quantity)), price.currency)}/month)"
+                    if price.recurring
+                    else f"removes {ei.quantity} x {ei.price}"
+                )
         params: dict[str, Any] = {}
         if items:
             params["items"] = items
@@ -355,7 +382,8 @@ class SubscriptionKind(Kind[SubscriptionState]):
             stripe_id=e.id,
             fields=tuple(sorted(changes, key=lambda c: c.path)),
             summary=_items_words(context, d.items),
-            protected=destructive,
+            notes=tuple(stopped),
+            protected=destructive and e.protect,
             destructive=destructive,
             needs=frozenset(needs),
         )

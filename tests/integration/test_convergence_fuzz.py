@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from billing_sync.apply.execute import Executor
 from billing_sync.plan.planner import build_plan
 from billing_sync.remote.client import connect
-from tests.helpers import EmulatorHandle, duplicates
+from tests.helpers import EmulatorHandle, duplicates, everything
 
 CURRENCIES = ["usd", "eur", "jpy", "kwd"]
 
@@ -122,3 +122,86 @@ def test_any_transition_converges(
         again = build_plan(connect(emulator.api_key, emulator.url), str(config))
         assert [c.id for c in again.changes] == [], config.read_text()
         assert duplicates(emulator) == {}
+
+
+HAND_EDITS = ["rename", "product_metadata", "archive_price", "quantity", "cancel", "add_item"]
+
+
+def hand_edit(emulator: EmulatorHandle, edit: str) -> bool:
+    """One edit someone could make in the Dashboard; False when the account has nothing to edit."""
+    client = emulator.client()
+    objs = everything(emulator)
+    managed = [o for o in objs["products"] if o["metadata"].get("billing_sync_key")]
+    prices = [o for o in objs["prices"] if o["active"] and o["metadata"].get("billing_sync_key")]
+    subs = [s for s in objs["subscriptions"] if s["status"] == "active"]
+    if edit == "rename" and managed:
+        client.v1.products.update(managed[0]["id"], {"name": "Renamed by hand"})
+    elif edit == "product_metadata" and managed:
+        client.v1.products.update(managed[0]["id"], {"metadata": {"hand": "1"}})
+    elif edit == "archive_price" and prices:
+        defaults = {p.get("default_price") for p in objs["products"]}
+        free = [p for p in prices if p["id"] not in defaults]
+        if not free:
+            return False
+        client.v1.prices.update(free[0]["id"], {"active": False})
+    elif edit == "quantity" and subs:
+        item = subs[0]["items"]["data"][0]
+        client.v1.subscription_items.update(item["id"], {"quantity": item["quantity"] + 1})
+    elif edit == "cancel" and subs:
+        client.v1.subscriptions.cancel(subs[0]["id"])
+    elif edit == "add_item" and subs:
+        sub = subs[0]
+        first = sub["items"]["data"][0]["price"]
+        extra = client.v1.prices.create(
+            {
+                "product": first["product"],
+                "currency": first["currency"],
+                "unit_amount": 700,
+                "recurring": {"interval": first["recurring"]["interval"]},
+            }
+        )
+        client.v1.subscription_items.create(
+            {"subscription": sub["id"], "price": extra.id, "quantity": 1}
+        )
+    else:
+        return False
+    return True
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(first=catalog_st, second=catalog_st, edit=st.sampled_from(HAND_EDITS))
+def test_hand_edits_are_drift_and_the_next_apply_converges(
+    emulator: EmulatorHandle,
+    tmp_path: Path,
+    first: dict[str, Any],
+    second: dict[str, Any],
+    edit: str,
+) -> None:
+    emulator.reset()
+    config = tmp_path / "billing.yaml"
+    config.write_text(to_yaml(first))
+    apply(emulator.url, emulator.api_key, config)
+    assume(hand_edit(emulator, edit))
+    remote = connect(emulator.api_key, emulator.url)
+    assert not build_plan(remote, str(config)).in_sync, (edit, config.read_text())
+    cancelled = edit == "cancel"
+    config.write_text(to_yaml(second))
+    if not build_plan(remote, str(config)).conflicts:
+        apply(emulator.url, emulator.api_key, config)
+    again = build_plan(connect(emulator.api_key, emulator.url), str(config))
+    assert [c.id for c in again.changes] == [], (edit, config.read_text())
+    # What may stay different is only what Stripe does not allow: a nickname it cannot unset,
+    # and a subscription cancelled by hand (never re-created without someone deciding to).
+    allowed = ("cannot unset",) + (("canceled in Stripe",) if cancelled else ())
+    assert all(any(a in u for a in allowed) for u in again.unreachable), again.unreachable
+    assert duplicates(emulator) == {}
+    # Read through the official client, not billing-sync: the declared products are as declared.
+    declared = yaml.safe_load(config.read_text())["products"]
+    live = {p["id"]: p for p in everything(emulator)["products"] if p["active"]}
+    for key, product in declared.items():
+        assert live[key]["name"] == product["name"]
+        assert live[key]["description"] == product.get("description")

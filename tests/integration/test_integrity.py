@@ -304,7 +304,17 @@ def test_a_stored_500_fails_its_run_only_and_a_rerun_converges(
     cfg = write_config(tmp_path, SMALL)
     first_catalog_write = 5 + 1 + 5 + 1  # plan reads, lock, reads under the lock, then writes
     emulator.configure(fail_nth={str(first_catalog_write): kind})
-    res = run_cli(emulator, "apply", "-c", str(cfg), "--auto-approve", "--max-retries", "2")
+    res = run_cli(
+        emulator,
+        "apply",
+        "-c",
+        str(cfg),
+        "--auto-approve",
+        "--max-retries",
+        "2",
+        "--parallelism",
+        "1",
+    )
     assert res.returncode == 1, res.stdout + res.stderr
     assert "failed: product.create:pro" in res.stderr
     replays = [

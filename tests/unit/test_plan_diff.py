@@ -264,10 +264,12 @@ def test_declared_subscription_that_was_canceled_is_reported_not_recreated() -> 
     existing = with_snapshot(existing, SUBSCRIPTION, managed=subs, others=(sub,))
     plan = plan_for(cfg, existing)
     assert op_ids(plan) == []
-    assert plan.warnings == (
+    # Drift (drift exits 2), never a silent re-creation that would bill the customer again.
+    assert plan.unreachable == (
         "subscription acme/main is canceled in Stripe (sub_acme_main) and is not re-created: "
-        "remove it from billing.yaml or give it a new key",
+        "remove it from billing.yaml, or give it a new key to subscribe the customer again",
     )
+    assert not plan.in_sync
 
 
 def test_unmanaged_id_and_lookup_key_collisions_are_conflicts() -> None:
@@ -321,3 +323,66 @@ def test_removing_a_currency_option_replaces_the_price() -> None:
     assert op_ids(plan) == ["price.replace:pro-yearly", "price.archive.old:pro-yearly"]
     changes = find(plan, "price.replace:pro-yearly").fields
     assert any(c.path == "currency_options (removed)" and c.old == ["gbp"] for c in changes)
+
+
+def test_currency_option_tax_behaviour_is_created_and_compared() -> None:
+    with_vat = BASE.replace(
+        "pro-yearly: {unit_amount: 29000, currency: usd, recurring: {interval: year}}",
+        "pro-yearly: {unit_amount: 29000, currency: usd, recurring: {interval: year}, "
+        "currency_options: {eur: {amount: '270.00', tax_behavior: inclusive}}}",
+    )
+    created = find(plan_for(config(with_vat), Existing()), "price.create:pro-yearly")
+    assert created.request.params["currency_options"] == {
+        "eur": {"unit_amount": 27000, "tax_behavior": "inclusive"}
+    }
+    without = config(with_vat.replace(", tax_behavior: inclusive", ""))
+    plan = plan_for(config(with_vat), applied(without))
+    assert op_ids(plan) == ["price.update:pro-yearly"]
+    change = find(plan, "price.update:pro-yearly")
+    assert [(c.path, c.old, c.new) for c in change.fields] == [
+        ("currency_options.eur.tax_behavior", "unspecified", "inclusive")
+    ]
+    # Inclusive is final, like the price's own tax behaviour: going back is a replace.
+    plan = plan_for(without, applied(config(with_vat)))
+    assert op_ids(plan) == ["price.replace:pro-yearly", "price.archive.old:pro-yearly"]
+
+
+def test_an_undeclared_item_is_removed_only_as_a_destructive_change_shown_in_money() -> None:
+    cfg = config()
+    existing = applied(cfg)
+    subs = dict(existing.of(SUBSCRIPTION).managed)
+    sub = subs["acme/main"]
+    extra = replace(
+        sub.items[0], id="si_by_hand", quantity=3, price="pro-yearly", price_id="price_pro-yearly"
+    )
+    subs["acme/main"] = replace(sub, items=(*sub.items, extra))
+    plan = plan_for(cfg, with_snapshot(existing, SUBSCRIPTION, managed=subs))
+    change = find(plan, "subscription.update:acme/main")
+    assert {"id": "si_by_hand", "deleted": True} in change.request.params["items"]
+    assert change.destructive and not change.protected
+    assert change.notes == ("stops billing 3 x pro-yearly (72.50 USD/month)",)
+    # 1 destructive change of 7 managed objects: under the default 30%, counted all the same.
+    assert plan.destructive_changes == (change,)
+
+
+def test_a_currency_change_under_a_declared_subscription_is_refused_at_plan_time() -> None:
+    before = config()
+    after = config(
+        BASE.replace(
+            "pro-monthly: {unit_amount: 2900, currency: usd",
+            "pro-monthly: {unit_amount: 2900, currency: eur",
+        ).replace(
+            "      seats-graduated:\n        currency: usd",
+            "      seats-graduated:\n        currency: eur",
+        )
+    )
+    existing = applied(before)
+    subs = {k: replace(s, currency="usd") for k, s in existing.of(SUBSCRIPTION).managed.items()}
+    plan = plan_for(after, with_snapshot(existing, SUBSCRIPTION, managed=subs))
+    assert any(
+        c.startswith(
+            "subscription acme/main (sub_acme_main) is billed in USD and billing.yaml "
+            "puts it on EUR prices"
+        )
+        for c in plan.conflicts
+    ), plan.conflicts

@@ -137,7 +137,9 @@ def test_a_real_difference_is_not_normalised_away() -> None:
     assert other.unit_amount == 2099
     eur = normalise_price(stripe_price(currency_options={"eur": {"unit_amount": 1900}}), "pro")
     assert compared(eur) != compared(desired["flat"])
-    assert eur.currency_options == {"eur": {"unit_amount": 1900, "tiers": None}}
+    assert eur.currency_options == {
+        "eur": {"unit_amount": 1900, "tiers": None, "tax_behavior": "unspecified"}
+    }
 
 
 def test_owned_metadata_is_not_user_metadata() -> None:
