@@ -203,7 +203,24 @@ class Cancel(Change):
     symbol: ClassVar[str] = "-"
 
 
-CHANGE_TYPES: tuple[type[Change], ...] = (Create, Update, Replace, Reactivate, Archive, Cancel)
+@dataclass(frozen=True)
+class Adopt(Change):
+    """Takes an existing, unmanaged object under management: stamps the ownership metadata
+    (and updates what billing.yaml declares differently) instead of creating a duplicate."""
+
+    action: ClassVar[str] = "adopt"
+    symbol: ClassVar[str] = "<="
+
+
+CHANGE_TYPES: tuple[type[Change], ...] = (
+    Create,
+    Adopt,
+    Update,
+    Replace,
+    Reactivate,
+    Archive,
+    Cancel,
+)
 ACTIONS: tuple[str, ...] = tuple(t.action for t in CHANGE_TYPES)
 
 

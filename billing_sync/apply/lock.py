@@ -35,6 +35,9 @@ from billing_sync.remote.pages import request
 
 LEASE_SECONDS = 60
 RENEW_EVERY = 20
+# After taking over from a process that died on this host, wait this long: requests it had in
+# flight may still land (a dead client does not cancel what the server is executing).
+DEAD_HOLDER_GRACE = 3.0
 PATH = f"/v1/products/{LOCK_PRODUCT_ID}"
 
 # Runs of this process that hold (or are taking) a lock right now.
@@ -194,6 +197,8 @@ class AccountLock:
                 if holder is None:
                     continue  # released between our create and our read: try again
                 if is_stale(holder, self.clock()) and self._try_takeover(holder):
+                    if holder.lease_until >= self.clock() and holder.pid != os.getpid():
+                        self.sleep(DEAD_HOLDER_GRACE)
                     return
                 if self.clock() >= deadline:
                     raise LockHeldError(

@@ -14,8 +14,9 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from deepdiff import DeepDiff
 
-from billing_sync.changes import FieldChange, KindPlan, object_token, ref
+from billing_sync.changes import Adopt, Change, FieldChange, KindPlan, Request, object_token, ref
 from billing_sync.config.models import BillingConfig, Policies
+from billing_sync.metadata import KEY_META
 
 S = TypeVar("S")
 
@@ -320,6 +321,29 @@ def reachable(
     keep = {n: getattr(existing, n) for n in (*created_only, *kept)}
     reached: S = dataclasses.replace(desired, **keep)  # type: ignore[type-var]  # states are dataclasses
     return reached, tuple(warnings)
+
+
+def adopt(
+    kind: Kind[S], key: str, unmanaged: S, desired: S, path: str, *, summary: str = ""
+) -> tuple[Change, tuple[str, ...]]:
+    """Take `unmanaged` under management as `key`: stamp the ownership metadata and update the
+    plain fields billing.yaml declares differently. Returns the change and what it cannot reach."""
+    reached, notes = reachable(kind.name, key, unmanaged, desired, kind.fields)
+    found = diff_fields(unmanaged, reached, plain_specs(kind.fields))
+    params = dict(sorted(found.params.items()))
+    meta = dict(params.get("metadata", {}))
+    meta[KEY_META] = key
+    params["metadata"] = meta
+    change = Adopt(
+        kind=kind.name,
+        key=key,
+        request=Request("post", path, params),
+        stripe_id=kind.stripe_id(unmanaged),
+        fields=(FieldChange(KEY_META, None, key), *found.changes),
+        summary=summary,
+        provides=frozenset({object_token(kind.name, key)}),
+    )
+    return change, notes
 
 
 def create_changes(

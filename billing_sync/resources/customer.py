@@ -6,10 +6,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from billing_sync.changes import Change, Create, KindPlan, Request, Update, object_token
+from billing_sync.changes import Change, Create, KindPlan, Request, Update, object_token, ref
 from billing_sync.config.models import BillingConfig
 from billing_sync.metadata import KEY_META, managed_key, user_metadata
 from billing_sync.resources.base import (
+    Desired,
     Existing,
     FieldSpec,
     Kind,
@@ -18,6 +19,7 @@ from billing_sync.resources.base import (
     PlanContext,
     Snapshot,
     Unset,
+    adopt,
     create_changes,
     diff_fields,
     never_quiet,
@@ -95,14 +97,57 @@ class CustomerKind(Kind[CustomerState]):
     def stripe_id(self, state: CustomerState) -> str | None:
         return state.id
 
+    def candidates(self, desired: CustomerState, snapshot: Snapshot[CustomerState]) -> list[str]:
+        """Unmanaged customers a declared one may be: the same email (case-insensitive)."""
+        if not desired.email:
+            return []
+        email = desired.email.lower()
+        return sorted(u.id or "" for u in snapshot.unmanaged if (u.email or "").lower() == email)
+
+    def targets(self, desired: Desired, existing: Existing) -> Mapping[str, str]:
+        snapshot = existing.of(self)
+        out: dict[str, str] = {}
+        for key, d in desired.of(self).items():
+            current = snapshot.managed.get(key)
+            found = self.candidates(d, snapshot) if current is None else []
+            if current is not None and current.id:
+                out[key] = current.id
+            elif len(found) == 1:
+                out[key] = found[0]
+            elif not found:  # several candidates: a conflict, and nothing may refer to it
+                out[key] = ref(self.name, key)
+        return out
+
     def compare(self, context: PlanContext) -> KindPlan:
         snapshot = context.existing.of(self)
         desired = context.desired.of(self)
         changes: list[Change] = []
         warnings: list[str] = []
+        conflicts: list[str] = []
         unreachable: list[str] = []
         for key, d in desired.items():
             e = snapshot.managed.get(key)
+            found_ids = self.candidates(d, snapshot) if e is None else []
+            if len(found_ids) > 1:
+                conflicts.append(
+                    f"customer {key}: {len(found_ids)} customers billing-sync does not manage "
+                    f"have the email {d.email!r} ({', '.join(found_ids)}); it cannot tell which "
+                    "one to adopt: merge them in Stripe, or declare a different email"
+                )
+                continue
+            if len(found_ids) == 1:
+                unmanaged = next(u for u in snapshot.unmanaged if u.id == found_ids[0])
+                change, notes = adopt(
+                    self,
+                    key,
+                    unmanaged,
+                    d,
+                    f"/v1/customers/{unmanaged.id}",
+                    summary=str(d.name or d.email),
+                )
+                changes.append(change)
+                unreachable += notes
+                continue
             if e is None:
                 params: dict[str, Any] = {
                     s.name: getattr(d, s.name)
@@ -142,7 +187,9 @@ class CustomerKind(Kind[CustomerState]):
             for key in snapshot.managed
             if key not in desired
         ]
-        return KindPlan(tuple(changes), tuple(warnings), unreachable=tuple(unreachable))
+        return KindPlan(
+            tuple(changes), tuple(warnings), tuple(conflicts), unreachable=tuple(unreachable)
+        )
 
 
 CUSTOMER = CustomerKind()

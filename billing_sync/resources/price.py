@@ -11,6 +11,7 @@ from enum import Enum
 from typing import Any
 
 from billing_sync.changes import (
+    Adopt,
     Archive,
     Change,
     Create,
@@ -240,6 +241,7 @@ class How(Enum):
     """How a declared price is reached from the account."""
 
     IN_PLACE = "updated in place"
+    ADOPT = "an unmanaged price with the same lookup key and fixed fields is taken over"
     REVERT = "an archived price is reactivated"
     CREATE = "created"
     REPLACE = "replaced"
@@ -266,7 +268,7 @@ class _Index:
             self.by_key[p.key].append(p)
             if p.lookup_key:
                 self.lookup_holders[p.lookup_key].append(p)
-        self.unmanaged_lookup_keys = {p.lookup_key: p.id for p in snap.unmanaged if p.lookup_key}
+        self.unmanaged_by_lookup_key = {p.lookup_key: p for p in snap.unmanaged if p.lookup_key}
         self.keys_by_id = PRICE.keys_by_id(existing)
         self.by_id = PRICE.by_id(existing)
 
@@ -296,9 +298,13 @@ class _Index:
         return None
 
     def resolve(self, key: str, d: PriceState) -> Resolution:
-        if d.lookup_key and d.lookup_key in self.unmanaged_lookup_keys:
-            return Resolution(How.CONFLICT)
         cur = self.current.get(key)
+        holder = self.unmanaged_by_lookup_key.get(d.lookup_key or "")
+        if holder is not None:
+            # Adoptable only while no managed price has the key and updates alone can reach it.
+            if cur is None and self.reusable(holder, d):
+                return Resolution(How.ADOPT, holder, None)
+            return Resolution(How.CONFLICT, holder, cur)
         if cur is not None and self.reusable(cur, d):
             return Resolution(How.IN_PLACE, cur, cur)
         for p in self.by_key.get(key, []):
@@ -328,14 +334,34 @@ class _Rules:
         cur = found.current
         needs = frozenset({object_token(PRODUCT.name, d.product)})
         summary = describe_price(d)
-        if found.how is How.CONFLICT:
+        if found.how is How.CONFLICT and found.price is not None:
             return KindPlan(
                 conflicts=(
                     f"price {key}: lookup_key {d.lookup_key!r} belongs to price "
-                    f"{self.index.unmanaged_lookup_keys[d.lookup_key or '']}, which is not "
-                    "managed by billing-sync",
+                    f"{found.price.id}, which is not managed by billing-sync and cannot become "
+                    "this price by updates (Stripe fixes amount, currency, interval, tiers and "
+                    "product at creation): declare it as it is to adopt it, or give this price "
+                    "another lookup_key",
                 )
             )
+        if found.how is How.ADOPT and found.price is not None:
+            held = found.price
+            params = self._in_place_params(held, d)
+            params["metadata"] = {**params.get("metadata", {}), KEY_META: key}
+            adopt_change = Adopt(
+                kind=PRICE.name,
+                key=key,
+                request=Request("post", f"/v1/prices/{held.id}", params),
+                stripe_id=held.id,
+                fields=(
+                    FieldChange(KEY_META, None, key),
+                    *field_changes(values(held, MUTABLE_SPECS), values(d, MUTABLE_SPECS)),
+                ),
+                summary=summary,
+                needs=needs,
+                provides=frozenset({object_token(PRICE.name, key)}),
+            )
+            return KindPlan((adopt_change,))
         if found.how is How.IN_PLACE and cur is not None:
             return KindPlan(
                 (*self._in_place(key, cur, d, needs, summary), *self._archive_stale(key, cur.id))
@@ -574,12 +600,13 @@ def default_price_changes(context: PlanContext) -> list[Change]:
     billing.yaml declares none. This lives with prices because only they know where each price
     key ends up (a replaced or reverted price's default follows it).
     """
-    products = context.existing.of(PRODUCT).managed
+    snapshot = context.existing.of(PRODUCT)
+    adoptable = {p.id: p for p in snapshot.unmanaged}
     price_keys = PRICE.keys_by_id(context.existing)
     targets = context.targets.get(PRICE.name, {})
     changes: list[Change] = []
     for key, d in context.desired.of(PRODUCT).items():
-        e = products.get(key)
+        e = snapshot.managed.get(key) or adoptable.get(d.id)
         current = e.default_price if e else None
         price_key = d.default_price
         # Not declared: unset (Stripe also refuses to archive a price that is a default).

@@ -34,6 +34,7 @@ from billing_sync.resources.base import (
     PlanContext,
     Snapshot,
     Unset,
+    adopt,
     create_changes,
     diff_fields,
     plain_specs,
@@ -171,7 +172,7 @@ class ProductKind(Kind[ProductState]):
     def compare(self, context: PlanContext) -> KindPlan:
         desired = context.desired.of(self)
         snapshot = context.existing.of(self)
-        unmanaged_ids = {p.id for p in snapshot.unmanaged}
+        unmanaged = {p.id: p for p in snapshot.unmanaged}
         changes: list[Change] = []
         conflicts: list[str] = []
         warnings: list[str] = []
@@ -180,11 +181,13 @@ class ProductKind(Kind[ProductState]):
         for key, d in desired.items():
             e = snapshot.managed.get(key)
             if e is None:
-                if d.id in unmanaged_ids:
-                    conflicts.append(
-                        f"product {key}: a product with id {d.id!r} exists but is not managed by "
-                        "billing-sync (no billing_sync_key metadata); set `id:` to another id"
+                found_by_id = unmanaged.get(d.id)
+                if found_by_id is not None:  # the declared id exists: adopt it, never duplicate
+                    change, notes = adopt(
+                        self, key, found_by_id, d, f"/v1/products/{d.id}", summary=str(d.name)
                     )
+                    changes.append(change)
+                    unreachable += notes
                     continue
                 changes.append(self._create(d))
                 continue

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from billing_sync.changes import (
+    Adopt,
     Cancel,
     Change,
     Create,
@@ -73,6 +74,7 @@ class SubscriptionState:
     currency: str | None = None
     id: str | None = None  # existing only
     status: str | None = None  # existing only
+    customer_id: str | None = None  # existing only: the Stripe customer it bills
 
 
 def sub_key(customer_key: str, subscription_key: str) -> str:
@@ -220,7 +222,19 @@ class SubscriptionKind(Kind[SubscriptionState]):
                         "subscribe the customer again"
                     )
                     continue
-                changes.append(self._create(context, d))
+                found = self._adoptable(context, d, snapshot)
+                if len(found) > 1:
+                    conflicts.append(
+                        f"subscription {key}: {len(found)} subscriptions billing-sync does not "
+                        f"manage bill this customer for these prices ({', '.join(s.id or '' for s in found)}); "
+                        "it cannot tell which one to adopt: cancel the extra ones in Stripe"
+                    )
+                elif found:
+                    change, notes = self._adopt(context, d, found[0])
+                    changes.append(change)
+                    unreachable += notes
+                else:
+                    changes.append(self._create(context, d))
             elif e.status == "incomplete":
                 warnings.append(
                     f"subscription {key} ({e.id}) is incomplete (awaiting first payment); "
@@ -237,9 +251,9 @@ class SubscriptionKind(Kind[SubscriptionState]):
             else:
                 d, notes = reachable(self.name, key, e, d, self.fields)
                 unreachable += notes
-                change = self._update(context, d, e)
-                if change is not None:
-                    changes.append(change)
+                updated = self._update(context, d, e)
+                if updated is not None:
+                    changes.append(updated)
         for key, e in snapshot.managed.items():
             if key not in desired:
                 cancel = self._cancel(context, e)
@@ -248,6 +262,43 @@ class SubscriptionKind(Kind[SubscriptionState]):
         return KindPlan(
             tuple(changes), tuple(warnings), tuple(conflicts), unreachable=tuple(unreachable)
         )
+
+    def _adoptable(
+        self,
+        context: PlanContext,
+        d: SubscriptionState,
+        snapshot: Snapshot[SubscriptionState],
+    ) -> list[SubscriptionState]:
+        """Live unmanaged subscriptions of the declared customer on exactly the declared prices."""
+        customer = context.target(CUSTOMER, d.customer)
+        prices = {context.target(PRICE, i.price) for i in d.items}
+        return [
+            u
+            for u in snapshot.unmanaged
+            if customer is not None
+            and u.customer_id == customer
+            and {i.price_id for i in u.items} == prices
+        ]
+
+    def _adopt(
+        self, context: PlanContext, d: SubscriptionState, found: SubscriptionState
+    ) -> tuple[Change, tuple[str, ...]]:
+        """Stamp the ownership metadata, and update quantities and fields in the same write."""
+        reached, notes = reachable(self.name, d.key, found, d, self.fields)
+        update = self._update(context, reached, found)
+        params = dict(update.request.params) if update is not None else {}
+        params["metadata"] = {**params.get("metadata", {}), KEY_META: d.key}
+        change = Adopt(
+            kind=self.name,
+            key=d.key,
+            request=Request("post", f"/v1/subscriptions/{found.id}", params),
+            stripe_id=found.id,
+            fields=(FieldChange(KEY_META, None, d.key), *(update.fields if update else ())),
+            summary=_items_words(context, d.items),
+            needs=update.needs if update is not None else frozenset(),
+            provides=frozenset({object_token(self.name, d.key)}),
+        )
+        return change, notes
 
     def _item_price(self, context: PlanContext, price_key: str) -> tuple[str, frozenset[str]]:
         target = context.target(PRICE, price_key) or price_key
@@ -500,6 +551,7 @@ def _normalise(
         currency=obj.get("currency"),
         id=obj["id"],
         status=obj.get("status"),
+        customer_id=customer_id or None,
     )
 
 

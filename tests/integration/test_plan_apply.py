@@ -319,7 +319,7 @@ def test_every_feature_applies_then_plans_empty_and_unsets_converge(
     res = run_cli(emulator, "plan", "-c", str(changed))
     assert "~ price api-volume (update" in res.stdout
     assert "currency_options.eur.tiers.0.unit_amount: 45 -> 44" in res.stdout
-    assert "Plan: 0 to create, 5 to update, 0 to replace" in res.stdout
+    assert "Plan: 0 to create, 0 to adopt, 5 to update, 0 to replace" in res.stdout
     apply_ok(emulator, changed)
     assert_no_changes(emulator, changed)
     objs = everything(emulator)

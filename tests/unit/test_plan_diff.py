@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from billing_sync.plan.render import render_markdown, render_text
-from billing_sync.resources import PRICE, PRODUCT, SUBSCRIPTION, Existing, Snapshot
+from billing_sync.resources import CUSTOMER, PRICE, PRODUCT, SUBSCRIPTION, Existing, Snapshot
 from tests.unit.plan_helpers import BASE, applied, config, find, op_ids, plan_for, with_snapshot
 
 
@@ -272,21 +272,61 @@ def test_declared_subscription_that_was_canceled_is_reported_not_recreated() -> 
     assert not plan.in_sync
 
 
-def test_unmanaged_id_and_lookup_key_collisions_are_conflicts() -> None:
-    unmanaged = applied(config())
-    product = replace(unmanaged.of(PRODUCT).managed["pro"], key="pro")
-    price = replace(unmanaged.of(PRICE).managed["seats-graduated"], id="price_x", key="price_x")
+def test_unmanaged_objects_matching_the_declaration_are_adopted_not_duplicated() -> None:
+    """Same product id, same lookup key (and fixed fields), same customer email: adopt."""
+    account = applied(config())
+    product = replace(account.of(PRODUCT).managed["pro"], metadata={"other": "x"})
+    price = replace(account.of(PRICE).managed["seats-graduated"], id="price_x", key="price_x")
+    customer = replace(account.of(CUSTOMER).managed["acme"], id="cus_x", key="cus_x", name=None)
     existing = Existing(
         {
             PRODUCT.name: Snapshot(unmanaged=(product,)),
             PRICE.name: Snapshot(unmanaged=(price,)),
+            CUSTOMER.name: Snapshot(unmanaged=(customer,)),
         }
     )
     plan = plan_for(config(), existing)
-    assert len(plan.conflicts) == 2
-    assert "product pro" in plan.conflicts[0]
-    assert "price_x" in plan.conflicts[1]
-    assert "product.create:pro" not in op_ids(plan)
+    assert plan.conflicts == ()
+    assert "product.adopt:pro" in op_ids(plan) and "product.create:pro" not in op_ids(plan)
+    adopt_product = find(plan, "product.adopt:pro")
+    assert adopt_product.request.path == "/v1/products/pro"
+    assert adopt_product.request.params["metadata"] == {"other": "", "billing_sync_key": "pro"}
+    adopt_price = find(plan, "price.adopt:seats-graduated")
+    assert adopt_price.request.path == "/v1/prices/price_x"
+    assert adopt_price.request.params == {"metadata": {"billing_sync_key": "seats-graduated"}}
+    adopt_customer = find(plan, "customer.adopt:acme")
+    assert adopt_customer.request.params == {
+        "metadata": {"billing_sync_key": "acme"},
+        "name": "Acme",
+    }
+    # Everything else points at the adopted ids: no placeholder, no second customer.
+    sub = find(plan, "subscription.create:acme/main")
+    assert sub.request.params["customer"] == "cus_x"
+    assert {"price": "price_x", "quantity": 12} in sub.request.params["items"]
+    assert plan.counts()["adopt"] == 3
+
+
+def test_an_unmanaged_lookup_key_holder_that_cannot_be_reached_is_a_conflict() -> None:
+    account = applied(config())
+    other = replace(
+        account.of(PRICE).managed["pro-monthly"], id="price_x", key="price_x", unit_amount=100
+    )
+    plan = plan_for(config(), Existing({PRICE.name: Snapshot(unmanaged=(other,))}))
+    assert len(plan.conflicts) == 1 and "price_x" in plan.conflicts[0]
+    assert "cannot become this price by updates" in plan.conflicts[0]
+    assert "price.create:pro-monthly" not in op_ids(plan)
+
+
+def test_two_unmanaged_customers_with_the_declared_email_are_a_conflict() -> None:
+    account = applied(config())
+    one = replace(account.of(CUSTOMER).managed["acme"], id="cus_1", key="cus_1")
+    two = replace(one, id="cus_2", key="cus_2", email="BILLING@acme.example")
+    plan = plan_for(config(), Existing({CUSTOMER.name: Snapshot(unmanaged=(one, two))}))
+    assert plan.conflicts == (
+        "customer acme: 2 customers billing-sync does not manage have the email "
+        "'billing@acme.example' (cus_1, cus_2); it cannot tell which one to adopt: merge them "
+        "in Stripe, or declare a different email",
+    )
 
 
 def test_markdown_lists_every_operation() -> None:
