@@ -94,7 +94,9 @@ def test_charge_automatically_with_card(
     )
     assert sub.status == "active"
     assert sub.default_payment_method == pm.id
-    bad = client.v1.payment_methods.attach("pm_card_chargeDeclined", params={"customer": customer})
+    bad = client.v1.payment_methods.attach(
+        "pm_card_chargeCustomerFail", params={"customer": customer}
+    )
     declined = client.v1.subscriptions.create(
         params={
             "customer": customer,

@@ -12,6 +12,7 @@ from typing import Any
 import stripe
 
 from stripe_emulator.currencies import exponent
+from stripe_emulator.errors import ApiError
 from stripe_emulator.framework import (
     Obj,
     ObjectType,
@@ -24,7 +25,12 @@ from stripe_emulator.framework import (
 )
 from stripe_emulator.resources.common import empty_billing_details
 
-# Test cards: payment method token -> (brand, last4, decline (code, decline_code, message) or None).
+# Test cards (https://docs.stripe.com/testing#declined-payments): payment method token ->
+# (brand, last4, decline (code, decline_code, message) or None). Messages are Stripe's, as seen
+# in live answers: "Your card was declined." etc. (stripe-stateful-mock's live-verified parity
+# tests, src/api/customers.ts), the velocity one from a live answer quoted in
+# https://github.com/anthropics/claude-code/issues/68941. The docs list no decline code for
+# expired_card / incorrect_cvc / processing_error; live answers repeat the error code there.
 Decline = tuple[str, str, str]
 _GENERIC = ("card_declined", "generic_decline", "Your card was declined.")
 _INSUFFICIENT = ("card_declined", "insufficient_funds", "Your card has insufficient funds.")
@@ -38,6 +44,12 @@ _PROCESSING = (
     "An error occurred while processing your card. Try again in a little bit.",
 )
 _FRAUD = ("card_declined", "fraudulent", "Your card was declined.")
+_VELOCITY = (
+    "card_declined",
+    "card_velocity_exceeded",
+    "Your card was declined for making repeated attempts too frequently or exceeding its "
+    "amount limit.",
+)
 
 TEST_CARDS: dict[str, tuple[str, str, Decline | None]] = {
     "pm_card_visa": ("visa", "4242", None),
@@ -54,13 +66,62 @@ TEST_CARDS: dict[str, tuple[str, str, Decline | None]] = {
     "pm_card_chargeDeclinedExpiredCard": ("visa", "0069", _EXPIRED),
     "pm_card_chargeDeclinedIncorrectCvc": ("visa", "0127", _CVC),
     "pm_card_chargeDeclinedProcessingError": ("visa", "0119", _PROCESSING),
+    "pm_card_chargeDeclinedVelocityLimitExceeded": ("visa", "6975", _VELOCITY),
+    # Not in the docs' PaymentMethod table (only as tok_visa_chargeDeclinedFraudulent, whose
+    # row there says expired_card); kept with the `fraudulent` decline code of
+    # https://docs.stripe.com/declines/codes.
     "pm_card_chargeDeclinedFraudulent": ("visa", "0019", _FRAUD),
+    # "Attaching this card to a Customer object succeeds, but attempts to charge the customer
+    # fail" (https://docs.stripe.com/testing#declined-payments).
     "pm_card_chargeCustomerFail": ("visa", "0341", _GENERIC),
+    # "This card requires authentication on all transactions, regardless of how the card is set
+    # up" (https://docs.stripe.com/testing#authentication-and-setup): confirming leaves the
+    # intent in requires_action (see payment_intents.py), it never declines by itself.
+    "pm_card_authenticationRequired": ("visa", "3184", None),
 }
-# The `pm_card_visa_chargeDeclined...` spellings name the same cards.
+# The `pm_card_visa_chargeDeclined...` spellings (the docs' own) name the same cards.
 for _name, _card in list(TEST_CARDS.items()):
     if _name.startswith("pm_card_chargeDeclined"):
         TEST_CARDS["pm_card_visa_" + _name[len("pm_card_") :]] = _card
+
+# Tokens that need 3D Secure on every payment.
+AUTHENTICATION_REQUIRED = frozenset({"pm_card_authenticationRequired"})
+
+# "The cards in the previous table can't be attached to a Customer object"
+# (https://docs.stripe.com/testing#declined-payments): every declining card but
+# pm_card_chargeCustomerFail is refused at attach with its card error.
+REFUSED_AT_ATTACH: dict[str, Decline] = {
+    name: card[2]
+    for name, card in TEST_CARDS.items()
+    if card[2] is not None and name != "pm_card_chargeCustomerFail"
+}
+
+# The `param` of a card error: live Stripe names the card field at fault (`cvc` for an
+# incorrect CVC, `exp_month` for an expired card) and answers `param: ""` for the other
+# declines (stripe-stateful-mock's parity tests compare `raw.param` with live Stripe for
+# tok_chargeDeclined, ...InsufficientFunds, ...IncorrectCvc, ...ExpiredCard).
+CARD_ERROR_PARAM = {"incorrect_cvc": "cvc", "expired_card": "exp_month"}
+
+
+def card_error_fields(decline: Decline) -> dict[str, Any]:
+    """`param` and, for `card_declined` only, `decline_code` of a card error. Live answers
+    for an expired card or an incorrect CVC carry no decline_code (the docs' table says n/a;
+    stripe-stateful-mock compares `raw.decline_code` with live Stripe)."""
+    code, decline_code, _message = decline
+    fields: dict[str, Any] = {"param": CARD_ERROR_PARAM.get(code, "")}
+    if code == "card_declined":
+        fields["decline_code"] = decline_code
+    return fields
+
+
+def attach_refusal(token: str) -> ApiError | None:
+    """The 402 Stripe answers when a declining test card is attached to a customer."""
+    decline = REFUSED_AT_ATTACH.get(token)
+    if decline is None:
+        return None
+    code, _decline_code, message = decline
+    return ApiError(402, "card_error", message, code=code, extra=card_error_fields(decline))
+
 
 # Declines by last4, for payment methods stored by the payment_methods resource.
 DECLINES_BY_LAST4: dict[str, Decline] = {

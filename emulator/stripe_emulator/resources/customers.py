@@ -94,6 +94,12 @@ def _default_pm(store: Store, cus_id: str, pm_id: Any, param: str) -> str | None
 
 def build_customer(store: Store, p: dict[str, Any], now: int) -> Obj:
     """Create and insert a customer from validated create params (also used by seeding)."""
+    pm = unset(p.get("payment_method"))
+    if pm is not None:
+        # A declining test card refuses the whole request before the customer exists.
+        from stripe_emulator.resources.payment_methods import check_attachable
+
+        check_attachable(store, pm, param="payment_method")
     cid = store.new_id("customer")
     obj: Obj = {
         "id": cid,
@@ -128,7 +134,6 @@ def build_customer(store: Store, p: dict[str, Any], now: int) -> Obj:
         "test_clock": None,
     }
     store.insert("customer", obj)
-    pm = unset(p.get("payment_method"))
     if pm is not None:
         from stripe_emulator.resources.payment_methods import attach
 

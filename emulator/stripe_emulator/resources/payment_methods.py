@@ -22,6 +22,7 @@ from stripe_emulator.framework import (
     route,
     unset,
 )
+from stripe_emulator.resources.charges import TEST_CARDS, attach_refusal
 from stripe_emulator.resources.common import empty_billing_details
 
 register_type(
@@ -35,28 +36,11 @@ register_type(
     )
 )
 
-# token -> (brand, last4, funding)
+# token -> (brand, last4, funding), from the payments resource's table of Stripe's test cards.
 CARD_TOKENS: dict[str, tuple[str, str, str]] = {
-    "pm_card_visa": ("visa", "4242", "credit"),
-    "pm_card_visa_debit": ("visa", "5556", "debit"),
-    "pm_card_mastercard": ("mastercard", "4444", "credit"),
-    "pm_card_amex": ("amex", "8431", "credit"),
-    "pm_card_discover": ("discover", "1117", "credit"),
-    "pm_card_jcb": ("jcb", "0505", "credit"),
-    "pm_card_unionpay": ("unionpay", "0005", "credit"),
-    "pm_card_chargeDeclined": ("visa", "0002", "credit"),
-    "pm_card_chargeDeclinedInsufficientFunds": ("visa", "9995", "credit"),
-    "pm_card_chargeDeclinedLostCard": ("visa", "9987", "credit"),
-    "pm_card_chargeDeclinedStolenCard": ("visa", "9979", "credit"),
-    "pm_card_chargeDeclinedExpiredCard": ("visa", "0069", "credit"),
-    "pm_card_chargeDeclinedIncorrectCvc": ("visa", "0127", "credit"),
-    "pm_card_chargeDeclinedProcessingError": ("visa", "0119", "credit"),
-    "pm_card_chargeDeclinedFraudulent": ("visa", "0019", "credit"),
-    "pm_card_chargeCustomerFail": ("visa", "0341", "credit"),
+    name: (brand, last4, "debit" if "_debit" in name else "credit")
+    for name, (brand, last4, _decline) in TEST_CARDS.items()
 }
-for _name, _card in list(CARD_TOKENS.items()):
-    if _name.startswith("pm_card_chargeDeclined"):
-        CARD_TOKENS["pm_card_visa_" + _name[len("pm_card_") :]] = _card
 
 # Every payment-method-type hash the stripe class declares is null on a card.
 _NULL_FIELDS = {
@@ -115,9 +99,27 @@ def resolve(store: Store, pm_id: Any, now: int, *, param: str) -> Obj:
     return pm
 
 
+def check_attachable(store: Store, pm_id: Any, *, param: str) -> None:
+    """Raise what Stripe answers when `pm_id` cannot be attached: 404 for an unknown id, 402
+    `card_error` for a declining test card ("The cards in the previous table can't be attached
+    to a Customer object", https://docs.stripe.com/testing#declined-payments). Runs before
+    anything is stored, so a refused request creates nothing."""
+    if isinstance(pm_id, str) and pm_id in CARD_TOKENS:
+        token: Any = pm_id
+    else:
+        pm = store.get("payment_method", pm_id) if isinstance(pm_id, str) else None
+        if pm is None:
+            raise ApiError.missing("PaymentMethod", str(pm_id), param=param)
+        token = pm.get("_token")
+    refusal = attach_refusal(token) if isinstance(token, str) else None
+    if refusal is not None:
+        raise refusal
+
+
 def attach(store: Store, pm_id: Any, customer_id: str, now: int, *, param: str) -> Obj:
     """Attach (a test token creates a new payment method) to a customer."""
     customer = store.get_or_404("customer", customer_id, param="customer")
+    check_attachable(store, pm_id, param=param)
     pm = resolve(store, pm_id, now, param=param)
     owner = pm.get("customer")
     if owner is not None and owner != customer["id"]:

@@ -29,6 +29,11 @@ from stripe_emulator.framework import (
     route,
     unset,
 )
+from stripe_emulator.resources.charges import (
+    AUTHENTICATION_REQUIRED,
+    TEST_CARDS,
+    card_error_fields,
+)
 from stripe_emulator.resources.common import created_filter, non_negative
 
 MAX_ITEMS = 20
@@ -258,10 +263,32 @@ def _default_pm(store: Store, customer: Obj, value: Any, param: str) -> str | No
     return str(pm_id)
 
 
-def _card_declines(store: Store, pm_id: str | None) -> bool:
+def _first_payment_error(store: Store, pm_id: str | None) -> ApiError | None:
+    """Why the first invoice's payment does not succeed with this payment method, if it does
+    not: a card that attaches but declines (pm_card_chargeCustomerFail), or one that needs 3D
+    Secure on every payment (pm_card_authenticationRequired); both leave the subscription
+    `incomplete`, or answer 402 with `payment_behavior=error_if_incomplete`
+    (https://docs.stripe.com/api/subscriptions/create#create_subscription-payment_behavior)."""
     pm = store.get("payment_method", pm_id) if pm_id else None
     token = str((pm or {}).get("_token") or "")
-    return "Declined" in token or "CustomerFail" in token
+    if token in AUTHENTICATION_REQUIRED:
+        # The live answer for a card that needs authentication (quoted in
+        # https://cloud.tencent.com/developer/ask/222147): code and decline_code
+        # authentication_required.
+        return ApiError(
+            402,
+            "card_error",
+            "Your card was declined. This transaction requires authentication.",
+            code="authentication_required",
+            extra={"decline_code": "authentication_required", "param": ""},
+        )
+    card = TEST_CARDS.get(token)
+    if card is None or card[2] is None:
+        return None
+    decline = card[2]
+    return ApiError(
+        402, "card_error", decline[2], code=decline[0], extra=card_error_fields(decline)
+    )
 
 
 def _new_item(
@@ -536,15 +563,9 @@ def build_subscription(store: Store, p: dict[str, Any], now: int) -> Obj:
                 "#payment-method-priority.",
                 code="resource_missing",
             )
-        elif _card_declines(store, pm_id):
+        elif (failure := _first_payment_error(store, pm_id)) is not None:
             if behavior == "error_if_incomplete":
-                raise ApiError(
-                    402,
-                    "card_error",
-                    "Your card was declined.",
-                    code="card_declined",
-                    extra={"decline_code": "generic_decline"},
-                )
+                raise failure
             status = "incomplete"
     cancel_at = unset(p.get("cancel_at"))
     sub_id = store.new_id("subscription")
