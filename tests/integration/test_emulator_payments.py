@@ -412,11 +412,20 @@ def test_refund_of_unpaid_intent_is_refused(emulator: EmulatorHandle) -> None:
     assert "does not have a successful charge to refund" in str(exc.value.user_message)
 
 
+def test_refund_of_unknown_charge_is_404(emulator: EmulatorHandle) -> None:
+    # Live Stripe: 404 resource_missing, param "id" (stripe-stateful-mock's parity test
+    # "can't refund a non-existent charge").
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        emulator.client().v1.refunds.create(params={"charge": "ch_missing"})
+    assert exc.value.http_status == 404 and exc.value.code == "resource_missing"
+    assert exc.value.param == "id"
+    assert exc.value.user_message == "No such charge: 'ch_missing'"
+
+
 @pytest.mark.parametrize(
     ("params", "param"),
     [
         ({"payment_intent": "pi_missing"}, "payment_intent"),
-        ({"charge": "ch_missing"}, "charge"),
         ({}, None),
         ({"payment_intent": "pi_x", "charge": "ch_x"}, "payment_intent"),
         ({"payment_intent": "pi_x", "reason": "because"}, "reason"),

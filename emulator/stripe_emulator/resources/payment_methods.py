@@ -99,7 +99,7 @@ def resolve(store: Store, pm_id: Any, now: int, *, param: str) -> Obj:
     return pm
 
 
-def check_attachable(store: Store, pm_id: Any, *, param: str) -> None:
+def check_attachable(store: Store, pm_id: Any, *, param: str, in_path: bool) -> None:
     """Raise what Stripe answers when `pm_id` cannot be attached: 404 for an unknown id, 402
     `card_error` for a declining test card ("The cards in the previous table can't be attached
     to a Customer object", https://docs.stripe.com/testing#declined-payments). Runs before
@@ -109,17 +109,21 @@ def check_attachable(store: Store, pm_id: Any, *, param: str) -> None:
     else:
         pm = store.get("payment_method", pm_id) if isinstance(pm_id, str) else None
         if pm is None:
-            raise ApiError.missing("PaymentMethod", str(pm_id), param=param)
+            if in_path:
+                raise ApiError.missing("PaymentMethod", str(pm_id), param=param)
+            raise ApiError.missing_param("PaymentMethod", str(pm_id), param=param)
         token = pm.get("_token")
     refusal = attach_refusal(token) if isinstance(token, str) else None
     if refusal is not None:
         raise refusal
 
 
-def attach(store: Store, pm_id: Any, customer_id: str, now: int, *, param: str) -> Obj:
+def attach(
+    store: Store, pm_id: Any, customer_id: str, now: int, *, param: str, in_path: bool
+) -> Obj:
     """Attach (a test token creates a new payment method) to a customer."""
-    customer = store.get_or_404("customer", customer_id, param="customer")
-    check_attachable(store, pm_id, param=param)
+    customer = store.get_named("customer", customer_id, param="customer")
+    check_attachable(store, pm_id, param=param, in_path=in_path)
     pm = resolve(store, pm_id, now, param=param)
     owner = pm.get("customer")
     if owner is not None and owner != customer["id"]:
@@ -150,7 +154,9 @@ def attach_payment_method(req: Request) -> Obj:
         raise ApiError.invalid(
             "Missing required param: customer.", param="customer", code="parameter_missing"
         )
-    pm = attach(req.store, req.path_args["id"], customer, req.now, param="payment_method")
+    pm = attach(
+        req.store, req.path_args["id"], customer, req.now, param="payment_method", in_path=True
+    )
     return req.render("payment_method", pm)
 
 
@@ -192,9 +198,11 @@ def retrieve_payment_method(req: Request) -> Obj:
     return req.render("payment_method", pm)
 
 
-def _list(req: Request, customer: Any, ptype: Any, url: str) -> Obj:
-    if customer is not None:
+def _list(req: Request, customer: Any, ptype: Any, url: str, *, in_path: bool = False) -> Obj:
+    if customer is not None and in_path:
         req.store.get_or_404("customer", customer, param="customer")
+    elif customer is not None:
+        req.store.get_named("customer", customer, param="customer")
 
     def where(o: Obj) -> bool:
         return (customer is None or o.get("customer") == customer) and (
@@ -225,4 +233,5 @@ def list_payment_methods(req: Request) -> Obj:
 )
 def list_customer_payment_methods(req: Request) -> Obj:
     cid = req.path_args["customer"]
-    return _list(req, cid, unset(req.params.get("type")), f"/v1/customers/{cid}/payment_methods")
+    url = f"/v1/customers/{cid}/payment_methods"
+    return _list(req, cid, unset(req.params.get("type")), url, in_path=True)

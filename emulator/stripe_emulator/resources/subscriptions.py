@@ -200,7 +200,7 @@ def cancel_now(store: Store, sub: Obj, now: int, *, reason: str = "cancellation_
 def _usable_price(store: Store, price_id: Any, param: str) -> Obj:
     price = store.get("price", price_id) if isinstance(price_id, str) else None
     if price is None:
-        raise ApiError.missing("price", str(price_id), param=param)
+        raise ApiError.missing_param("price", str(price_id), param=param)
     if not price["active"]:
         raise ApiError.invalid(
             "The price specified is inactive. This field only accepts active prices.",
@@ -253,7 +253,7 @@ def _default_pm(store: Store, customer: Obj, value: Any, param: str) -> str | No
         return None
     pm = store.get("payment_method", pm_id)
     if pm is None:
-        raise ApiError.missing("PaymentMethod", str(pm_id), param=param)
+        raise ApiError.missing_param("PaymentMethod", str(pm_id), param=param)
     if pm.get("customer") != customer["id"]:
         raise ApiError.conflict(
             f"The customer does not have a payment method with the ID {pm_id}. The payment "
@@ -520,7 +520,7 @@ def build_subscription(store: Store, p: dict[str, Any], now: int) -> Obj:
         )
     if len(items) > MAX_ITEMS:
         raise ApiError.invalid(f"A subscription can have at most {MAX_ITEMS} items.", param="items")
-    customer = store.get_or_404("customer", customer_id, param="customer")
+    customer = store.get_named("customer", customer_id, param="customer")
     prices: list[tuple[Obj, str]] = []
     quantities: list[int] = []
     for i, it in enumerate(items):
@@ -856,7 +856,7 @@ def list_subscriptions(req: Request) -> Obj:
 )
 def list_subscription_items(req: Request) -> Obj:
     sub_id = req.params["subscription"]
-    req.store.get_or_404("subscription", sub_id, param="subscription")
+    req.store.get_named("subscription", sub_id, param="subscription")
     return req.list_response(
         "subscription_item",
         url="/v1/subscription_items",
