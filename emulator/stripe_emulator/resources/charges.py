@@ -14,6 +14,7 @@ import stripe
 from stripe_emulator.currencies import exponent
 from stripe_emulator.errors import ApiError
 from stripe_emulator.framework import (
+    TYPES,
     Obj,
     ObjectType,
     Request,
@@ -133,8 +134,6 @@ def card_for(store: Store, pm_id: str) -> tuple[str, str, Decline | None] | None
     """(brand, last4, decline) for a test token or a stored payment method; None if unknown."""
     if pm_id in TEST_CARDS:
         return TEST_CARDS[pm_id]
-    from stripe_emulator.framework import TYPES
-
     if "payment_method" not in TYPES:
         return None
     pm = store.get("payment_method", pm_id)
@@ -203,23 +202,23 @@ def new_charge(
     """A charge for one confirmation attempt of a PaymentIntent: succeeded, or failed."""
     ok = decline is None
     failure_code, decline_code, failure_message = decline or (None, None, None)
-    outcome: dict[str, Any] = (
-        {
-            "network_status": "approved_by_network",
-            "reason": None,
-            "risk_level": "normal",
-            "seller_message": "Payment complete.",
-            "type": "authorized",
-        }
+    # Every field stripe.Charge.Outcome declares, but `rule` (set only when a Radar rule
+    # acted on the charge).
+    outcome: dict[str, Any] = {
+        "advice_code": None,
+        "network_advice_code": None,
+        "network_decline_code": None,
+        "network_status": "approved_by_network" if ok else "declined_by_network",
+        "reason": None if ok else decline_code,
+        "risk_level": "normal",
+        "risk_score": 20,
+        "seller_message": "Payment complete."
         if ok
-        else {
-            "network_status": "declined_by_network",
-            "reason": decline_code,
-            "risk_level": "normal",
-            "seller_message": "The bank did not return any further details with this decline.",
-            "type": "issuer_declined",
-        }
-    )
+        else "The bank did not return any further details with this decline.",
+        "type": "authorized" if ok else "issuer_declined",
+    }
+    stored = store.get("payment_method", pm_id) if "payment_method" in TYPES else None
+    pm_card = (stored or {}).get("card") or {}
     ch: Obj = {
         "id": store.new_id("charge"),
         "object": "charge",
@@ -253,14 +252,39 @@ def new_charge(
         "payment_method": pm_id,
         "payment_method_details": {
             "type": "card",
+            # The fields stripe.Charge.PaymentMethodDetails.Card declares for an online card
+            # payment; the ones for other flows (card-present `description`/`iin`/`issuer`,
+            # `moto`, `capture_before`, credential usage, ...) are omitted, as Stripe does.
             "card": {
+                "amount_authorized": pi["amount"] if ok else None,
+                "authorization_code": None,
                 "brand": brand,
-                "last4": last4,
-                "exp_month": 12,
-                "exp_year": 2034,
-                "funding": "credit",
+                "checks": {
+                    "address_line1_check": None,
+                    "address_postal_code_check": None,
+                    "cvc_check": None,
+                },
                 "country": "US",
+                "exp_month": pm_card.get("exp_month", 12),
+                "exp_year": pm_card.get("exp_year", 2034),
+                "extended_authorization": {"status": "disabled"},
+                "fingerprint": pm_card.get("fingerprint"),
+                "funding": pm_card.get("funding", "credit"),
+                "incremental_authorization": {"status": "unavailable"},
+                "installments": None,
+                "last4": last4,
+                "mandate": None,
+                "multicapture": {"status": "unavailable"},
                 "network": brand,
+                "network_token": {"used": False},
+                "network_transaction_id": random_token(15) if ok else None,
+                "overcapture": {
+                    "maximum_amount_capturable": pi["amount"],
+                    "status": "unavailable",
+                },
+                "regulated_status": "unregulated",
+                "three_d_secure": None,
+                "wallet": None,
             },
         },
         "presentment_details": None,

@@ -7,6 +7,7 @@ payments resources (charges.card_for) know how the card behaves (declines).
 from __future__ import annotations
 
 import hashlib
+import typing
 from typing import Any
 
 import stripe
@@ -42,10 +43,15 @@ CARD_TOKENS: dict[str, tuple[str, str, str]] = {
     for name, (brand, last4, _decline) in TEST_CARDS.items()
 }
 
-# Every payment-method-type hash the stripe class declares is null on a card.
-_NULL_FIELDS = {
-    k: None for k in stripe.PaymentMethod.__annotations__ if k != "OBJECT_NAME" and not k.isupper()
-}
+# The hash of each payment method type (`card`, `sepa_debit`, ...): Stripe returns only the
+# one of the object's own `type` and omits the others ("If this is a `card` PaymentMethod, this
+# hash contains the user's card details", https://docs.stripe.com/api/payment_methods/object).
+TYPE_HASHES = frozenset(
+    a
+    for opt in typing.get_args(stripe.PaymentMethod.__annotations__["type"])
+    for a in typing.get_args(opt)
+    if a in stripe.PaymentMethod.__annotations__
+)
 
 
 def from_token(store: Store, token: str, now: int) -> Obj:
@@ -53,7 +59,6 @@ def from_token(store: Store, token: str, now: int) -> Obj:
     brand, last4, funding = CARD_TOKENS[token]
     pid = store.new_id("payment_method")
     obj: Obj = {
-        **_NULL_FIELDS,
         "id": pid,
         "object": "payment_method",
         "allow_redisplay": "unspecified",
@@ -83,6 +88,7 @@ def from_token(store: Store, token: str, now: int) -> Obj:
         "customer_account": None,
         "livemode": False,
         "metadata": {},
+        "radar_options": None,
         "type": "card",
         "_token": token,
     }

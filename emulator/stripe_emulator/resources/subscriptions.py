@@ -637,7 +637,14 @@ def build_subscription(store: Store, p: dict[str, Any], now: int) -> Obj:
         "test_clock": None,
         "transfer_data": None,
         "trial_end": trial_end,
-        "trial_settings": {"end_behavior": {"missing_payment_method": "create_invoice"}},
+        # billing_cycle_anchor: "If not set, the default is `now`" (stripe.Subscription's
+        # TrialSettings.EndBehavior docstring): null when the request did not set it.
+        "trial_settings": {
+            "end_behavior": {
+                "billing_cycle_anchor": None,
+                "missing_payment_method": "create_invoice",
+            }
+        },
         "trial_start": start if trial_end is not None else None,
     }
     store.insert("subscription", sub)
