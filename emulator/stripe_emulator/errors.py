@@ -78,6 +78,22 @@ class ApiError(Exception):
         )
 
     @classmethod
+    def missing_param(cls, kind: str, obj_id: str, *, param: str) -> ApiError:
+        """400 resource_missing: an object named in a parameter (not in the URL) does not exist,
+        e.g. `customer=cus_x` on a subscription create or an unknown `starting_after` (live
+        answers recorded in /work/shared/STRIPE_FACTS.md from stripe-stateful-mock's
+        live-verified tests; https://docs.stripe.com/error-codes#resource-missing). A path
+        object that does not exist is `missing` (404)."""
+        return cls(
+            400,
+            "invalid_request_error",
+            f"No such {kind}: '{obj_id}'",
+            code="resource_missing",
+            param=param,
+            validation=True,
+        )
+
+    @classmethod
     def conflict(
         cls, message: str, *, param: str | None = None, code: str | None = None
     ) -> ApiError:

@@ -317,9 +317,17 @@ class Store:
     def get_or_404(
         self, type_name: str, oid: Any, *, param: str | None = "id", kind: str | None = None
     ) -> Obj:
+        """An object named in the URL path: 404 resource_missing when absent."""
         obj = self.get(type_name, oid) if isinstance(oid, str) else None
         if obj is None or obj.get("deleted"):
             raise ApiError.missing(kind or type_name.replace("_", " "), str(oid), param=param)
+        return obj
+
+    def get_named(self, type_name: str, oid: Any, *, param: str, kind: str | None = None) -> Obj:
+        """An object named in a request parameter: 400 resource_missing when absent."""
+        obj = self.get(type_name, oid) if isinstance(oid, str) else None
+        if obj is None or obj.get("deleted"):
+            raise ApiError.missing_param(kind or type_name.replace("_", " "), str(oid), param=param)
         return obj
 
     def clear(self) -> None:
@@ -545,7 +553,7 @@ def list_page(
     def cursor_pos(oid: Any, param: str) -> int:
         p = coll.pos.get(oid) if isinstance(oid, str) else None
         if p is None:
-            raise ApiError.missing(tname.replace("_", " "), str(oid), param=param)
+            raise ApiError.missing_param(tname.replace("_", " "), str(oid), param=param)
         return p
 
     def take(it: Iterator[Obj]) -> tuple[list[Obj], bool]:

@@ -16,6 +16,7 @@ An empty value (`nickname=`) is kept as the empty string `""`, meaning "unset" t
 
 from __future__ import annotations
 
+import re
 import sys
 import types
 import typing
@@ -354,10 +355,11 @@ class Validator:
                 return raw == "true"
             raise _Mismatch(f"Invalid boolean: {raw}", name)
         if opt is int:
-            try:
-                return int(raw)
-            except ValueError:
-                raise _Mismatch(f"Invalid integer: {raw}", name) from None
+            # ASCII digits only: Python's int() would also take "1_000", " 7" or other scripts'
+            # digits. https://docs.stripe.com/error-codes#parameter-invalid-integer
+            if not isinstance(raw, str) or not _INTEGER.fullmatch(raw):
+                raise _Mismatch(f"Invalid integer: {raw}", name, code="parameter_invalid_integer")
+            return int(raw)
         if opt is float:
             try:
                 return float(raw)
@@ -376,10 +378,13 @@ class Validator:
         return raw
 
 
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
 class _Mismatch(Exception):
-    def __init__(self, message: str, param: str) -> None:
+    def __init__(self, message: str, param: str, *, code: str | None = None) -> None:
         super().__init__(message)
-        self.error = ApiError.invalid(message, param=param, validation=True)
+        self.error = ApiError.invalid(message, param=param, code=code, validation=True)
 
 
 def validate(td: type, implemented: Implemented, params: Params) -> Params:

@@ -410,3 +410,60 @@ def test_rate_limit_per_api_key(emulator: EmulatorHandle, client: stripe.StripeC
     time.sleep(1.05)
     client.v1.products.list()  # the window slid
     emulator.configure(rate_limit=0)
+
+
+# --------------------------------------------------------------------------- issue 10 item 5
+
+
+@pytest.mark.parametrize("value", ["abc", "1.5", "1_000", " 7", "٣"])
+def test_non_integer_is_parameter_invalid_integer(emulator: EmulatorHandle, value: str) -> None:
+    # https://docs.stripe.com/error-codes#parameter-invalid-integer
+    r = requests.get(
+        f"{emulator.url}/v1/products",
+        params={"limit": value},
+        headers={"Authorization": f"Bearer {emulator.api_key}"},
+        timeout=10,
+    )
+    assert r.status_code == 400
+    err = r.json()["error"]
+    assert err["code"] == "parameter_invalid_integer" and err["param"] == "limit"
+    assert err["type"] == "invalid_request_error"
+
+
+def test_objects_named_in_parameters_are_400(emulator: EmulatorHandle) -> None:
+    c = emulator.client()
+    cases: list[tuple[Any, str]] = [
+        (lambda: c.v1.products.list(params={"starting_after": "prod_nope"}), "starting_after"),
+        (lambda: c.v1.products.list(params={"ending_before": "prod_nope"}), "ending_before"),
+        (
+            lambda: c.v1.prices.create(
+                params={"product": "prod_nope", "currency": "usd", "unit_amount": 100}
+            ),
+            "product",
+        ),
+        (lambda: c.v1.payment_methods.list(params={"customer": "cus_nope"}), "customer"),
+        (
+            lambda: c.v1.payment_methods.attach("pm_card_visa", params={"customer": "cus_nope"}),
+            "customer",
+        ),
+        (lambda: c.v1.customers.create(params={"payment_method": "pm_nope"}), "payment_method"),
+        (lambda: c.v1.subscription_items.list(params={"subscription": "sub_nope"}), "subscription"),
+    ]
+    for call, param in cases:
+        with pytest.raises(stripe.InvalidRequestError) as exc:
+            call()
+        assert exc.value.http_status == 400, param
+        assert exc.value.code == "resource_missing" and exc.value.param == param
+
+
+def test_objects_in_the_path_are_404(emulator: EmulatorHandle) -> None:
+    c = emulator.client()
+    cus = c.v1.customers.create().id
+    for call in (
+        lambda: c.v1.customers.retrieve("cus_nope"),
+        lambda: c.v1.payment_methods.attach("pm_nope", params={"customer": cus}),
+        lambda: c.v1.customers.payment_methods.list("cus_nope"),
+    ):
+        with pytest.raises(stripe.InvalidRequestError) as exc:
+            call()
+        assert exc.value.http_status == 404 and exc.value.code == "resource_missing"

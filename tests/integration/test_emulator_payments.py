@@ -102,7 +102,7 @@ def test_attached_payment_methods_pay_and_decline(emulator: EmulatorHandle) -> N
     c = emulator.client()
     cus = c.v1.customers.create(params={"email": "a@example.com"})
     good = c.v1.payment_methods.attach("pm_card_visa", params={"customer": cus.id})
-    bad = c.v1.payment_methods.attach("pm_card_chargeDeclined", params={"customer": cus.id})
+    bad = c.v1.payment_methods.attach("pm_card_chargeCustomerFail", params={"customer": cus.id})
     ok = _pi(
         c,
         customer=cus.id,
@@ -154,10 +154,13 @@ def test_payment_method_then_confirm_without_one(emulator: EmulatorHandle) -> No
         ("pm_card_chargeDeclined", "card_declined", "generic_decline"),
         ("pm_card_visa_chargeDeclined", "card_declined", "generic_decline"),
         ("pm_card_chargeDeclinedInsufficientFunds", "card_declined", "insufficient_funds"),
-        ("pm_card_chargeDeclinedExpiredCard", "expired_card", "expired_card"),
+        # Live answers for an expired card carry no decline_code (param exp_month).
+        ("pm_card_chargeDeclinedExpiredCard", "expired_card", None),
     ],
 )
-def test_declined_card(emulator: EmulatorHandle, token: str, code: str, decline_code: str) -> None:
+def test_declined_card(
+    emulator: EmulatorHandle, token: str, code: str, decline_code: str | None
+) -> None:
     c = emulator.client()
     pi = _pi(c, automatic_payment_methods=NO_REDIRECTS)
     with pytest.raises(stripe.CardError) as exc:
@@ -165,13 +168,13 @@ def test_declined_card(emulator: EmulatorHandle, token: str, code: str, decline_
     err = exc.value
     assert err.http_status == 402
     assert err.code == code
-    assert err.error is not None and err.error.decline_code == decline_code
+    assert err.error is not None and err.error.to_dict().get("decline_code") == decline_code
     assert err.error.payment_intent is not None
     assert err.error.payment_intent.id == pi.id
     after = c.v1.payment_intents.retrieve(pi.id)
     assert after.status == "requires_payment_method"
     assert after.last_payment_error is not None
-    assert after.last_payment_error.decline_code == decline_code
+    assert after.last_payment_error.to_dict().get("decline_code") == decline_code
     assert after.payment_method is None
     failed = c.v1.charges.retrieve(str(after.latest_charge))
     assert failed.status == "failed" and failed.paid is False and failed.failure_code == code
@@ -409,11 +412,20 @@ def test_refund_of_unpaid_intent_is_refused(emulator: EmulatorHandle) -> None:
     assert "does not have a successful charge to refund" in str(exc.value.user_message)
 
 
+def test_refund_of_unknown_charge_is_404(emulator: EmulatorHandle) -> None:
+    # Live Stripe: 404 resource_missing, param "id" (stripe-stateful-mock's parity test
+    # "can't refund a non-existent charge").
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        emulator.client().v1.refunds.create(params={"charge": "ch_missing"})
+    assert exc.value.http_status == 404 and exc.value.code == "resource_missing"
+    assert exc.value.param == "id"
+    assert exc.value.user_message == "No such charge: 'ch_missing'"
+
+
 @pytest.mark.parametrize(
     ("params", "param"),
     [
         ({"payment_intent": "pi_missing"}, "payment_intent"),
-        ({"charge": "ch_missing"}, "charge"),
         ({}, None),
         ({"payment_intent": "pi_x", "charge": "ch_x"}, "payment_intent"),
         ({"payment_intent": "pi_x", "reason": "because"}, "reason"),

@@ -94,7 +94,9 @@ def test_charge_automatically_with_card(
     )
     assert sub.status == "active"
     assert sub.default_payment_method == pm.id
-    bad = client.v1.payment_methods.attach("pm_card_chargeDeclined", params={"customer": customer})
+    bad = client.v1.payment_methods.attach(
+        "pm_card_chargeCustomerFail", params={"customer": customer}
+    )
     declined = client.v1.subscriptions.create(
         params={
             "customer": customer,
@@ -161,7 +163,8 @@ def test_item_rules(client: stripe.StripeClient, catalog: dict[str, Any], custom
     assert exc5.value.param == "items"
     with pytest.raises(stripe.InvalidRequestError) as exc6:
         _invoice_sub(client, "cus_missing", [{"price": catalog["monthly"]}])
-    assert exc6.value.http_status == 404
+    assert exc6.value.http_status == 400 and exc6.value.code == "resource_missing"
+    assert exc6.value.param == "customer"
 
 
 def test_lifecycle(client: stripe.StripeClient, catalog: dict[str, Any], customer: str) -> None:

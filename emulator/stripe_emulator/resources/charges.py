@@ -12,7 +12,9 @@ from typing import Any
 import stripe
 
 from stripe_emulator.currencies import exponent
+from stripe_emulator.errors import ApiError
 from stripe_emulator.framework import (
+    TYPES,
     Obj,
     ObjectType,
     Request,
@@ -24,7 +26,12 @@ from stripe_emulator.framework import (
 )
 from stripe_emulator.resources.common import empty_billing_details
 
-# Test cards: payment method token -> (brand, last4, decline (code, decline_code, message) or None).
+# Test cards (https://docs.stripe.com/testing#declined-payments): payment method token ->
+# (brand, last4, decline (code, decline_code, message) or None). Messages are Stripe's, as seen
+# in live answers: "Your card was declined." etc. (stripe-stateful-mock's live-verified parity
+# tests, src/api/customers.ts), the velocity one from a live answer quoted in
+# https://github.com/anthropics/claude-code/issues/68941. The docs list no decline code for
+# expired_card / incorrect_cvc / processing_error; live answers repeat the error code there.
 Decline = tuple[str, str, str]
 _GENERIC = ("card_declined", "generic_decline", "Your card was declined.")
 _INSUFFICIENT = ("card_declined", "insufficient_funds", "Your card has insufficient funds.")
@@ -38,6 +45,12 @@ _PROCESSING = (
     "An error occurred while processing your card. Try again in a little bit.",
 )
 _FRAUD = ("card_declined", "fraudulent", "Your card was declined.")
+_VELOCITY = (
+    "card_declined",
+    "card_velocity_exceeded",
+    "Your card was declined for making repeated attempts too frequently or exceeding its "
+    "amount limit.",
+)
 
 TEST_CARDS: dict[str, tuple[str, str, Decline | None]] = {
     "pm_card_visa": ("visa", "4242", None),
@@ -54,13 +67,62 @@ TEST_CARDS: dict[str, tuple[str, str, Decline | None]] = {
     "pm_card_chargeDeclinedExpiredCard": ("visa", "0069", _EXPIRED),
     "pm_card_chargeDeclinedIncorrectCvc": ("visa", "0127", _CVC),
     "pm_card_chargeDeclinedProcessingError": ("visa", "0119", _PROCESSING),
+    "pm_card_chargeDeclinedVelocityLimitExceeded": ("visa", "6975", _VELOCITY),
+    # Not in the docs' PaymentMethod table (only as tok_visa_chargeDeclinedFraudulent, whose
+    # row there says expired_card); kept with the `fraudulent` decline code of
+    # https://docs.stripe.com/declines/codes.
     "pm_card_chargeDeclinedFraudulent": ("visa", "0019", _FRAUD),
+    # "Attaching this card to a Customer object succeeds, but attempts to charge the customer
+    # fail" (https://docs.stripe.com/testing#declined-payments).
     "pm_card_chargeCustomerFail": ("visa", "0341", _GENERIC),
+    # "This card requires authentication on all transactions, regardless of how the card is set
+    # up" (https://docs.stripe.com/testing#authentication-and-setup): confirming leaves the
+    # intent in requires_action (see payment_intents.py), it never declines by itself.
+    "pm_card_authenticationRequired": ("visa", "3184", None),
 }
-# The `pm_card_visa_chargeDeclined...` spellings name the same cards.
+# The `pm_card_visa_chargeDeclined...` spellings (the docs' own) name the same cards.
 for _name, _card in list(TEST_CARDS.items()):
     if _name.startswith("pm_card_chargeDeclined"):
         TEST_CARDS["pm_card_visa_" + _name[len("pm_card_") :]] = _card
+
+# Tokens that need 3D Secure on every payment.
+AUTHENTICATION_REQUIRED = frozenset({"pm_card_authenticationRequired"})
+
+# "The cards in the previous table can't be attached to a Customer object"
+# (https://docs.stripe.com/testing#declined-payments): every declining card but
+# pm_card_chargeCustomerFail is refused at attach with its card error.
+REFUSED_AT_ATTACH: dict[str, Decline] = {
+    name: card[2]
+    for name, card in TEST_CARDS.items()
+    if card[2] is not None and name != "pm_card_chargeCustomerFail"
+}
+
+# The `param` of a card error: live Stripe names the card field at fault (`cvc` for an
+# incorrect CVC, `exp_month` for an expired card) and answers `param: ""` for the other
+# declines (stripe-stateful-mock's parity tests compare `raw.param` with live Stripe for
+# tok_chargeDeclined, ...InsufficientFunds, ...IncorrectCvc, ...ExpiredCard).
+CARD_ERROR_PARAM = {"incorrect_cvc": "cvc", "expired_card": "exp_month"}
+
+
+def card_error_fields(decline: Decline) -> dict[str, Any]:
+    """`param` and, for `card_declined` only, `decline_code` of a card error. Live answers
+    for an expired card or an incorrect CVC carry no decline_code (the docs' table says n/a;
+    stripe-stateful-mock compares `raw.decline_code` with live Stripe)."""
+    code, decline_code, _message = decline
+    fields: dict[str, Any] = {"param": CARD_ERROR_PARAM.get(code, "")}
+    if code == "card_declined":
+        fields["decline_code"] = decline_code
+    return fields
+
+
+def attach_refusal(token: str) -> ApiError | None:
+    """The 402 Stripe answers when a declining test card is attached to a customer."""
+    decline = REFUSED_AT_ATTACH.get(token)
+    if decline is None:
+        return None
+    code, _decline_code, message = decline
+    return ApiError(402, "card_error", message, code=code, extra=card_error_fields(decline))
+
 
 # Declines by last4, for payment methods stored by the payment_methods resource.
 DECLINES_BY_LAST4: dict[str, Decline] = {
@@ -72,8 +134,6 @@ def card_for(store: Store, pm_id: str) -> tuple[str, str, Decline | None] | None
     """(brand, last4, decline) for a test token or a stored payment method; None if unknown."""
     if pm_id in TEST_CARDS:
         return TEST_CARDS[pm_id]
-    from stripe_emulator.framework import TYPES
-
     if "payment_method" not in TYPES:
         return None
     pm = store.get("payment_method", pm_id)
@@ -142,23 +202,23 @@ def new_charge(
     """A charge for one confirmation attempt of a PaymentIntent: succeeded, or failed."""
     ok = decline is None
     failure_code, decline_code, failure_message = decline or (None, None, None)
-    outcome: dict[str, Any] = (
-        {
-            "network_status": "approved_by_network",
-            "reason": None,
-            "risk_level": "normal",
-            "seller_message": "Payment complete.",
-            "type": "authorized",
-        }
+    # Every field stripe.Charge.Outcome declares, but `rule` (set only when a Radar rule
+    # acted on the charge).
+    outcome: dict[str, Any] = {
+        "advice_code": None,
+        "network_advice_code": None,
+        "network_decline_code": None,
+        "network_status": "approved_by_network" if ok else "declined_by_network",
+        "reason": None if ok else decline_code,
+        "risk_level": "normal",
+        "risk_score": 20,
+        "seller_message": "Payment complete."
         if ok
-        else {
-            "network_status": "declined_by_network",
-            "reason": decline_code,
-            "risk_level": "normal",
-            "seller_message": "The bank did not return any further details with this decline.",
-            "type": "issuer_declined",
-        }
-    )
+        else "The bank did not return any further details with this decline.",
+        "type": "authorized" if ok else "issuer_declined",
+    }
+    stored = store.get("payment_method", pm_id) if "payment_method" in TYPES else None
+    pm_card = (stored or {}).get("card") or {}
     ch: Obj = {
         "id": store.new_id("charge"),
         "object": "charge",
@@ -192,14 +252,39 @@ def new_charge(
         "payment_method": pm_id,
         "payment_method_details": {
             "type": "card",
+            # The fields stripe.Charge.PaymentMethodDetails.Card declares for an online card
+            # payment; the ones for other flows (card-present `description`/`iin`/`issuer`,
+            # `moto`, `capture_before`, credential usage, ...) are omitted, as Stripe does.
             "card": {
+                "amount_authorized": pi["amount"] if ok else None,
+                "authorization_code": None,
                 "brand": brand,
-                "last4": last4,
-                "exp_month": 12,
-                "exp_year": 2034,
-                "funding": "credit",
+                "checks": {
+                    "address_line1_check": None,
+                    "address_postal_code_check": None,
+                    "cvc_check": None,
+                },
                 "country": "US",
+                "exp_month": pm_card.get("exp_month", 12),
+                "exp_year": pm_card.get("exp_year", 2034),
+                "extended_authorization": {"status": "disabled"},
+                "fingerprint": pm_card.get("fingerprint"),
+                "funding": pm_card.get("funding", "credit"),
+                "incremental_authorization": {"status": "unavailable"},
+                "installments": None,
+                "last4": last4,
+                "mandate": None,
+                "multicapture": {"status": "unavailable"},
                 "network": brand,
+                "network_token": {"used": False},
+                "network_transaction_id": random_token(15) if ok else None,
+                "overcapture": {
+                    "maximum_amount_capturable": pi["amount"],
+                    "status": "unavailable",
+                },
+                "regulated_status": "unregulated",
+                "three_d_secure": None,
+                "wallet": None,
             },
         },
         "presentment_details": None,

@@ -81,7 +81,7 @@ def _default_pm(store: Store, cus_id: str, pm_id: Any, param: str) -> str | None
         return None
     pm = store.get("payment_method", pm_id)
     if pm is None:
-        raise ApiError.missing("PaymentMethod", pm_id, param=param)
+        raise ApiError.missing_param("PaymentMethod", pm_id, param=param)
     if pm.get("customer") != cus_id:
         raise ApiError.conflict(
             f"The customer does not have a payment method with the ID {pm_id}. The payment "
@@ -94,6 +94,12 @@ def _default_pm(store: Store, cus_id: str, pm_id: Any, param: str) -> str | None
 
 def build_customer(store: Store, p: dict[str, Any], now: int) -> Obj:
     """Create and insert a customer from validated create params (also used by seeding)."""
+    pm = unset(p.get("payment_method"))
+    if pm is not None:
+        # A declining test card refuses the whole request before the customer exists.
+        from stripe_emulator.resources.payment_methods import check_attachable
+
+        check_attachable(store, pm, param="payment_method", in_path=False)
     cid = store.new_id("customer")
     obj: Obj = {
         "id": cid,
@@ -128,11 +134,10 @@ def build_customer(store: Store, p: dict[str, Any], now: int) -> Obj:
         "test_clock": None,
     }
     store.insert("customer", obj)
-    pm = unset(p.get("payment_method"))
     if pm is not None:
         from stripe_emulator.resources.payment_methods import attach
 
-        attach(store, pm, cid, now, param="payment_method")
+        attach(store, pm, cid, now, param="payment_method", in_path=False)
     settings = unset(p.get("invoice_settings")) or {}
     if "default_payment_method" in settings:
         obj["invoice_settings"]["default_payment_method"] = _default_pm(

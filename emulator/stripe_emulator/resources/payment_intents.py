@@ -27,7 +27,13 @@ from stripe_emulator.framework import (
     route,
     unset,
 )
-from stripe_emulator.resources.charges import card_for, new_charge, stripe_money
+from stripe_emulator.resources.charges import (
+    AUTHENTICATION_REQUIRED,
+    card_error_fields,
+    card_for,
+    new_charge,
+    stripe_money,
+)
 from stripe_emulator.resources.common import check_currency, created_filter
 
 register_type(
@@ -132,6 +138,29 @@ def _email(value: str) -> str:
     return value
 
 
+def _needs_authentication(req: Request, pm_id: str) -> bool:
+    if pm_id in AUTHENTICATION_REQUIRED:
+        return True
+    stored = req.store.get("payment_method", pm_id) if "payment_method" in TYPES else None
+    return stored is not None and stored.get("_token") in AUTHENTICATION_REQUIRED
+
+
+def _authentication_action(pi: Obj, return_url: str | None) -> dict[str, Any]:
+    """`next_action` of an intent waiting for 3D Secure: a redirect when the confirmation gave
+    a `return_url`, else `use_stripe_sdk`, whose contents are private to Stripe.js
+    (https://docs.stripe.com/api/payment_intents/object#payment_intent_object-next_action)."""
+    if return_url:
+        url = f"https://hooks.stripe.com/3d_secure_2/hosted?payment_intent={pi['id']}"
+        return {
+            "type": "redirect_to_url",
+            "redirect_to_url": {"return_url": return_url, "url": url},
+        }
+    return {
+        "type": "use_stripe_sdk",
+        "use_stripe_sdk": {"type": "three_d_secure_redirect", "payment_intent": pi["id"]},
+    }
+
+
 def _confirm(req: Request, pi: Obj, return_url: str | None) -> None:
     """Attempt the payment with the intent's payment method (raises 402 on a decline)."""
     pm_id = pi.get("payment_method")
@@ -149,16 +178,31 @@ def _confirm(req: Request, pi: Obj, return_url: str | None) -> None:
     card = card_for(req.store, pm_id)
     assert card is not None
     brand, last4, decline = card
+    if _needs_authentication(req, pm_id):
+        # 3D Secure on every payment (https://docs.stripe.com/testing#authentication-and-setup):
+        # no charge yet, the intent waits for the customer in requires_action.
+        pi.update(
+            status="requires_action",
+            last_payment_error=None,
+            next_action=_authentication_action(pi, return_url),
+        )
+        return
     charge = new_charge(req.store, pi, pm_id, brand, last4, decline, req.now)
     pi["latest_charge"] = charge["id"]
     if decline is None:
-        pi.update(status="succeeded", amount_received=pi["amount"], last_payment_error=None)
+        pi.update(
+            status="succeeded",
+            amount_received=pi["amount"],
+            last_payment_error=None,
+            next_action=None,
+        )
         return
-    code, decline_code, message = decline
+    code, _decline_code, message = decline
+    fields = card_error_fields(decline)
     error: dict[str, Any] = {
         "type": "card_error",
         "code": code,
-        "decline_code": decline_code,
+        **fields,
         "message": message,
         "charge": charge["id"],
         "doc_url": f"https://stripe.com/docs/error-codes/{code.replace('_', '-')}",
@@ -167,14 +211,19 @@ def _confirm(req: Request, pi: Obj, return_url: str | None) -> None:
     stored = req.store.get("payment_method", pm_id) if "payment_method" in TYPES else None
     if stored is not None:
         error["payment_method"] = render(req.store, "payment_method", stored)
-    pi.update(status="requires_payment_method", payment_method=None, last_payment_error=error)
+    pi.update(
+        status="requires_payment_method",
+        payment_method=None,
+        last_payment_error=error,
+        next_action=None,
+    )
     raise ApiError(
         402,
         "card_error",
         message,
         code=code,
         extra={
-            "decline_code": decline_code,
+            **fields,
             "charge": charge["id"],
             "payment_intent": render(req.store, "payment_intent", pi),
         },

@@ -7,6 +7,7 @@ payments resources (charges.card_for) know how the card behaves (declines).
 from __future__ import annotations
 
 import hashlib
+import typing
 from typing import Any
 
 import stripe
@@ -22,6 +23,7 @@ from stripe_emulator.framework import (
     route,
     unset,
 )
+from stripe_emulator.resources.charges import TEST_CARDS, attach_refusal
 from stripe_emulator.resources.common import empty_billing_details
 
 register_type(
@@ -35,33 +37,21 @@ register_type(
     )
 )
 
-# token -> (brand, last4, funding)
+# token -> (brand, last4, funding), from the payments resource's table of Stripe's test cards.
 CARD_TOKENS: dict[str, tuple[str, str, str]] = {
-    "pm_card_visa": ("visa", "4242", "credit"),
-    "pm_card_visa_debit": ("visa", "5556", "debit"),
-    "pm_card_mastercard": ("mastercard", "4444", "credit"),
-    "pm_card_amex": ("amex", "8431", "credit"),
-    "pm_card_discover": ("discover", "1117", "credit"),
-    "pm_card_jcb": ("jcb", "0505", "credit"),
-    "pm_card_unionpay": ("unionpay", "0005", "credit"),
-    "pm_card_chargeDeclined": ("visa", "0002", "credit"),
-    "pm_card_chargeDeclinedInsufficientFunds": ("visa", "9995", "credit"),
-    "pm_card_chargeDeclinedLostCard": ("visa", "9987", "credit"),
-    "pm_card_chargeDeclinedStolenCard": ("visa", "9979", "credit"),
-    "pm_card_chargeDeclinedExpiredCard": ("visa", "0069", "credit"),
-    "pm_card_chargeDeclinedIncorrectCvc": ("visa", "0127", "credit"),
-    "pm_card_chargeDeclinedProcessingError": ("visa", "0119", "credit"),
-    "pm_card_chargeDeclinedFraudulent": ("visa", "0019", "credit"),
-    "pm_card_chargeCustomerFail": ("visa", "0341", "credit"),
+    name: (brand, last4, "debit" if "_debit" in name else "credit")
+    for name, (brand, last4, _decline) in TEST_CARDS.items()
 }
-for _name, _card in list(CARD_TOKENS.items()):
-    if _name.startswith("pm_card_chargeDeclined"):
-        CARD_TOKENS["pm_card_visa_" + _name[len("pm_card_") :]] = _card
 
-# Every payment-method-type hash the stripe class declares is null on a card.
-_NULL_FIELDS = {
-    k: None for k in stripe.PaymentMethod.__annotations__ if k != "OBJECT_NAME" and not k.isupper()
-}
+# The hash of each payment method type (`card`, `sepa_debit`, ...): Stripe returns only the
+# one of the object's own `type` and omits the others ("If this is a `card` PaymentMethod, this
+# hash contains the user's card details", https://docs.stripe.com/api/payment_methods/object).
+TYPE_HASHES = frozenset(
+    a
+    for opt in typing.get_args(stripe.PaymentMethod.__annotations__["type"])
+    for a in typing.get_args(opt)
+    if a in stripe.PaymentMethod.__annotations__
+)
 
 
 def from_token(store: Store, token: str, now: int) -> Obj:
@@ -69,7 +59,6 @@ def from_token(store: Store, token: str, now: int) -> Obj:
     brand, last4, funding = CARD_TOKENS[token]
     pid = store.new_id("payment_method")
     obj: Obj = {
-        **_NULL_FIELDS,
         "id": pid,
         "object": "payment_method",
         "allow_redisplay": "unspecified",
@@ -99,6 +88,7 @@ def from_token(store: Store, token: str, now: int) -> Obj:
         "customer_account": None,
         "livemode": False,
         "metadata": {},
+        "radar_options": None,
         "type": "card",
         "_token": token,
     }
@@ -115,9 +105,31 @@ def resolve(store: Store, pm_id: Any, now: int, *, param: str) -> Obj:
     return pm
 
 
-def attach(store: Store, pm_id: Any, customer_id: str, now: int, *, param: str) -> Obj:
+def check_attachable(store: Store, pm_id: Any, *, param: str, in_path: bool) -> None:
+    """Raise what Stripe answers when `pm_id` cannot be attached: 404 for an unknown id, 402
+    `card_error` for a declining test card ("The cards in the previous table can't be attached
+    to a Customer object", https://docs.stripe.com/testing#declined-payments). Runs before
+    anything is stored, so a refused request creates nothing."""
+    if isinstance(pm_id, str) and pm_id in CARD_TOKENS:
+        token: Any = pm_id
+    else:
+        pm = store.get("payment_method", pm_id) if isinstance(pm_id, str) else None
+        if pm is None:
+            if in_path:
+                raise ApiError.missing("PaymentMethod", str(pm_id), param=param)
+            raise ApiError.missing_param("PaymentMethod", str(pm_id), param=param)
+        token = pm.get("_token")
+    refusal = attach_refusal(token) if isinstance(token, str) else None
+    if refusal is not None:
+        raise refusal
+
+
+def attach(
+    store: Store, pm_id: Any, customer_id: str, now: int, *, param: str, in_path: bool
+) -> Obj:
     """Attach (a test token creates a new payment method) to a customer."""
-    customer = store.get_or_404("customer", customer_id, param="customer")
+    customer = store.get_named("customer", customer_id, param="customer")
+    check_attachable(store, pm_id, param=param, in_path=in_path)
     pm = resolve(store, pm_id, now, param=param)
     owner = pm.get("customer")
     if owner is not None and owner != customer["id"]:
@@ -148,7 +160,9 @@ def attach_payment_method(req: Request) -> Obj:
         raise ApiError.invalid(
             "Missing required param: customer.", param="customer", code="parameter_missing"
         )
-    pm = attach(req.store, req.path_args["id"], customer, req.now, param="payment_method")
+    pm = attach(
+        req.store, req.path_args["id"], customer, req.now, param="payment_method", in_path=True
+    )
     return req.render("payment_method", pm)
 
 
@@ -190,9 +204,11 @@ def retrieve_payment_method(req: Request) -> Obj:
     return req.render("payment_method", pm)
 
 
-def _list(req: Request, customer: Any, ptype: Any, url: str) -> Obj:
-    if customer is not None:
+def _list(req: Request, customer: Any, ptype: Any, url: str, *, in_path: bool = False) -> Obj:
+    if customer is not None and in_path:
         req.store.get_or_404("customer", customer, param="customer")
+    elif customer is not None:
+        req.store.get_named("customer", customer, param="customer")
 
     def where(o: Obj) -> bool:
         return (customer is None or o.get("customer") == customer) and (
@@ -223,4 +239,5 @@ def list_payment_methods(req: Request) -> Obj:
 )
 def list_customer_payment_methods(req: Request) -> Obj:
     cid = req.path_args["customer"]
-    return _list(req, cid, unset(req.params.get("type")), f"/v1/customers/{cid}/payment_methods")
+    url = f"/v1/customers/{cid}/payment_methods"
+    return _list(req, cid, unset(req.params.get("type")), url, in_path=True)

@@ -283,7 +283,7 @@ def build_price(store: Store, p: dict[str, Any], now: int, *, prefix: str = "") 
         )
     if product_id is not None:
         if store.get("product", product_id) is None:
-            raise ApiError.missing("product", product_id, param=_pname(prefix, "product"))
+            raise ApiError.missing_param("product", product_id, param=_pname(prefix, "product"))
     else:
         assert product_data is not None
         product_id = build_product(store, product_data, now, prefix=_pname(prefix, "product_data"))[

@@ -87,7 +87,7 @@ def update_product(req: Request) -> Obj:
         if dp is not None:
             price = req.store.get("price", dp)
             if price is None:
-                raise ApiError.missing("price", dp, param="default_price")
+                raise ApiError.missing_param("price", dp, param="default_price")
             if price["product"] != obj["id"]:
                 raise ApiError.conflict(
                     f"The price `{dp}` does not belong to this product, so it cannot be "

@@ -75,7 +75,10 @@ def _charge_to_refund(req: Request) -> Obj:
     assert ch_id is not None
     charge = req.store.get("charge", ch_id)
     if charge is None:
-        raise _missing_param("charge", ch_id, "charge")
+        # Live Stripe answers an unknown charge with 404 resource_missing, `param: id`
+        # (stripe-stateful-mock's parity test "can't refund a non-existent charge" compares
+        # status, code and param with live Stripe; its src/api/refunds.ts).
+        raise ApiError.missing("charge", ch_id, param="id")
     if charge["status"] != "succeeded":
         raise ApiError.invalid(
             f"Charge {ch_id} cannot be refunded because it has a status of {charge['status']}.",

@@ -29,6 +29,11 @@ from stripe_emulator.framework import (
     route,
     unset,
 )
+from stripe_emulator.resources.charges import (
+    AUTHENTICATION_REQUIRED,
+    TEST_CARDS,
+    card_error_fields,
+)
 from stripe_emulator.resources.common import created_filter, non_negative
 
 MAX_ITEMS = 20
@@ -195,7 +200,7 @@ def cancel_now(store: Store, sub: Obj, now: int, *, reason: str = "cancellation_
 def _usable_price(store: Store, price_id: Any, param: str) -> Obj:
     price = store.get("price", price_id) if isinstance(price_id, str) else None
     if price is None:
-        raise ApiError.missing("price", str(price_id), param=param)
+        raise ApiError.missing_param("price", str(price_id), param=param)
     if not price["active"]:
         raise ApiError.invalid(
             "The price specified is inactive. This field only accepts active prices.",
@@ -248,7 +253,7 @@ def _default_pm(store: Store, customer: Obj, value: Any, param: str) -> str | No
         return None
     pm = store.get("payment_method", pm_id)
     if pm is None:
-        raise ApiError.missing("PaymentMethod", str(pm_id), param=param)
+        raise ApiError.missing_param("PaymentMethod", str(pm_id), param=param)
     if pm.get("customer") != customer["id"]:
         raise ApiError.conflict(
             f"The customer does not have a payment method with the ID {pm_id}. The payment "
@@ -258,10 +263,32 @@ def _default_pm(store: Store, customer: Obj, value: Any, param: str) -> str | No
     return str(pm_id)
 
 
-def _card_declines(store: Store, pm_id: str | None) -> bool:
+def _first_payment_error(store: Store, pm_id: str | None) -> ApiError | None:
+    """Why the first invoice's payment does not succeed with this payment method, if it does
+    not: a card that attaches but declines (pm_card_chargeCustomerFail), or one that needs 3D
+    Secure on every payment (pm_card_authenticationRequired); both leave the subscription
+    `incomplete`, or answer 402 with `payment_behavior=error_if_incomplete`
+    (https://docs.stripe.com/api/subscriptions/create#create_subscription-payment_behavior)."""
     pm = store.get("payment_method", pm_id) if pm_id else None
     token = str((pm or {}).get("_token") or "")
-    return "Declined" in token or "CustomerFail" in token
+    if token in AUTHENTICATION_REQUIRED:
+        # The live answer for a card that needs authentication (quoted in
+        # https://cloud.tencent.com/developer/ask/222147): code and decline_code
+        # authentication_required.
+        return ApiError(
+            402,
+            "card_error",
+            "Your card was declined. This transaction requires authentication.",
+            code="authentication_required",
+            extra={"decline_code": "authentication_required", "param": ""},
+        )
+    card = TEST_CARDS.get(token)
+    if card is None or card[2] is None:
+        return None
+    decline = card[2]
+    return ApiError(
+        402, "card_error", decline[2], code=decline[0], extra=card_error_fields(decline)
+    )
 
 
 def _new_item(
@@ -493,7 +520,7 @@ def build_subscription(store: Store, p: dict[str, Any], now: int) -> Obj:
         )
     if len(items) > MAX_ITEMS:
         raise ApiError.invalid(f"A subscription can have at most {MAX_ITEMS} items.", param="items")
-    customer = store.get_or_404("customer", customer_id, param="customer")
+    customer = store.get_named("customer", customer_id, param="customer")
     prices: list[tuple[Obj, str]] = []
     quantities: list[int] = []
     for i, it in enumerate(items):
@@ -536,15 +563,9 @@ def build_subscription(store: Store, p: dict[str, Any], now: int) -> Obj:
                 "#payment-method-priority.",
                 code="resource_missing",
             )
-        elif _card_declines(store, pm_id):
+        elif (failure := _first_payment_error(store, pm_id)) is not None:
             if behavior == "error_if_incomplete":
-                raise ApiError(
-                    402,
-                    "card_error",
-                    "Your card was declined.",
-                    code="card_declined",
-                    extra={"decline_code": "generic_decline"},
-                )
+                raise failure
             status = "incomplete"
     cancel_at = unset(p.get("cancel_at"))
     sub_id = store.new_id("subscription")
@@ -616,7 +637,14 @@ def build_subscription(store: Store, p: dict[str, Any], now: int) -> Obj:
         "test_clock": None,
         "transfer_data": None,
         "trial_end": trial_end,
-        "trial_settings": {"end_behavior": {"missing_payment_method": "create_invoice"}},
+        # billing_cycle_anchor: "If not set, the default is `now`" (stripe.Subscription's
+        # TrialSettings.EndBehavior docstring): null when the request did not set it.
+        "trial_settings": {
+            "end_behavior": {
+                "billing_cycle_anchor": None,
+                "missing_payment_method": "create_invoice",
+            }
+        },
         "trial_start": start if trial_end is not None else None,
     }
     store.insert("subscription", sub)
@@ -835,7 +863,7 @@ def list_subscriptions(req: Request) -> Obj:
 )
 def list_subscription_items(req: Request) -> Obj:
     sub_id = req.params["subscription"]
-    req.store.get_or_404("subscription", sub_id, param="subscription")
+    req.store.get_named("subscription", sub_id, param="subscription")
     return req.list_response(
         "subscription_item",
         url="/v1/subscription_items",
