@@ -1,0 +1,97 @@
+"""Adoption: an account built by hand (the official stripe client, never billing-sync) is taken
+under management by declaring it; nothing is created twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.helpers import EmulatorHandle, everything, run_cli, write_config
+from tests.integration.test_plan_apply import apply_ok, assert_no_changes
+
+DECLARED = """\
+version: 1
+products:
+  pro:
+    name: Pro
+    default_price: pro-monthly
+    prices:
+      pro-monthly: {unit_amount: 2900, currency: usd, recurring: {interval: month}}
+customers:
+  acme:
+    email: billing@acme.example
+    name: Acme
+    subscriptions:
+      main:
+        collection_method: send_invoice
+        days_until_due: 30
+        items: [{price: pro-monthly, quantity: 3}]
+"""
+
+
+def build_by_hand(emulator: EmulatorHandle) -> dict[str, str]:
+    client = emulator.client()
+    product = client.v1.products.create({"id": "pro", "name": "Pro (old name)"})
+    price = client.v1.prices.create(
+        {
+            "product": "pro",
+            "currency": "usd",
+            "unit_amount": 2900,
+            "recurring": {"interval": "month"},
+            "lookup_key": "pro-monthly",
+        }
+    )
+    client.v1.products.update("pro", {"default_price": price.id})
+    customer = client.v1.customers.create({"email": "billing@acme.example", "name": "Acme"})
+    sub = client.v1.subscriptions.create(
+        {
+            "customer": customer.id,
+            "items": [{"price": price.id, "quantity": 2}],
+            "collection_method": "send_invoice",
+            "days_until_due": 30,
+        }
+    )
+    return {"product": product.id, "price": price.id, "customer": customer.id, "sub": sub.id}
+
+
+def test_a_hand_built_account_is_adopted_not_duplicated(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    ids = build_by_hand(emulator)
+    cfg = write_config(tmp_path, DECLARED)
+    res = run_cli(emulator, "plan", "-c", str(cfg))
+    assert res.returncode == 0, res.stderr
+    for line in (
+        f"<= product pro (adopt {ids['product']})",
+        f"<= price pro-monthly (adopt {ids['price']})",
+        f"<= customer acme (adopt {ids['customer']})",
+        f"<= subscription acme/main (adopt {ids['sub']})",
+        'name: "Pro (old name)" -> "Pro"',
+        "items.pro-monthly.quantity: 2 -> 3",
+        "Plan: 0 to create, 4 to adopt, 0 to update",
+    ):
+        assert line in res.stdout, (line, res.stdout)
+    apply_ok(emulator, cfg)
+    assert_no_changes(emulator, cfg)
+    objs = everything(emulator)
+    assert [p["id"] for p in objs["products"]] == ["pro"]
+    assert [p["id"] for p in objs["prices"]] == [ids["price"]]
+    assert [c["id"] for c in objs["customers"]] == [ids["customer"]]
+    assert [s["id"] for s in objs["subscriptions"]] == [ids["sub"]]
+    (sub,) = objs["subscriptions"]
+    assert sub["metadata"]["billing_sync_key"] == "acme/main"
+    assert sub["items"]["data"][0]["quantity"] == 3
+    # Managed from now on: a hand rename is drift.
+    emulator.client().v1.customers.update(ids["customer"], {"name": "Renamed"})
+    res = run_cli(emulator, "drift", "-c", str(cfg))
+    assert res.returncode == 2 and 'name: "Renamed" -> "Acme"' in res.stdout
+
+
+def test_a_declared_customer_whose_email_exists_is_adopted(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    existing = emulator.client().v1.customers.create({"email": "billing@acme.example"})
+    cfg = write_config(tmp_path, DECLARED.split("    subscriptions:")[0])
+    apply_ok(emulator, cfg)
+    (customer,) = everything(emulator)["customers"]
+    assert customer["id"] == existing.id
+    assert customer["name"] == "Acme" and customer["metadata"]["billing_sync_key"] == "acme"
