@@ -54,6 +54,7 @@ class Reason(StrEnum):
     REPLACED = "replaced"  # superseded by a replacement (the old price of a replace)
     STALE = "stale"  # a duplicate left by an interrupted apply
     DEFAULT_PRICE = "default_price"  # a product's default price moves
+    UNMANAGED = "unmanaged"  # no longer declared, and left to bill as it is: ownership dropped
 
 
 class Stage(IntEnum):

@@ -312,7 +312,9 @@ class Customer(Model):
 class Policies(Model):
     """Safety and behaviour policies for plan/apply."""
 
-    subscription_removal: Literal["cancel_at_period_end", "cancel_now"] = "cancel_at_period_end"
+    subscription_removal: Literal["cancel_at_period_end", "cancel_now", "unmanage"] = (
+        "cancel_at_period_end"
+    )
     proration_behavior: ProrationBehavior = "create_prorations"
     max_destroy_percent: float = Field(default=30, ge=0, le=100)
 

@@ -26,6 +26,8 @@ def reason_words(change: Change) -> str:
         return f"archive the replaced {change.kind}"
     if change.reason is Reason.DEFAULT_PRICE:
         return "move default price"
+    if change.reason is Reason.UNMANAGED:
+        return "stop managing"
     return change.action
 
 

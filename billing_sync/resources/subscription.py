@@ -441,6 +441,23 @@ class SubscriptionKind(Kind[SubscriptionState]):
         return change
 
     def _cancel(self, context: PlanContext, e: SubscriptionState) -> Change | None:
+        if context.policies.subscription_removal == "unmanage":
+            # Another system (or a person) takes it over: drop the ownership metadata, leave it
+            # billing. Not destructive: nothing stops being charged.
+            return Update(
+                kind=self.name,
+                key=e.key,
+                request=Request(
+                    "post",
+                    f"/v1/subscriptions/{e.id}",
+                    {"metadata": {KEY_META: "", PROTECT_META: ""} if e.protect else {KEY_META: ""}},
+                ),
+                stripe_id=e.id,
+                reason=Reason.UNMANAGED,
+                stage=Stage.DESTROY,
+                fields=(FieldChange(KEY_META, e.key, None),),
+                notes=("stays active and billing; billing-sync stops managing it",),
+            )
         if context.policies.subscription_removal == "cancel_now":
             return Cancel(
                 kind=self.name,

@@ -95,3 +95,20 @@ def test_a_declared_customer_whose_email_exists_is_adopted(
     (customer,) = everything(emulator)["customers"]
     assert customer["id"] == existing.id
     assert customer["name"] == "Acme" and customer["metadata"]["billing_sync_key"] == "acme"
+
+
+def test_unmanage_leaves_the_subscription_billing_and_unmanaged(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path, DECLARED)
+    apply_ok(emulator, cfg)
+    cfg.write_text(
+        DECLARED.split("    subscriptions:")[0] + "policies: {subscription_removal: unmanage}\n"
+    )
+    out = apply_ok(emulator, cfg)
+    assert "subscription.update:acme/main" in out or "1 done" in out
+    (sub,) = everything(emulator)["subscriptions"]
+    assert sub["status"] == "active" and "billing_sync_key" not in sub["metadata"]
+    assert_no_changes(emulator, cfg)
+    res = run_cli(emulator, "plan", "-c", str(cfg))
+    assert "Unmanaged (never changed): 1 subscriptions" in res.stdout

@@ -426,3 +426,22 @@ def test_a_currency_change_under_a_declared_subscription_is_refused_at_plan_time
         )
         for c in plan.conflicts
     ), plan.conflicts
+
+
+def test_unmanage_policy_drops_ownership_and_leaves_the_subscription_billing() -> None:
+    protected = config(
+        BASE.replace("days_until_due: 30\n", "days_until_due: 30\n        protect: true\n")
+    )
+    after = config(
+        BASE.split("customers:")[0]
+        + "customers:\n  acme:\n    email: billing@acme.example\n    name: Acme\n"
+        + "policies: {subscription_removal: unmanage}\n"
+    )
+    plan = plan_for(after, applied(protected))
+    change = find(plan, "subscription.update:acme/main")
+    assert change.request.method == "post"
+    assert change.request.params == {
+        "metadata": {"billing_sync_key": "", "billing_sync_protect": ""}
+    }
+    assert not change.destructive and plan.unsafe_reasons == []
+    assert "(stop managing sub_acme_main)" in render_text(plan)
