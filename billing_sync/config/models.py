@@ -185,6 +185,53 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, validate_default=True)
 
 
+class _Ignore(Model):
+    """What another writer owns on this object: metadata keys and fields billing-sync never
+    compares, sets or unsets (their values in Stripe are kept)."""
+
+    metadata: list[MetadataKey] = Field(default_factory=list)
+
+
+class ProductIgnore(_Ignore):
+    fields: list[
+        Literal[
+            "name",
+            "description",
+            "tax_code",
+            "statement_descriptor",
+            "unit_label",
+            "url",
+            "images",
+            "marketing_features",
+        ]
+    ] = Field(default_factory=list)
+
+
+class PriceIgnore(_Ignore):
+    fields: list[Literal["nickname"]] = Field(default_factory=list)
+
+
+class CustomerIgnore(_Ignore):
+    fields: list[Literal["email", "name", "description", "phone"]] = Field(default_factory=list)
+
+
+class SubscriptionIgnore(_Ignore):
+    fields: list[
+        Literal[
+            "collection_method", "days_until_due", "cancel_at_period_end", "default_payment_method"
+        ]
+    ] = Field(default_factory=list)
+
+
+class IgnoreRules(Model):
+    """`ignore:` for every object of a kind (per object: each object's own `ignore:`)."""
+
+    products: ProductIgnore = Field(default_factory=ProductIgnore)
+    prices: PriceIgnore = Field(default_factory=PriceIgnore)
+    customers: CustomerIgnore = Field(default_factory=CustomerIgnore)
+    subscriptions: SubscriptionIgnore = Field(default_factory=SubscriptionIgnore)
+
+
 class Recurring(Model):
     """A recurring price's billing period: `interval_count` intervals (at most one year)."""
 
@@ -241,6 +288,7 @@ class Price(Model):
     metadata: Metadata = Field(default_factory=dict)
     lookup_key: str | None = Field(default=None, min_length=1, max_length=200)
     active: bool = True
+    ignore: PriceIgnore = Field(default_factory=PriceIgnore)
 
     def minor_amount(self) -> int | None:
         """The per-unit amount in minor units (None for tiered prices)."""
@@ -259,6 +307,7 @@ class Product(Model):
     description: Text | None = None
     active: bool = True
     metadata: Metadata = Field(default_factory=dict)
+    ignore: ProductIgnore = Field(default_factory=ProductIgnore)
     tax_code: Text | None = None
     statement_descriptor: (
         Annotated[
@@ -295,6 +344,7 @@ class Subscription(Model):
     default_payment_method: Text | None = None
     proration_behavior: ProrationBehavior | None = None
     metadata: Metadata = Field(default_factory=dict)
+    ignore: SubscriptionIgnore = Field(default_factory=SubscriptionIgnore)
     protect: bool = False
 
 
@@ -306,6 +356,7 @@ class Customer(Model):
     description: Text | None = None
     phone: Text | None = None
     metadata: Metadata = Field(default_factory=dict)
+    ignore: CustomerIgnore = Field(default_factory=CustomerIgnore)
     subscriptions: dict[Key, Subscription] = Field(default_factory=dict)
 
 
@@ -333,6 +384,7 @@ class BillingConfig(Model):
     products: dict[ProductId, Product] = Field(default_factory=dict)
     customers: dict[Key, Customer] = Field(default_factory=dict)
     policies: Policies = Field(default_factory=Policies)
+    ignore: IgnoreRules = Field(default_factory=IgnoreRules)
     payments: PaymentsSettings = Field(default_factory=PaymentsSettings)
 
     _locations: dict[tuple[str | int, ...], tuple[str, int, int]] = PrivateAttr(

@@ -84,14 +84,33 @@ class Snapshot(Generic[S]):
 
 
 @dataclass(frozen=True)
+class Ignore:
+    """What another writer owns on one object: never compared, set or unset by billing-sync."""
+
+    metadata: frozenset[str] = frozenset()
+    fields: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.metadata or self.fields)
+
+    def merged(self, metadata: Iterable[str], fields: Iterable[str]) -> Ignore:
+        return Ignore(self.metadata | set(metadata), self.fields | set(fields))
+
+
+@dataclass(frozen=True)
 class Desired:
-    """billing.yaml as canonical state: kind name -> key -> state, and the policies."""
+    """billing.yaml as canonical state: kind name -> key -> state, the policies, and what
+    other writers own (kind name -> key -> Ignore)."""
 
     objects: Mapping[str, Mapping[str, Any]]
     policies: Policies = field(default_factory=Policies)
+    ignores: Mapping[str, Mapping[str, Ignore]] = field(default_factory=dict)
 
     def of(self, kind: Kind[S]) -> Mapping[str, S]:
         return self.objects.get(kind.name, {})
+
+    def ignore(self, kind: Kind[Any], key: str) -> Ignore:
+        return self.ignores.get(kind.name, {}).get(key, Ignore())
 
 
 @dataclass(frozen=True)
@@ -155,6 +174,10 @@ class Kind(ABC, Generic[S]):
     @abstractmethod
     def desired(self, config: BillingConfig) -> dict[str, S]:
         """billing.yaml -> canonical state, by key (defaults filled in, amounts in minor units)."""
+
+    def ignored(self, config: BillingConfig) -> Mapping[str, Ignore]:
+        """key -> what billing.yaml says other writers own on that object (`ignore:`)."""
+        return {}
 
     @abstractmethod
     def render(self, state: S) -> tuple[tuple[str, ...], dict[str, Any]]:
@@ -289,14 +312,28 @@ def diff_fields(existing: Any, desired: Any, specs: Iterable[FieldSpec]) -> Fiel
 
 
 def reachable(
-    kind: str, key: str, existing: S, desired: S, specs: Iterable[FieldSpec]
+    kind: str,
+    key: str,
+    existing: S,
+    desired: S,
+    specs: Iterable[FieldSpec],
+    ignore: Ignore | None = None,
 ) -> tuple[S, tuple[str, ...]]:
     """The desired state as Stripe lets apply reach it, and what the plan must say about the rest.
 
     A field that Stripe sets only at creation keeps its existing value, and so does a field
-    removed from billing.yaml that Stripe cannot unset; each is reported as a warning instead of
-    being dropped in silence or sent to fail.
+    removed from billing.yaml that Stripe cannot unset; each is reported instead of being dropped
+    in silence or sent to fail. Fields and metadata keys another writer owns (`ignore`) keep
+    their existing values without a word: they are not billing-sync's.
     """
+    if ignore:
+        owned: dict[str, Any] = {n: getattr(existing, n) for n in ignore.fields}
+        if ignore.metadata:
+            old, new = vars(existing)["metadata"], vars(desired)["metadata"]
+            theirs = {k: v for k, v in old.items() if k in ignore.metadata}
+            ours = {k: v for k, v in new.items() if k not in ignore.metadata}
+            owned["metadata"] = {**theirs, **ours}
+        desired = dataclasses.replace(desired, **owned)  # type: ignore[type-var]
     created_only: list[str] = []
     kept: list[str] = []
     for spec in specs:
@@ -324,11 +361,18 @@ def reachable(
 
 
 def adopt(
-    kind: Kind[S], key: str, unmanaged: S, desired: S, path: str, *, summary: str = ""
+    kind: Kind[S],
+    key: str,
+    unmanaged: S,
+    desired: S,
+    path: str,
+    *,
+    summary: str = "",
+    ignore: Ignore | None = None,
 ) -> tuple[Change, tuple[str, ...]]:
     """Take `unmanaged` under management as `key`: stamp the ownership metadata and update the
     plain fields billing.yaml declares differently. Returns the change and what it cannot reach."""
-    reached, notes = reachable(kind.name, key, unmanaged, desired, kind.fields)
+    reached, notes = reachable(kind.name, key, unmanaged, desired, kind.fields, ignore)
     found = diff_fields(unmanaged, reached, plain_specs(kind.fields))
     params = dict(sorted(found.params.items()))
     meta = dict(params.get("metadata", {}))

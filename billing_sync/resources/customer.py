@@ -13,6 +13,7 @@ from billing_sync.resources.base import (
     Desired,
     Existing,
     FieldSpec,
+    Ignore,
     Kind,
     ListRead,
     Pages,
@@ -62,6 +63,18 @@ class CustomerKind(Kind[CustomerState]):
                 metadata=dict(c.metadata),
             )
             for key, c in config.customers.items()
+        }
+
+    def ignored(self, config: BillingConfig) -> Mapping[str, Ignore]:
+        common = config.ignore.customers
+        return {
+            key: rule
+            for key, c in config.customers.items()
+            if (
+                rule := Ignore().merged(
+                    (*common.metadata, *c.ignore.metadata), (*common.fields, *c.ignore.fields)
+                )
+            )
         }
 
     def render(self, state: CustomerState) -> tuple[tuple[str, ...], dict[str, Any]]:
@@ -144,6 +157,7 @@ class CustomerKind(Kind[CustomerState]):
                     d,
                     f"/v1/customers/{unmanaged.id}",
                     summary=str(d.name or d.email),
+                    ignore=context.desired.ignore(self, key),
                 )
                 changes.append(change)
                 unreachable += notes
@@ -166,7 +180,9 @@ class CustomerKind(Kind[CustomerState]):
                     )
                 )
                 continue
-            d, notes = reachable(self.name, key, e, d, self.fields)
+            d, notes = reachable(
+                self.name, key, e, d, self.fields, context.desired.ignore(self, key)
+            )
             unreachable += notes
             found = diff_fields(e, d, self.fields)
             if found.changes:

@@ -35,6 +35,7 @@ from billing_sync.resources.base import (
     Desired,
     Existing,
     FieldSpec,
+    Ignore,
     Kind,
     ListRead,
     Mutability,
@@ -130,6 +131,19 @@ class PriceKind(Kind[PriceState]):
             key: desired_price(key, product_key, price)
             for product_key, product in config.products.items()
             for key, price in product.prices.items()
+        }
+
+    def ignored(self, config: BillingConfig) -> Mapping[str, Ignore]:
+        common = config.ignore.prices
+        return {
+            key: rule
+            for prod in config.products.values()
+            for key, p in prod.prices.items()
+            if (
+                rule := Ignore().merged(
+                    (*common.metadata, *p.ignore.metadata), (*common.fields, *p.ignore.fields)
+                )
+            )
         }
 
     def render(self, state: PriceState) -> tuple[tuple[str, ...], dict[str, Any]]:
@@ -325,7 +339,9 @@ class _Rules:
         current = self.index.current.get(key)
         if current is None:
             return self._declared(key, d)
-        d, notes = reachable(PRICE.name, key, current, d, PRICE.fields)
+        d, notes = reachable(
+            PRICE.name, key, current, d, PRICE.fields, self.context.desired.ignore(PRICE, key)
+        )
         found = self._declared(key, d)
         return dataclasses.replace(found, unreachable=(*found.unreachable, *notes))
 

@@ -27,6 +27,7 @@ from billing_sync.resources.base import (
     Desired,
     Existing,
     FieldSpec,
+    Ignore,
     Kind,
     ListRead,
     Mutability,
@@ -104,6 +105,18 @@ class ProductKind(Kind[ProductState]):
                 default_price=prod.default_price,
             )
             for key, prod in config.products.items()
+        }
+
+    def ignored(self, config: BillingConfig) -> Mapping[str, Ignore]:
+        common = config.ignore.products
+        return {
+            key: rule
+            for key, prod in config.products.items()
+            if (
+                rule := Ignore().merged(
+                    (*common.metadata, *prod.ignore.metadata), (*common.fields, *prod.ignore.fields)
+                )
+            )
         }
 
     def render(self, state: ProductState) -> tuple[tuple[str, ...], dict[str, Any]]:
@@ -184,14 +197,22 @@ class ProductKind(Kind[ProductState]):
                 found_by_id = unmanaged.get(d.id)
                 if found_by_id is not None:  # the declared id exists: adopt it, never duplicate
                     change, notes = adopt(
-                        self, key, found_by_id, d, f"/v1/products/{d.id}", summary=str(d.name)
+                        self,
+                        key,
+                        found_by_id,
+                        d,
+                        f"/v1/products/{d.id}",
+                        summary=str(d.name),
+                        ignore=context.desired.ignore(self, key),
                     )
                     changes.append(change)
                     unreachable += notes
                     continue
                 changes.append(self._create(d))
                 continue
-            d, notes = reachable(self.name, key, e, d, self.fields)
+            d, notes = reachable(
+                self.name, key, e, d, self.fields, context.desired.ignore(self, key)
+            )
             unreachable += notes
             found = diff_fields(e, d, specs)
             if not found.changes:

@@ -30,4 +30,5 @@ def desired_state(config: BillingConfig, policies: Policies | None = None) -> De
     return Desired(
         {kind.name: kind.desired(config) for kind in KINDS},
         policies if policies is not None else config.policies,
+        {kind.name: ignored for kind in KINDS if (ignored := kind.ignored(config))},
     )

@@ -29,6 +29,7 @@ from billing_sync.remote.pages import id_of
 from billing_sync.resources.base import (
     Existing,
     FieldSpec,
+    Ignore,
     Kind,
     ListRead,
     Mutability,
@@ -135,6 +136,19 @@ class SubscriptionKind(Kind[SubscriptionState]):
                     currency=currency,
                 )
         return out
+
+    def ignored(self, config: BillingConfig) -> Mapping[str, Ignore]:
+        common = config.ignore.subscriptions
+        return {
+            sub_key(ckey, skey): rule
+            for ckey, c in config.customers.items()
+            for skey, s in c.subscriptions.items()
+            if (
+                rule := Ignore().merged(
+                    (*common.metadata, *s.ignore.metadata), (*common.fields, *s.ignore.fields)
+                )
+            )
+        }
 
     def render(self, state: SubscriptionState) -> tuple[tuple[str, ...], dict[str, Any]]:
         items = []
@@ -249,7 +263,9 @@ class SubscriptionKind(Kind[SubscriptionState]):
                     "a new key: the old one is cancelled per policy and a new one created"
                 )
             else:
-                d, notes = reachable(self.name, key, e, d, self.fields)
+                d, notes = reachable(
+                    self.name, key, e, d, self.fields, context.desired.ignore(self, key)
+                )
                 unreachable += notes
                 updated = self._update(context, d, e)
                 if updated is not None:
@@ -284,7 +300,9 @@ class SubscriptionKind(Kind[SubscriptionState]):
         self, context: PlanContext, d: SubscriptionState, found: SubscriptionState
     ) -> tuple[Change, tuple[str, ...]]:
         """Stamp the ownership metadata, and update quantities and fields in the same write."""
-        reached, notes = reachable(self.name, d.key, found, d, self.fields)
+        reached, notes = reachable(
+            self.name, d.key, found, d, self.fields, context.desired.ignore(self, d.key)
+        )
         update = self._update(context, reached, found)
         params = dict(update.request.params) if update is not None else {}
         params["metadata"] = {**params.get("metadata", {}), KEY_META: d.key}

@@ -112,3 +112,29 @@ def test_unmanage_leaves_the_subscription_billing_and_unmanaged(
     assert_no_changes(emulator, cfg)
     res = run_cli(emulator, "plan", "-c", str(cfg))
     assert "Unmanaged (never changed): 1 subscriptions" in res.stdout
+
+
+def test_ignore_keeps_another_writers_metadata_and_fields(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """`ignore:` (per kind and per object): never compared, never unset, kept across plans."""
+    cfg = write_config(
+        tmp_path,
+        DECLARED.replace("    name: Acme\n", "    name: Acme\n    ignore: {fields: [phone]}\n")
+        + "ignore:\n  customers: {metadata: [firebaseRole]}\n",
+    )
+    apply_ok(emulator, cfg)
+    (customer,) = everything(emulator)["customers"]
+    emulator.client().v1.customers.update(
+        customer["id"], {"metadata": {"firebaseRole": "admin"}, "phone": "+15555550100"}
+    )
+    assert_no_changes(emulator, cfg)
+    res = run_cli(emulator, "drift", "-c", str(cfg))
+    assert res.returncode == 0, res.stdout
+    # What is not ignored is still ours: a declared change applies, the owned values stay.
+    cfg.write_text(cfg.read_text().replace("name: Acme\n", "name: Acme Inc\n"))
+    apply_ok(emulator, cfg)
+    (customer,) = everything(emulator)["customers"]
+    assert customer["name"] == "Acme Inc" and customer["phone"] == "+15555550100"
+    assert customer["metadata"]["firebaseRole"] == "admin"
+    assert_no_changes(emulator, cfg)
