@@ -112,7 +112,14 @@ def test_schema_is_json_schema_of_billing_yaml() -> None:
     assert doc["$schema"].startswith("https://json-schema.org/")
     assert doc["type"] == "object"
     assert doc["additionalProperties"] is False
-    assert set(doc["properties"]) == {"version", "products", "customers", "policies", "payments"}
+    assert set(doc["properties"]) == {
+        "version",
+        "products",
+        "customers",
+        "policies",
+        "ignore",
+        "payments",
+    }
     price = doc["$defs"]["Price"]
     assert price["required"] == ["currency"]
     assert "nickname" in price["properties"]
