@@ -12,6 +12,7 @@ from billing_sync.metadata import KEY_META, managed_key, user_metadata
 from billing_sync.resources.base import (
     Existing,
     FieldSpec,
+    IdKeys,
     Kind,
     ListRead,
     Pages,
@@ -22,6 +23,7 @@ from billing_sync.resources.base import (
     diff_fields,
     never_quiet,
     reachable,
+    slug,
 )
 
 
@@ -94,6 +96,13 @@ class CustomerKind(Kind[CustomerState]):
 
     def stripe_id(self, state: CustomerState) -> str | None:
         return state.id
+
+    # -- import ------------------------------------------------------------------------------
+    import_option = "customers"
+
+    def import_key(self, state: CustomerState, ids: IdKeys) -> str:
+        """From its name (`Acme Inc.` -> `acme-inc`), else its email (`billing-acme-com`)."""
+        return slug(state.name, slug(state.email, slug(state.id, "customer")))
 
     def compare(self, context: PlanContext) -> KindPlan:
         snapshot = context.existing.of(self)
