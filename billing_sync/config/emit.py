@@ -19,7 +19,7 @@ Path = tuple[str | int, ...]
 # Plain only: a letter first, then letters, digits and `_ - . / @ +` (single inner spaces).
 _PLAIN = re.compile(r"[A-Za-z](?:[A-Za-z0-9_./@+-]| (?=[A-Za-z0-9_./@+-]))*\Z")
 # Words some YAML reader takes for a boolean or null (YAML 1.1 and 1.2, any case).
-_RESERVED = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf"})
+_RESERVED = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
 _ESCAPES = {
     "\\": "\\\\",
     '"': '\\"',

@@ -310,3 +310,34 @@ def test_empty_account_imports_an_empty_valid_file(
     out = tmp_path / "billing.yaml"
     import_to(emulator, out, "--include-customers")
     assert run_cli(emulator, "validate", "-c", str(out)).returncode == 0
+
+
+def test_what_billing_yaml_cannot_declare_is_left_out_with_its_dependents(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """Stripe allows a two-year interval, billing.yaml does not: the price is left out with the
+    loader's own message, and so is the subscription on it (declaring it without that item would
+    make the plan remove the item), each named in the file and on stderr."""
+    v1 = emulator.client().v1
+    product = v1.products.create(params={"name": "Pro"})
+    biennial = v1.prices.create(
+        params={
+            "product": product.id,
+            "currency": "usd",
+            "unit_amount": 9900,
+            "recurring": {"interval": "month", "interval_count": 24},
+        }
+    )
+    customer = v1.customers.create(params={"name": "Acme"})
+    sub = v1.subscriptions.create(
+        params={"customer": customer.id, "items": [{"price": biennial.id}], "trial_period_days": 3}
+    )
+    out = tmp_path / "billing.yaml"
+    log = import_to(emulator, out, "--include-customers")
+    text = out.read_text(encoding="utf-8")
+    assert run_cli(emulator, "validate", "-c", str(out)).returncode == 0
+    assert f"price {biennial.id}: at most 12 for interval month" in log
+    assert f"subscription {sub.id} of customer acme: its price(s) {biennial.id}" in log
+    header = text.split("version: 1")[0]
+    assert biennial.id in header and sub.id in header
+    assert "  pro:  # " in text and "  acme:  # " in text and "subscriptions" not in text
