@@ -49,10 +49,14 @@ class ImportResult:
     left_out: Mapping[str, int] = field(default_factory=dict)  # plural -> archived, not asked
 
     def summary(self) -> str:
-        counts = ", ".join(f"{len(self.ids.get(k.name, {}))} {k.plural}" for k in _kinds_in(self))
+        counts = ", ".join(_count(len(self.ids[k.name]), k) for k in _kinds_in(self))
         archived = sum(self.left_out.values())
         more = f"; {archived} archived left out (--include-archived)" if archived else ""
         return f"imported {counts}{more}"
+
+
+def _count(n: int, kind: Kind[Any]) -> str:
+    return f"{n} {kind.name if n == 1 else kind.plural}"
 
 
 def _kinds_in(result: ImportResult) -> Iterator[Kind[Any]]:

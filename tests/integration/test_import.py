@@ -20,7 +20,9 @@ from billing_sync.remote.client import connect
 from billing_sync.resources import KINDS
 from billing_sync.resources.base import Existing, Kind, values
 from billing_sync.resources.read import desired_state, read_account
-from tests.helpers import EmulatorHandle, run_cli
+from tests.helpers import EXAMPLE, ROOT, EmulatorHandle, run_cli
+
+KITCHEN_SINK = ROOT / "tests" / "fixtures" / "e2e" / "kitchen_sink.yaml"
 
 
 def build_account(client: stripe.StripeClient) -> dict[str, str]:
@@ -341,3 +343,19 @@ def test_what_billing_yaml_cannot_declare_is_left_out_with_its_dependents(
     header = text.split("version: 1")[0]
     assert biennial.id in header and sub.id in header
     assert "  pro:  # " in text and "  acme:  # " in text and "subscriptions" not in text
+
+
+@pytest.mark.parametrize("config", [EXAMPLE, KITCHEN_SINK], ids=["example", "kitchen-sink"])
+def test_a_managed_account_imports_to_a_file_that_plans_nothing(
+    emulator: EmulatorHandle, tmp_path: Path, config: Path
+) -> None:
+    """What billing-sync manages keeps its keys: the imported file plans no change at all."""
+    res = run_cli(emulator, "apply", "-c", str(config), "--auto-approve")
+    assert res.returncode == 0, res.stdout + res.stderr
+    out = tmp_path / "billing.yaml"
+    import_to(emulator, out, "--include-customers", "--include-archived")
+    res = run_cli(emulator, "plan", "-c", str(out), "--detailed-exitcode")
+    assert res.returncode == 0, res.stdout + res.stderr
+    original, imported = desired_state(load_config(config)), desired_state(load_config(out))
+    for kind in KINDS:
+        assert set(imported.of(kind)) == set(original.of(kind)), kind.name
