@@ -233,7 +233,10 @@ class PriceKind(Kind[PriceState]):
         product = ids.get(PRODUCT.name, {}).get(state.product_id or "")
         where = f"price {state.id}"
         if product is None:
-            return Imported.skip(f"{where}: its product {state.product_id} is not imported")
+            return Imported.skip(
+                f"{where}: its product {state.product_id} is not imported (archived ones need "
+                "--include-archived)"
+            )
         if state.tiers is None and state.unit_amount is None:
             return Imported.skip(
                 f"{where}: no whole unit_amount and no tiers (custom_unit_amount, or a "

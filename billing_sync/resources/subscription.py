@@ -224,7 +224,8 @@ class SubscriptionKind(Kind[SubscriptionState]):
         if missing:
             return Imported.skip(
                 f"{where} of customer {customer}: its price(s) {', '.join(missing)} are not "
-                "imported (it would lose those items)"
+                "imported (archived ones need --include-archived); declared without them, the "
+                "plan would remove those items"
             )
         items = tuple(replace(i, price=prices[i.price_id or ""]) for i in state.items)
         own = key.partition("/")[2]

@@ -111,8 +111,9 @@ def test_generated_keys_are_unique_sorted_and_avoid_other_prices_lookup_keys() -
 def test_unmanaged_price_on_a_product_not_imported_is_left_out_with_a_reason() -> None:
     account = existing([], [price("price_1", product="prod_gone")])
     result = import_account(account)
-    assert result.warnings == ("price price_1: its product prod_gone is not imported",)
-    assert "#   price price_1: its product prod_gone is not imported" in result.text
+    reason = "price price_1: its product prod_gone is not imported (archived ones need "
+    assert result.warnings == (reason + "--include-archived)",)
+    assert f"#   {reason}" in result.text
 
 
 # -- quoting and the emitter -------------------------------------------------------------------
