@@ -19,7 +19,6 @@ from billing_sync.config.models import BillingConfig
 from billing_sync.errors import (
     BillingSyncError,
     ConfigError,
-    NotImplementedFeatureError,
     StalePlanError,
     UsageError,
 )
@@ -29,6 +28,7 @@ from billing_sync.plan.planner import Source, build_plan, plan_account
 from billing_sync.plan.render import render
 from billing_sync.remote.client import Remote
 from billing_sync.resources import KINDS, SUBSCRIPTION
+from billing_sync.resources.importer import import_account, refuse_existing, write_file
 from billing_sync.resources.read import read_account
 
 
@@ -371,9 +371,39 @@ def force_unlock_cmd(app: AppContext, run: str) -> None:
 
 
 @cli.command(name="import")
-@click.option("--out", metavar="FILE", default=None)
-def import_(out: str | None) -> None:
-    """Write billing.yaml from an existing account (not built yet)."""
-    raise NotImplementedFeatureError(
-        "`import` is not implemented yet: declare existing objects in billing.yaml by hand"
+@click.option(
+    "--out", metavar="FILE", default=None, help="Write billing.yaml to FILE (default: stdout)."
+)
+@click.option("--force", is_flag=True, help="With --out: replace FILE if it exists.")
+@click.option(
+    "--include-customers", is_flag=True, help="Also customers and their live subscriptions."
+)
+@click.option(
+    "--include-archived", is_flag=True, help="Also archived products and prices (active: false)."
+)
+@pass_app
+def import_(
+    app: AppContext,
+    out: str | None,
+    force: bool,
+    include_customers: bool,
+    include_archived: bool,
+) -> None:
+    """Write billing.yaml from the existing account. Read-only: never writes to Stripe."""
+    if force and out is None:
+        raise UsageError("--force only applies with --out FILE")
+    if out is not None and not force:
+        refuse_existing(out)
+    result = import_account(
+        read_account(app.remote()),
+        groups=frozenset({"customers"} if include_customers else ()),
+        include_archived=include_archived,
     )
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if out is None:
+        click.echo(result.text, nl=False)
+        click.echo(result.summary(), err=True)
+        return
+    write_file(out, result.text, force=force)
+    click.echo(f"Wrote {out}: {result.summary()}.")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
+import unicodedata
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from decimal import Decimal
 from enum import Enum
@@ -15,13 +17,16 @@ from typing import Any, ClassVar, Generic, TypeVar
 from deepdiff import DeepDiff
 
 from billing_sync.changes import Adopt, Change, FieldChange, KindPlan, Request, object_token, ref
-from billing_sync.config.models import BillingConfig, Policies
+from billing_sync.config.models import KEY_PATTERN, BillingConfig, Policies
 from billing_sync.metadata import KEY_META
 
 S = TypeVar("S")
 
 # Reads one list endpoint completely: (path, params) -> every object, 100 per request.
 Pages = Callable[[str, Mapping[str, Any]], Iterator[dict[str, Any]]]
+
+# `import`: kind name -> Stripe id -> the key the object gets in the imported billing.yaml.
+IdKeys = Mapping[str, Mapping[str, str]]
 
 
 class Mutability(Enum):
@@ -226,6 +231,71 @@ class Kind(ABC, Generic[S]):
     def needs_of(self, key: str) -> frozenset[str]:
         """The token a reference to `key` of this kind waits for."""
         return frozenset({object_token(self.name, key)})
+
+    # -- import (account -> billing.yaml; the driver is resources.importer) -------------------
+    # Imported only when the user asks for this group (`import --include-<group>`), or always.
+    import_option: ClassVar[str | None] = None
+
+    def import_key(self, state: S, ids: IdKeys) -> str:
+        """A readable key for an unmanaged object (managed ones keep theirs); the driver makes
+        it unique. `ids` holds the keys already given to the kinds before this one."""
+        return slug(self.stripe_id(state) or getattr(state, "key", ""), self.name)
+
+    def import_names(self, state: S) -> tuple[str, ...]:
+        """Names this object holds that another object's generated key must not take (a price's
+        lookup key: a price's key is also its default lookup key)."""
+        return ()
+
+    def import_state(self, state: S, key: str, ids: IdKeys) -> Imported[S]:
+        """The object as billing.yaml declares it: under `key`, its references to other objects
+        mapped through `ids` (every imported object of every kind), or a reason it cannot be
+        declared. The default: the same state under the new key."""
+        moved: S = dataclasses.replace(state, key=key)  # type: ignore[type-var]  # states are dataclasses
+        return Imported(moved)
+
+
+@dataclass(frozen=True)
+class Imported(Generic[S]):
+    """One account object as `import` writes it: its state, or None with the reason it is left
+    out; `notes` are warnings about what was dropped from it (also written to the file)."""
+
+    state: S | None
+    notes: tuple[str, ...] = ()
+
+    @staticmethod
+    def skip(reason: str) -> Imported[Any]:
+        return Imported(None, (reason,))
+
+
+KEY_MAX = 64  # KEY_PATTERN: 1-64 letters, digits, '_' or '-', a letter or digit first
+_NOT_KEY = re.compile(r"[^a-z0-9]+")
+_KEY = re.compile(KEY_PATTERN)
+
+
+def is_key(text: str | None) -> bool:
+    """Whether `text` can be a billing.yaml key as it is."""
+    return text is not None and _KEY.fullmatch(text) is not None
+
+
+def slug(text: str | None, fallback: str) -> str:
+    """`Pro Plan (EU)` -> `pro-plan-eu`: a readable billing.yaml key (ASCII letters and digits
+    joined by '-', at most 64 characters), or `fallback` when nothing of `text` is left."""
+    ascii_text = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode()
+    out = _NOT_KEY.sub("-", ascii_text.lower()).strip("-")[:KEY_MAX].rstrip("-")
+    return out or fallback
+
+
+def unique_key(base: str, taken: Container[str]) -> str:
+    """`base`, else `base-2`, `base-3`, ... : the first not in `taken`. The part after the last
+    '/' (a subscription's own key) is shortened so it stays within 64 characters."""
+    head, sep, own = base.rpartition("/")
+    n = 1
+    while True:
+        suffix = "" if n == 1 else f"-{n}"
+        candidate = f"{head}{sep}{own[: KEY_MAX - len(suffix)]}{suffix}"
+        if candidate not in taken:
+            return candidate
+        n += 1
 
 
 # -- field comparison, shared by every kind ------------------------------------------------------

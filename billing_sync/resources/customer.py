@@ -13,6 +13,7 @@ from billing_sync.resources.base import (
     Desired,
     Existing,
     FieldSpec,
+    IdKeys,
     Ignore,
     Kind,
     ListRead,
@@ -25,6 +26,7 @@ from billing_sync.resources.base import (
     diff_fields,
     never_quiet,
     reachable,
+    slug,
 )
 
 
@@ -130,6 +132,13 @@ class CustomerKind(Kind[CustomerState]):
             elif not found:  # several candidates: a conflict, and nothing may refer to it
                 out[key] = ref(self.name, key)
         return out
+
+    # -- import ------------------------------------------------------------------------------
+    import_option = "customers"
+
+    def import_key(self, state: CustomerState, ids: IdKeys) -> str:
+        """From its name (`Acme Inc.` -> `acme-inc`), else its email (`billing-acme-com`)."""
+        return slug(state.name, slug(state.email, slug(state.id, "customer")))
 
     def compare(self, context: PlanContext) -> KindPlan:
         snapshot = context.existing.of(self)

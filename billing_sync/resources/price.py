@@ -35,7 +35,9 @@ from billing_sync.resources.base import (
     Desired,
     Existing,
     FieldSpec,
+    IdKeys,
     Ignore,
+    Imported,
     Kind,
     ListRead,
     Mutability,
@@ -45,8 +47,10 @@ from billing_sync.resources.base import (
     Unset,
     create_changes,
     field_changes,
+    is_key,
     metadata_params,
     reachable,
+    slug,
     top_fields,
     values,
 )
@@ -230,6 +234,43 @@ class PriceKind(Kind[PriceState]):
                 continue
             out[key] = found.price.id or "" if found.price is not None else object_ref(key)
         return out
+
+    # -- import ------------------------------------------------------------------------------
+    def import_key(self, state: PriceState, ids: IdKeys) -> str:
+        """Its lookup key when that is a valid key, else `<product>-<interval>-<currency>`
+        (`pro-monthly-usd`, `setup-one-time-eur`, `pro-every-3-months-usd`)."""
+        if is_key(state.lookup_key):
+            return str(state.lookup_key)
+        product = ids.get(PRODUCT.name, {}).get(state.product_id or "") or state.product
+        return slug(f"{product}-{_interval_slug(state.recurring)}-{state.currency}", "price")
+
+    def import_names(self, state: PriceState) -> tuple[str, ...]:
+        return (state.lookup_key,) if state.lookup_key else ()
+
+    def import_state(self, state: PriceState, key: str, ids: IdKeys) -> Imported[PriceState]:
+        """Under its product's imported key; a price without a lookup key gets its key as one
+        (as billing.yaml means it). Amounts billing.yaml cannot write are refused."""
+        product = ids.get(PRODUCT.name, {}).get(state.product_id or "")
+        where = f"price {state.id}"
+        if product is None:
+            return Imported.skip(
+                f"{where}: its product {state.product_id} is not imported (archived ones need "
+                "--include-archived)"
+            )
+        if state.tiers is None and state.unit_amount is None:
+            return Imported.skip(
+                f"{where}: no whole unit_amount and no tiers (custom_unit_amount, or a "
+                "fractional unit_amount_decimal), which billing.yaml cannot declare"
+            )
+        for cur, opt in state.currency_options.items():
+            if not opt.get("tiers") and opt.get("unit_amount") is None:
+                return Imported.skip(
+                    f"{where}: its {cur} currency option has no whole unit_amount, which "
+                    "billing.yaml cannot declare"
+                )
+        return Imported(
+            dataclasses.replace(state, key=key, product=product, lookup_key=state.lookup_key or key)
+        )
 
     # -- comparison --------------------------------------------------------------------------
     def compare(self, context: PlanContext) -> KindPlan:
@@ -815,6 +856,17 @@ def interval_words(recurring: Mapping[str, Any] | None) -> str:
     count = int(recurring.get("interval_count") or 1)
     interval = recurring["interval"]
     return f"/{interval}" if count == 1 else f"/{count} {interval}s"
+
+
+def _interval_slug(recurring: Mapping[str, Any] | None) -> str:
+    """`monthly`, `yearly`, `every-3-months`, `one-time`: a price key's middle part."""
+    if not recurring:
+        return "one-time"
+    count = int(recurring.get("interval_count") or 1)
+    interval = str(recurring["interval"])
+    if count == 1:
+        return "daily" if interval == "day" else f"{interval}ly"
+    return f"every-{count}-{interval}s"
 
 
 def describe_price(p: PriceState) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from billing_sync.changes import (
@@ -27,7 +27,9 @@ from billing_sync.resources.base import (
     Desired,
     Existing,
     FieldSpec,
+    IdKeys,
     Ignore,
+    Imported,
     Kind,
     ListRead,
     Mutability,
@@ -40,6 +42,7 @@ from billing_sync.resources.base import (
     diff_fields,
     plain_specs,
     reachable,
+    slug,
 )
 
 
@@ -180,6 +183,24 @@ class ProductKind(Kind[ProductState]):
             key: (managed[key].id if key in managed else d.id)
             for key, d in desired.of(self).items()
         }
+
+    # -- import ------------------------------------------------------------------------------
+    def import_key(self, state: ProductState, ids: IdKeys) -> str:
+        """From its name (`Pro Plan` -> `pro-plan`); billing.yaml keeps the Stripe id in `id:`."""
+        return slug(state.name, slug(state.id, "product"))
+
+    def import_state(self, state: ProductState, key: str, ids: IdKeys) -> Imported[ProductState]:
+        """The default price becomes the imported price's key (dropped, with a note, when that
+        price is not imported: the plan would then unset it)."""
+        default = state.default_price
+        price_key = ids.get("price", {}).get(default) if default else None
+        notes: tuple[str, ...] = ()
+        if default and price_key is None:
+            notes = (
+                f"product {key} ({state.id}): its default price {default} is not imported, so "
+                "billing.yaml declares none (a plan would unset it)",
+            )
+        return Imported(replace(state, key=key, default_price=price_key), notes)
 
     # -- comparison --------------------------------------------------------------------------
     def compare(self, context: PlanContext) -> KindPlan:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -29,7 +29,9 @@ from billing_sync.remote.pages import id_of
 from billing_sync.resources.base import (
     Existing,
     FieldSpec,
+    IdKeys,
     Ignore,
+    Imported,
     Kind,
     ListRead,
     Mutability,
@@ -42,6 +44,7 @@ from billing_sync.resources.base import (
     metadata_params,
     plain_specs,
     reachable,
+    slug,
 )
 from billing_sync.resources.customer import CUSTOMER
 from billing_sync.resources.price import PRICE, describe_price, monthly
@@ -211,6 +214,38 @@ class SubscriptionKind(Kind[SubscriptionState]):
 
     def ended(self, snapshot: Snapshot[SubscriptionState], key: str) -> SubscriptionState | None:
         return next((s for s in snapshot.others if s.key == key), None)
+
+    # -- import ------------------------------------------------------------------------------
+    import_option = "customers"
+
+    def import_key(self, state: SubscriptionState, ids: IdKeys) -> str:
+        """`<customer key>/<first item's price key>`: `acme/pro-monthly-usd`."""
+        customer = ids.get(CUSTOMER.name, {}).get(state.customer_id or "") or state.customer
+        prices = ids.get(PRICE.name, {})
+        first = next((prices[i.price_id or ""] for i in state.items if i.price_id in prices), None)
+        return sub_key(customer, slug(first, "subscription"))
+
+    def import_state(
+        self, state: SubscriptionState, key: str, ids: IdKeys
+    ) -> Imported[SubscriptionState]:
+        """Under its customer's key, items on the imported price keys. Left out whole when its
+        customer or one of its prices is not imported: declaring only some of its items would
+        make the plan remove the others."""
+        where = f"subscription {state.id}"
+        customer = ids.get(CUSTOMER.name, {}).get(state.customer_id or "")
+        if customer is None:
+            return Imported.skip(f"{where}: its customer {state.customer_id} is not imported")
+        prices = ids.get(PRICE.name, {})
+        missing = sorted({i.price_id or "?" for i in state.items if i.price_id not in prices})
+        if missing:
+            return Imported.skip(
+                f"{where} of customer {customer}: its price(s) {', '.join(missing)} are not "
+                "imported (archived ones need --include-archived); declared without them, the "
+                "plan would remove those items"
+            )
+        items = tuple(replace(i, price=prices[i.price_id or ""]) for i in state.items)
+        own = key.partition("/")[2]
+        return Imported(replace(state, key=sub_key(customer, own), customer=customer, items=items))
 
     # -- comparison --------------------------------------------------------------------------
     def compare(self, context: PlanContext) -> KindPlan:

@@ -300,8 +300,9 @@ def test_ids_status_and_import(emulator: EmulatorHandle, tmp_path: Path) -> None
     assert f"BILLING_SYNC_PRICE_PRO_MONTHLY={price['id']}" in env.splitlines()
     res = run_cli(emulator, "status", "-c", str(cfg), "--fail-on", "past_due,missing")
     assert res.returncode == 0 and "acme/main" in res.stdout and " active " in res.stdout
-    res = run_cli(emulator, "import")
-    assert res.returncode == 1 and "not implemented yet" in res.stderr
+    res = run_cli(emulator, "import", "--include-customers")  # managed objects keep their keys
+    assert res.returncode == 0, res.stderr
+    assert "  pro:  # pro\n" in res.stdout and "      main:  # sub_" in res.stdout
 
 
 KITCHEN = ROOT / "tests" / "fixtures" / "e2e"
