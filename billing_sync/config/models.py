@@ -288,6 +288,8 @@ class Price(Model):
     metadata: Metadata = Field(default_factory=dict)
     lookup_key: str | None = Field(default=None, min_length=1, max_length=200)
     active: bool = True
+    # Pins adoption to this existing price (one without a lookup key: `import` writes it).
+    stripe_id: str | None = Field(default=None, pattern=r"^price_[A-Za-z0-9]{1,250}$")
     ignore: PriceIgnore = Field(default_factory=PriceIgnore)
 
     def minor_amount(self) -> int | None:

@@ -80,6 +80,7 @@ class PriceState:
     id: str | None = None  # existing only
     product_id: str | None = None  # existing only
     created: int = 0  # existing only: which of several prices sharing a key is newest
+    pin: str | None = None  # desired only: `stripe_id:`, the existing price to adopt
 
 
 # Fields fixed at creation: any difference is a replace.
@@ -185,6 +186,8 @@ class PriceKind(Kind[PriceState]):
             doc["metadata"] = dict(state.metadata)
         if not state.active:
             doc["active"] = False
+        if state.pin:
+            doc["stripe_id"] = state.pin
         return ("products", state.product, "prices", state.key), doc
 
     # -- Stripe ------------------------------------------------------------------------------
@@ -268,8 +271,12 @@ class PriceKind(Kind[PriceState]):
                     f"{where}: its {cur} currency option has no whole unit_amount, which "
                     "billing.yaml cannot declare"
                 )
+        # Without a lookup key nothing else matches it: the id pins its adoption.
+        pin = None if state.lookup_key else state.id
         return Imported(
-            dataclasses.replace(state, key=key, product=product, lookup_key=state.lookup_key or key)
+            dataclasses.replace(
+                state, key=key, product=product, lookup_key=state.lookup_key or key, pin=pin
+            )
         )
 
     # -- comparison --------------------------------------------------------------------------
@@ -324,6 +331,7 @@ class _Index:
             if p.lookup_key:
                 self.lookup_holders[p.lookup_key].append(p)
         self.unmanaged_by_lookup_key = {p.lookup_key: p for p in snap.unmanaged if p.lookup_key}
+        self.unmanaged_by_id = {p.id: p for p in snap.unmanaged if p.id}
         self.keys_by_id = PRICE.keys_by_id(existing)
         self.by_id = PRICE.by_id(existing)
 
@@ -355,6 +363,8 @@ class _Index:
     def resolve(self, key: str, d: PriceState) -> Resolution:
         cur = self.current.get(key)
         holder = self.unmanaged_by_lookup_key.get(d.lookup_key or "")
+        if holder is None and d.pin is not None and cur is None:
+            holder = self.unmanaged_by_id.get(d.pin)
         if holder is not None:
             # Adoptable only while no managed price has the key and updates alone can reach it.
             if cur is None and self.reusable(holder, d):
@@ -754,6 +764,7 @@ def desired_price(key: str, product_key: str, price: Price) -> PriceState:
         lookup_key=price.lookup_key or key,
         tax_behavior=price.tax_behavior or "unspecified",
         active=price.active,
+        pin=price.stripe_id,
     )
 
 

@@ -3,6 +3,7 @@ under management by declaring it; nothing is created twice."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.helpers import EmulatorHandle, everything, run_cli, write_config
@@ -138,3 +139,40 @@ def test_ignore_keeps_another_writers_metadata_and_fields(
     assert customer["name"] == "Acme Inc" and customer["phone"] == "+15555550100"
     assert customer["metadata"]["firebaseRole"] == "admin"
     assert_no_changes(emulator, cfg)
+
+
+def test_import_then_plan_adopts_everything_and_creates_nothing(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """The adoption flow: import a hand-built account, plan (only adoptions), apply, in sync."""
+    ids = build_by_hand(emulator)
+    client = emulator.client()
+    # A price without a lookup key: only its id (written by import as stripe_id) can match it.
+    yearly = client.v1.prices.create(
+        {
+            "product": "pro",
+            "currency": "usd",
+            "unit_amount": 29000,
+            "recurring": {"interval": "year"},
+        }
+    )
+    client.v1.customers.create({"email": "ops@globex.example", "name": "Globex"})
+    out = tmp_path / "billing.yaml"
+    res = run_cli(emulator, "import", "--include-customers", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    assert f"stripe_id: {yearly.id}" in out.read_text()
+    writes = len(emulator.writes())
+    res = run_cli(emulator, "plan", "-c", str(out), "--format", "json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["conflicts"] == []
+    actions = {op["action"] for op in doc["operations"]}
+    assert actions <= {"adopt", "update"}, [op["id"] for op in doc["operations"]]
+    assert doc["summary"]["adopt"] == 6 and doc["summary"]["create"] == 0
+    apply_ok(emulator, out)
+    assert_no_changes(emulator, out)
+    assert run_cli(emulator, "drift", "-c", str(out)).returncode == 0
+    objs = everything(emulator)
+    assert len(objs["prices"]) == 2 and len(objs["customers"]) == 2
+    assert {s["id"] for s in objs["subscriptions"]} == {ids["sub"]}
+    assert len(emulator.writes()) > writes

@@ -358,6 +358,7 @@ def test_every_state_field_is_declared() -> None:
         "currency",
         "customer",
         "customer_id",
+        "pin",
     }
     for kind in KINDS:
         state = next(iter(kind.desired(load_text(FULL)).values()))
