@@ -102,6 +102,17 @@ class Ignore:
         return Ignore(self.metadata | set(metadata), self.fields | set(fields))
 
 
+def ignore_rules(common: Any, owners: Iterable[tuple[str, Any]]) -> dict[str, Ignore]:
+    """key -> Ignore, from a kind's `ignore:` and each object's own (config models with
+    `metadata` and `fields` lists); objects with no rule are left out."""
+    out: dict[str, Ignore] = {}
+    for key, own in owners:
+        rule = Ignore().merged((*common.metadata, *own.metadata), (*common.fields, *own.fields))
+        if rule:
+            out[key] = rule
+    return out
+
+
 @dataclass(frozen=True)
 class Desired:
     """billing.yaml as canonical state: kind name -> key -> state, the policies, and what

@@ -24,6 +24,7 @@ from billing_sync.resources.base import (
     adopt,
     create_changes,
     diff_fields,
+    ignore_rules,
     never_quiet,
     reachable,
     slug,
@@ -68,16 +69,9 @@ class CustomerKind(Kind[CustomerState]):
         }
 
     def ignored(self, config: BillingConfig) -> Mapping[str, Ignore]:
-        common = config.ignore.customers
-        return {
-            key: rule
-            for key, c in config.customers.items()
-            if (
-                rule := Ignore().merged(
-                    (*common.metadata, *c.ignore.metadata), (*common.fields, *c.ignore.fields)
-                )
-            )
-        }
+        return ignore_rules(
+            config.ignore.customers, ((k, c.ignore) for k, c in config.customers.items())
+        )
 
     def render(self, state: CustomerState) -> tuple[tuple[str, ...], dict[str, Any]]:
         doc: dict[str, Any] = {}

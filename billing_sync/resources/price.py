@@ -47,6 +47,7 @@ from billing_sync.resources.base import (
     Unset,
     create_changes,
     field_changes,
+    ignore_rules,
     is_key,
     metadata_params,
     reachable,
@@ -139,23 +140,16 @@ class PriceKind(Kind[PriceState]):
         }
 
     def ignored(self, config: BillingConfig) -> Mapping[str, Ignore]:
-        common = config.ignore.prices
-        return {
-            key: rule
-            for prod in config.products.values()
-            for key, p in prod.prices.items()
-            if (
-                rule := Ignore().merged(
-                    (*common.metadata, *p.ignore.metadata), (*common.fields, *p.ignore.fields)
-                )
-            )
-        }
+        return ignore_rules(
+            config.ignore.prices,
+            ((k, p.ignore) for prod in config.products.values() for k, p in prod.prices.items()),
+        )
 
     def render(self, state: PriceState) -> tuple[tuple[str, ...], dict[str, Any]]:
         doc: dict[str, Any] = {"currency": state.currency}
         if state.tiers:
             doc["tiers_mode"] = state.tiers_mode
-            doc["tiers"] = [_render_tier(t) for t in state.tiers]
+            doc["tiers"] = [_tier_param(t) for t in state.tiers]
         else:
             doc["unit_amount"] = state.unit_amount
         if state.recurring:
@@ -167,19 +161,8 @@ class PriceKind(Kind[PriceState]):
         if state.tax_behavior != "unspecified":
             doc["tax_behavior"] = state.tax_behavior
         if state.currency_options:
-            doc["currency_options"] = {
-                cur: (
-                    {"tiers": [_render_tier(t) for t in opt["tiers"]]}
-                    if opt.get("tiers")
-                    else {"unit_amount": opt["unit_amount"]}
-                )
-                | (
-                    {"tax_behavior": opt["tax_behavior"]}
-                    if opt.get("tax_behavior", "unspecified") != "unspecified"
-                    else {}
-                )
-                for cur, opt in state.currency_options.items()
-            }
+            # billing.yaml writes options as Stripe takes them.
+            doc["currency_options"] = _options_param(state.currency_options)
         if state.lookup_key != state.key:
             doc["lookup_key"] = state.lookup_key
         if state.metadata:
@@ -815,13 +798,6 @@ def normalise_price(obj: Mapping[str, Any], product_key: str) -> PriceState:
 
 
 def _tier_param(t: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"up_to": t["up_to"], "unit_amount": t["unit_amount"]}
-    if t["flat_amount"]:
-        out["flat_amount"] = t["flat_amount"]
-    return out
-
-
-def _render_tier(t: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"up_to": t["up_to"], "unit_amount": t["unit_amount"]}
     if t["flat_amount"]:
         out["flat_amount"] = t["flat_amount"]

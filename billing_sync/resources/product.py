@@ -40,6 +40,7 @@ from billing_sync.resources.base import (
     adopt,
     create_changes,
     diff_fields,
+    ignore_rules,
     plain_specs,
     reachable,
     slug,
@@ -111,16 +112,9 @@ class ProductKind(Kind[ProductState]):
         }
 
     def ignored(self, config: BillingConfig) -> Mapping[str, Ignore]:
-        common = config.ignore.products
-        return {
-            key: rule
-            for key, prod in config.products.items()
-            if (
-                rule := Ignore().merged(
-                    (*common.metadata, *prod.ignore.metadata), (*common.fields, *prod.ignore.fields)
-                )
-            )
-        }
+        return ignore_rules(
+            config.ignore.products, ((k, p.ignore) for k, p in config.products.items())
+        )
 
     def render(self, state: ProductState) -> tuple[tuple[str, ...], dict[str, Any]]:
         doc: dict[str, Any] = {"name": state.name}

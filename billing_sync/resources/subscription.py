@@ -41,6 +41,7 @@ from billing_sync.resources.base import (
     Unset,
     diff_fields,
     field_changes,
+    ignore_rules,
     metadata_params,
     plain_specs,
     reachable,
@@ -141,17 +142,14 @@ class SubscriptionKind(Kind[SubscriptionState]):
         return out
 
     def ignored(self, config: BillingConfig) -> Mapping[str, Ignore]:
-        common = config.ignore.subscriptions
-        return {
-            sub_key(ckey, skey): rule
-            for ckey, c in config.customers.items()
-            for skey, s in c.subscriptions.items()
-            if (
-                rule := Ignore().merged(
-                    (*common.metadata, *s.ignore.metadata), (*common.fields, *s.ignore.fields)
-                )
-            )
-        }
+        return ignore_rules(
+            config.ignore.subscriptions,
+            (
+                (sub_key(ckey, skey), s.ignore)
+                for ckey, c in config.customers.items()
+                for skey, s in c.subscriptions.items()
+            ),
+        )
 
     def render(self, state: SubscriptionState) -> tuple[tuple[str, ...], dict[str, Any]]:
         items = []
