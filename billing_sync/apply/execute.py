@@ -1,13 +1,14 @@
-"""Executes a Plan: dependency order (a ready heap), deterministic idempotency keys, bounded concurrency, rate limit, retries."""
+"""Executes a Plan: dependency order (a ready heap), deterministic idempotency keys, bounded concurrency, an adaptive rate limit, retries."""
 
 from __future__ import annotations
 
 import hashlib
 import heapq
 import json
+import math
+import os
 import secrets
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -20,44 +21,27 @@ from billing_sync.changes import REF_RE, Change
 from billing_sync.plan.plan import Plan
 from billing_sync.remote.client import Remote, describe_stripe_error, with_retries
 from billing_sync.remote.pages import request as request_
+from billing_sync.remote.ratelimit import (
+    DEFAULT_RATE_LIVE,
+    DEFAULT_RATE_TEST,
+    RateLimiter,
+    limited,
+)
 
 DEFAULT_PARALLELISM = 4
-# Below Stripe's limits (25/s test mode, 100/s live), leaving room for other clients of the account.
-DEFAULT_RATE_TEST = 20.0
-DEFAULT_RATE_LIVE = 80.0
+# The default write rate when --rate-limit is not given (else 20/s test mode, 80/s live).
+RATE_ENV = "BILLING_SYNC_RATE_LIMIT"
 
 
-class TokenBucket:
-    """Thread-safe token bucket: at most `rate` acquisitions per second, bursts up to `burst`."""
-
-    def __init__(
-        self,
-        rate: float,
-        burst: int | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        if rate <= 0:
-            raise ValueError("rate must be positive")
-        self.rate = rate
-        self.capacity = float(burst if burst is not None else max(1, int(rate)))
-        self.tokens = self.capacity
-        self.clock = clock
-        self.sleep = sleep
-        self.last = clock()
-        self.lock = threading.Lock()
-
-    def acquire(self) -> None:
-        while True:
-            with self.lock:
-                now = self.clock()
-                self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
-                self.last = now
-                if self.tokens >= 1 - 1e-9:  # tolerance: float sums of small waits
-                    self.tokens -= 1
-                    return
-                wait_for = max((1 - self.tokens) / self.rate, 0.001)
-            self.sleep(wait_for)
+def default_rate(livemode: bool) -> float:
+    """$BILLING_SYNC_RATE_LIMIT when set to a positive number, else Stripe's limit less a margin."""
+    try:
+        rate = float(os.environ.get(RATE_ENV, ""))
+    except ValueError:
+        rate = 0.0
+    if rate > 0 and math.isfinite(rate):
+        return rate
+    return DEFAULT_RATE_LIVE if livemode else DEFAULT_RATE_TEST
 
 
 def idempotency_key(
@@ -126,8 +110,10 @@ class Executor:
     ) -> None:
         self.remote = remote
         self.parallelism = max(1, parallelism)
-        rate = rate_limit or (DEFAULT_RATE_LIVE if remote.livemode else DEFAULT_RATE_TEST)
-        self.bucket = TokenBucket(rate)
+        rate = rate_limit or default_rate(remote.livemode)
+        # Paced from the first request, halved on a 429 and recovered (see remote/ratelimit.py);
+        # an infinite rate is no limit (benchmarks).
+        self.limiter = RateLimiter(rate if math.isfinite(rate) else None)
         self.progress = progress
         self.retry_attempts = retry_attempts
         self.ids: dict[str, str] = {}
@@ -158,8 +144,10 @@ class Executor:
         )
 
         def attempt() -> dict[str, Any]:
-            self.bucket.acquire()
-            return request_(self.remote, request.method, path, idempotency_key=key, **params)
+            return limited(  # type: ignore[no-any-return]
+                self.limiter,
+                lambda: request_(self.remote, request.method, path, idempotency_key=key, **params),
+            )
 
         return with_retries(attempt, attempts=self.retry_attempts)
 
