@@ -7,11 +7,11 @@ import heapq
 import json
 import math
 import os
+import queue
 import secrets
 import threading
-from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,52 +155,63 @@ class Executor:
         """Run every change once its dependencies are done, in plan order among the ready ones.
 
         A change whose dependency failed or was skipped is skipped, and so on down the graph.
-        Scheduling costs O(log n) per change (a heap of ready changes, counts of what each waits for).
+        Scheduling costs O(log n) per change: changes are numbered in plan order once, a heap
+        holds the ready ones, counters what each still waits for, and finished calls arrive on
+        a queue (no scan of the running ones).
         """
-        position = {c.id: n for n, c in enumerate(plan.changes)}
-        changes = {c.id: c for c in plan.changes}
-        deps = {
-            c.id: [d for d in plan.depends_on.get(c.id, ()) if d in position] for c in plan.changes
-        }
-        waiting = {cid: len(d) for cid, d in deps.items()}
-        dependents: dict[str, list[str]] = defaultdict(list)
-        for cid, ds in deps.items():
+        changes = plan.changes
+        ids = [c.id for c in changes]
+        index = {cid: n for n, cid in enumerate(ids)}
+        deps = [[index[d] for d in plan.depends_on.get(cid, ()) if d in index] for cid in ids]
+        waiting = [len(d) for d in deps]
+        dependents: list[list[int]] = [[] for _ in changes]
+        for n, ds in enumerate(deps):
             for d in ds:
-                dependents[d].append(cid)
-        ready = [(position[cid], cid) for cid, n in waiting.items() if n == 0]
-        heapq.heapify(ready)
-        results: dict[str, Result] = {}
+                dependents[d].append(n)
+        ready = [n for n, w in enumerate(waiting) if w == 0]  # ascending: already a heap
+        results: list[Result | None] = [None] * len(changes)
+        succeeded = [False] * len(changes)
         total = len(changes)
-        running: dict[Future[Result], str] = {}
+        finished = 0
+        running = 0
+        completed: queue.SimpleQueue[tuple[int, Future[Result]]] = queue.SimpleQueue()
 
-        def finish(cid: str, result: Result) -> None:
-            results[cid] = result
-            self._report(result.status, result, len(results), total)
-            for nxt in dependents[cid]:
+        def finish(n: int, result: Result) -> None:
+            nonlocal finished
+            results[n] = result
+            succeeded[n] = result.status == "done"
+            finished += 1
+            self._report(result.status, result, finished, total)
+            for nxt in dependents[n]:
                 waiting[nxt] -= 1
                 if waiting[nxt] == 0:
-                    heapq.heappush(ready, (position[nxt], nxt))
+                    heapq.heappush(ready, nxt)
 
         with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply") as pool:
             while ready or running:
-                while ready and len(running) < self.parallelism:
-                    _, cid = heapq.heappop(ready)
-                    change = changes[cid]
-                    failed = next((d for d in deps[cid] if results[d].status != "done"), None)
+                while ready and running < self.parallelism:
+                    n = heapq.heappop(ready)
+                    change = changes[n]
+                    failed = next((d for d in deps[n] if not succeeded[d]), None)
                     if failed is not None:
-                        finish(cid, Result(change, "skipped", f"skipped: {failed} did not succeed"))
+                        message = f"skipped: {ids[failed]} did not succeed"
+                        finish(n, Result(change, "skipped", message))
                         continue
-                    self._report("start", Result(change, "running"), len(results), total)
-                    running[pool.submit(self._call, change)] = cid
+                    if self.progress is not None:
+                        self._report("start", Result(change, "running"), finished, total)
+                    future = pool.submit(self._call, change)
+                    future.add_done_callback(lambda f, n=n: completed.put((n, f)))  # type: ignore[misc]
+                    running += 1
                 if not running:
                     continue
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                for fut in done:
-                    finish(running.pop(fut), fut.result())
-        for cid, change in changes.items():  # a cycle would leave changes behind: never drop them
-            if cid not in results:
-                results[cid] = Result(change, "skipped", "skipped: unresolved dependency")
-        return Report([results[c.id] for c in plan.changes])
+                n, future = completed.get()
+                running -= 1
+                finish(n, future.result())
+        out = []
+        for n, change in enumerate(changes):  # a cycle would leave changes behind: never drop them
+            result = results[n]
+            out.append(result or Result(change, "skipped", "skipped: unresolved dependency"))
+        return Report(out)
 
     def _report(self, event: str, result: Result | None, done: int, total: int) -> None:
         if self.progress is not None:
