@@ -34,8 +34,10 @@ lint: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m billing_sync.demo
 
+# The figures of issue 14 (about 10 minutes; JSON under benchmarks/results/).
+# BENCH_ARGS, e.g. --sizes 1000,10000 --only noop,scheduler (see python -m benchmarks.run -h).
 bench: $(STAMP)
-	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
 record: $(STAMP)
 	BILLING_SYNC_RECORD=1 $(PY) -m pytest -q -p no:xdist tests/integration/test_cassettes.py

@@ -138,6 +138,9 @@ def cli_env(
     if emulator is not None:
         full["STRIPE_API_KEY"] = api_key or emulator.api_key
         full["STRIPE_API_BASE"] = api_base or emulator.url
+        # Applies are paced from their first write (20/s by default in test mode): tests that
+        # are not about the rate limit run at 1,000/s (tests/integration/test_rate_limit.py is).
+        full["BILLING_SYNC_RATE_LIMIT"] = "1000"
     full.update(env or {})
     return full
 

@@ -1,16 +1,17 @@
-"""Executes a Plan: dependency order (a ready heap), deterministic idempotency keys, bounded concurrency, rate limit, retries."""
+"""Executes a Plan: dependency order (a ready heap), deterministic idempotency keys, bounded concurrency, an adaptive rate limit, retries."""
 
 from __future__ import annotations
 
 import hashlib
 import heapq
 import json
+import math
+import os
+import queue
 import secrets
 import threading
-import time
-from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,44 +21,27 @@ from billing_sync.changes import REF_RE, Change
 from billing_sync.plan.plan import Plan
 from billing_sync.remote.client import Remote, describe_stripe_error, with_retries
 from billing_sync.remote.pages import request as request_
+from billing_sync.remote.ratelimit import (
+    DEFAULT_RATE_LIVE,
+    DEFAULT_RATE_TEST,
+    RateLimiter,
+    limited,
+)
 
 DEFAULT_PARALLELISM = 4
-# Below Stripe's limits (25/s test mode, 100/s live), leaving room for other clients of the account.
-DEFAULT_RATE_TEST = 20.0
-DEFAULT_RATE_LIVE = 80.0
+# The default write rate when --rate-limit is not given (else 20/s test mode, 80/s live).
+RATE_ENV = "BILLING_SYNC_RATE_LIMIT"
 
 
-class TokenBucket:
-    """Thread-safe token bucket: at most `rate` acquisitions per second, bursts up to `burst`."""
-
-    def __init__(
-        self,
-        rate: float,
-        burst: int | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        if rate <= 0:
-            raise ValueError("rate must be positive")
-        self.rate = rate
-        self.capacity = float(burst if burst is not None else max(1, int(rate)))
-        self.tokens = self.capacity
-        self.clock = clock
-        self.sleep = sleep
-        self.last = clock()
-        self.lock = threading.Lock()
-
-    def acquire(self) -> None:
-        while True:
-            with self.lock:
-                now = self.clock()
-                self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
-                self.last = now
-                if self.tokens >= 1 - 1e-9:  # tolerance: float sums of small waits
-                    self.tokens -= 1
-                    return
-                wait_for = max((1 - self.tokens) / self.rate, 0.001)
-            self.sleep(wait_for)
+def default_rate(livemode: bool) -> float:
+    """$BILLING_SYNC_RATE_LIMIT when set to a positive number, else Stripe's limit less a margin."""
+    try:
+        rate = float(os.environ.get(RATE_ENV, ""))
+    except ValueError:
+        rate = 0.0
+    if rate > 0 and math.isfinite(rate):
+        return rate
+    return DEFAULT_RATE_LIVE if livemode else DEFAULT_RATE_TEST
 
 
 def idempotency_key(
@@ -126,8 +110,10 @@ class Executor:
     ) -> None:
         self.remote = remote
         self.parallelism = max(1, parallelism)
-        rate = rate_limit or (DEFAULT_RATE_LIVE if remote.livemode else DEFAULT_RATE_TEST)
-        self.bucket = TokenBucket(rate)
+        rate = rate_limit or default_rate(remote.livemode)
+        # Paced from the first request, halved on a 429 and recovered (see remote/ratelimit.py);
+        # an infinite rate is no limit (benchmarks).
+        self.limiter = RateLimiter(rate if math.isfinite(rate) else None)
         self.progress = progress
         self.retry_attempts = retry_attempts
         self.ids: dict[str, str] = {}
@@ -158,8 +144,10 @@ class Executor:
         )
 
         def attempt() -> dict[str, Any]:
-            self.bucket.acquire()
-            return request_(self.remote, request.method, path, idempotency_key=key, **params)
+            return limited(  # type: ignore[no-any-return]
+                self.limiter,
+                lambda: request_(self.remote, request.method, path, idempotency_key=key, **params),
+            )
 
         return with_retries(attempt, attempts=self.retry_attempts)
 
@@ -167,52 +155,63 @@ class Executor:
         """Run every change once its dependencies are done, in plan order among the ready ones.
 
         A change whose dependency failed or was skipped is skipped, and so on down the graph.
-        Scheduling costs O(log n) per change (a heap of ready changes, counts of what each waits for).
+        Scheduling costs O(log n) per change: changes are numbered in plan order once, a heap
+        holds the ready ones, counters what each still waits for, and finished calls arrive on
+        a queue (no scan of the running ones).
         """
-        position = {c.id: n for n, c in enumerate(plan.changes)}
-        changes = {c.id: c for c in plan.changes}
-        deps = {
-            c.id: [d for d in plan.depends_on.get(c.id, ()) if d in position] for c in plan.changes
-        }
-        waiting = {cid: len(d) for cid, d in deps.items()}
-        dependents: dict[str, list[str]] = defaultdict(list)
-        for cid, ds in deps.items():
+        changes = plan.changes
+        ids = [c.id for c in changes]
+        index = {cid: n for n, cid in enumerate(ids)}
+        deps = [[index[d] for d in plan.depends_on.get(cid, ()) if d in index] for cid in ids]
+        waiting = [len(d) for d in deps]
+        dependents: list[list[int]] = [[] for _ in changes]
+        for n, ds in enumerate(deps):
             for d in ds:
-                dependents[d].append(cid)
-        ready = [(position[cid], cid) for cid, n in waiting.items() if n == 0]
-        heapq.heapify(ready)
-        results: dict[str, Result] = {}
+                dependents[d].append(n)
+        ready = [n for n, w in enumerate(waiting) if w == 0]  # ascending: already a heap
+        results: list[Result | None] = [None] * len(changes)
+        succeeded = [False] * len(changes)
         total = len(changes)
-        running: dict[Future[Result], str] = {}
+        finished = 0
+        running = 0
+        completed: queue.SimpleQueue[tuple[int, Future[Result]]] = queue.SimpleQueue()
 
-        def finish(cid: str, result: Result) -> None:
-            results[cid] = result
-            self._report(result.status, result, len(results), total)
-            for nxt in dependents[cid]:
+        def finish(n: int, result: Result) -> None:
+            nonlocal finished
+            results[n] = result
+            succeeded[n] = result.status == "done"
+            finished += 1
+            self._report(result.status, result, finished, total)
+            for nxt in dependents[n]:
                 waiting[nxt] -= 1
                 if waiting[nxt] == 0:
-                    heapq.heappush(ready, (position[nxt], nxt))
+                    heapq.heappush(ready, nxt)
 
         with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply") as pool:
             while ready or running:
-                while ready and len(running) < self.parallelism:
-                    _, cid = heapq.heappop(ready)
-                    change = changes[cid]
-                    failed = next((d for d in deps[cid] if results[d].status != "done"), None)
+                while ready and running < self.parallelism:
+                    n = heapq.heappop(ready)
+                    change = changes[n]
+                    failed = next((d for d in deps[n] if not succeeded[d]), None)
                     if failed is not None:
-                        finish(cid, Result(change, "skipped", f"skipped: {failed} did not succeed"))
+                        message = f"skipped: {ids[failed]} did not succeed"
+                        finish(n, Result(change, "skipped", message))
                         continue
-                    self._report("start", Result(change, "running"), len(results), total)
-                    running[pool.submit(self._call, change)] = cid
+                    if self.progress is not None:
+                        self._report("start", Result(change, "running"), finished, total)
+                    future = pool.submit(self._call, change)
+                    future.add_done_callback(lambda f, n=n: completed.put((n, f)))  # type: ignore[misc]
+                    running += 1
                 if not running:
                     continue
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                for fut in done:
-                    finish(running.pop(fut), fut.result())
-        for cid, change in changes.items():  # a cycle would leave changes behind: never drop them
-            if cid not in results:
-                results[cid] = Result(change, "skipped", "skipped: unresolved dependency")
-        return Report([results[c.id] for c in plan.changes])
+                n, future = completed.get()
+                running -= 1
+                finish(n, future.result())
+        out = []
+        for n, change in enumerate(changes):  # a cycle would leave changes behind: never drop them
+            result = results[n]
+            out.append(result or Result(change, "skipped", "skipped: unresolved dependency"))
+        return Report(out)
 
     def _report(self, event: str, result: Result | None, done: int, total: int) -> None:
         if self.progress is not None:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import stripe
 
 from billing_sync.errors import LiveModeError, StripeApiError, UsageError
+from billing_sync.remote.ratelimit import header, retry_after
 
 # The API version the emulator and every test run against; stripe 16.1.0 pins the same one.
 API_VERSION = "2026-10-28.endive"
@@ -148,10 +149,14 @@ def describe_stripe_error(err: stripe.StripeError, api_base: str | None = None) 
 
 
 def is_retryable(err: BaseException) -> bool:
-    """429 (rate limit or lock timeout), 409, 5xx and connection errors are worth retrying."""
+    """429 (rate limit or lock timeout), 409, 5xx and connection errors are worth retrying,
+    unless Stripe says otherwise: `Stripe-Should-Retry: false` never retries, `true` always does."""
     if isinstance(err, stripe.APIConnectionError):
         return True
     if isinstance(err, stripe.StripeError):
+        hint = header(getattr(err, "headers", None), "Stripe-Should-Retry")
+        if hint is not None and hint.lower() in ("true", "false"):
+            return hint.lower() == "true"
         status = err.http_status or 0
         return status in (409, 429) or status >= 500
     return False
@@ -165,7 +170,8 @@ def with_retries(
     max_delay: float = 4.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
-    """Call fn, retrying retryable Stripe errors with exponential backoff and full jitter.
+    """Call fn, retrying retryable Stripe errors with exponential backoff and full jitter, and
+    never sooner than a `Retry-After` header asks.
 
     Safe for writes only when fn sends the same idempotency key on every attempt.
     """
@@ -176,7 +182,7 @@ def with_retries(
             if attempt == attempts or not is_retryable(err):
                 raise
             delay = min(max_delay, base_delay * 2 ** (attempt - 1))
-            sleep(random.uniform(delay / 2, delay))
+            sleep(max(random.uniform(delay / 2, delay), retry_after(err) or 0.0))
     raise AssertionError("unreachable")
 
 

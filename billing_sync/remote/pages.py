@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from billing_sync.remote.client import Remote, with_retries, wrap_errors
+from billing_sync.remote.ratelimit import RateLimiter, limited
 
 PAGE = 100
 
@@ -17,9 +18,14 @@ def request(remote: Remote, method: str, path: str, **params: Any) -> dict[str, 
     return data
 
 
-def list_all(remote: Remote, path: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every object of a list endpoint, page by page (`starting_after`), each page retried on
-    429/409/5xx and its error turned into one clear line.
+def list_pages(
+    remote: Remote,
+    path: str,
+    params: Mapping[str, Any],
+    limiter: RateLimiter | None = None,
+) -> Iterator[list[dict[str, Any]]]:
+    """Every page of a list endpoint (`starting_after`), each retried on 429/409/5xx (paced by
+    `limiter` when given) and its error turned into one clear line.
 
     Pages hold 100 objects unless `params` asks for a smaller `limit` (a caller that needs
     only the first few objects).
@@ -30,14 +36,28 @@ def list_all(remote: Remote, path: str, params: Mapping[str, Any]) -> Iterator[d
         if cursor:
             page_params["starting_after"] = cursor
         page = wrap_errors(
-            lambda p=page_params: with_retries(lambda: request(remote, "get", path, **p)),  # type: ignore[misc]
+            lambda p=page_params: with_retries(  # type: ignore[misc]
+                lambda: limited(limiter, lambda: request(remote, "get", path, **p))
+            ),
             remote.api_base,
         )
-        data = page.get("data") or []
-        yield from data
+        data: list[dict[str, Any]] = page.get("data") or []
+        if data:
+            yield data
         if not page.get("has_more") or not data:
             return
         cursor = data[-1]["id"]
+
+
+def list_all(
+    remote: Remote,
+    path: str,
+    params: Mapping[str, Any],
+    limiter: RateLimiter | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Every object of a list endpoint, page by page (see `list_pages`)."""
+    for page in list_pages(remote, path, params, limiter):
+        yield from page
 
 
 def id_of(value: Any) -> str | None:

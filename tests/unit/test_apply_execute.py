@@ -1,41 +1,12 @@
-"""Tests for billing_sync.apply.execute: rate limiting, idempotency keys, placeholder resolution."""
+"""Tests for billing_sync.apply.execute: idempotency keys, placeholder resolution (rate limiting:
+test_remote_ratelimit.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from billing_sync.apply.execute import TokenBucket, idempotency_key, resolve
+from billing_sync.apply.execute import idempotency_key, resolve
 from billing_sync.changes import Change, Create, Request, Update
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
-def test_token_bucket_allows_a_burst_then_paces_to_the_rate() -> None:
-    clock = FakeClock()
-    bucket = TokenBucket(10, burst=5, clock=clock.time, sleep=clock.sleep)
-    for _ in range(5):
-        bucket.acquire()
-    assert clock.now == 0.0  # the burst is free
-    for _ in range(20):
-        bucket.acquire()
-    # 20 more at 10/s take two seconds of (fake) waiting.
-    assert clock.now == pytest.approx(2.0, abs=0.01)
-
-
-def test_token_bucket_rejects_a_zero_rate() -> None:
-    with pytest.raises(ValueError):
-        TokenBucket(0)
 
 
 def op(produces: str | None, params: dict[str, object]) -> Change:
@@ -70,3 +41,15 @@ def test_resolve_fills_placeholders_deeply() -> None:
     assert resolve("/v1/prices/${price:pro}", ids) == "/v1/prices/price_1"
     with pytest.raises(KeyError):
         resolve("${price:missing}", ids)
+
+
+def test_default_rate_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from billing_sync.apply.execute import RATE_ENV, default_rate
+
+    monkeypatch.delenv(RATE_ENV, raising=False)
+    assert (default_rate(False), default_rate(True)) == (20.0, 80.0)
+    monkeypatch.setenv(RATE_ENV, "55")
+    assert default_rate(False) == 55.0
+    for bad in ("0", "-3", "fast", "inf", "nan"):
+        monkeypatch.setenv(RATE_ENV, bad)
+        assert default_rate(False) == 20.0

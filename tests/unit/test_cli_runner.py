@@ -77,7 +77,11 @@ def test_the_call_sees_its_env_cwd_and_streams_and_they_are_restored(
     res = run_cli(FAKE, "plan", "-c", "x.yaml", cwd=tmp_path, env={"EXTRA": "1"})
     assert seen == {
         "argv": ["plan", "-c", "x.yaml"],
-        "env": {"STRIPE_API_KEY": FAKE.api_key, "STRIPE_API_BASE": FAKE.url},
+        "env": {
+            "STRIPE_API_KEY": FAKE.api_key,
+            "STRIPE_API_BASE": FAKE.url,
+            "BILLING_SYNC_RATE_LIMIT": "1000",
+        },
         "cwd": str(tmp_path),
         "stdin_tty": False,
         "stdin": "",

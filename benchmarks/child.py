@@ -1,0 +1,120 @@
+"""One measured run in its own process (so CPU and peak memory are the process's own): prints
+one JSON line. Run by benchmarks/run.py through `python -m benchmarks.child MODE ...`.
+
+- `plan URL CONFIG [CONCURRENCY]`: the no-op plan as `billing-sync plan` makes it, phase by phase.
+- `per-object URL THREADS`: the same account read one GET per object (the Terraform providers'
+  pattern: list nothing, GET each object in state), with THREADS at once (Terraform's default
+  -parallelism is 10). The ids come from a list read made first, not counted.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from billing_sync.demo import DEMO_KEY
+
+
+def plan_run(url: str, config: str, concurrency: int) -> dict[str, Any]:
+    from billing_sync.plan.plan import Provenance
+    from billing_sync.plan.planner import Source, plan
+    from billing_sync.plan.provenance import config_hash
+    from billing_sync.remote.client import connect
+    from billing_sync.resources.read import desired_state, read_account
+
+    phases: dict[str, dict[str, float]] = {}
+    wall0 = time.perf_counter()
+
+    def timed(name: str, fn: Any) -> Any:
+        wall, cpu = time.perf_counter(), time.process_time()
+        out = fn()
+        phases[name] = {
+            "wall_s": round(time.perf_counter() - wall, 3),
+            "cpu_s": round(time.process_time() - cpu, 3),
+        }
+        return out
+
+    source = timed("config_load", lambda: Source.read(config))
+    remote = connect(DEMO_KEY, url)
+    existing = timed("read", lambda: read_account(remote, concurrency=concurrency))
+    desired = timed("desired", lambda: desired_state(source.config))
+
+    def diff() -> Any:
+        return plan(
+            desired,
+            existing,
+            provenance=Provenance(
+                config_file=config,
+                config_hash=config_hash(source.data),
+                remote_fingerprint=existing.fingerprint(),
+                account=remote.account_fingerprint,
+            ),
+        )
+
+    result = timed("plan", diff)
+    return {
+        "requests": remote.http.total,
+        "changes": len(result.changes),
+        "managed": result.managed_count,
+        "wall_s": round(time.perf_counter() - wall0, 3),
+        "phases": phases,
+    }
+
+
+def per_object_run(url: str, threads: int) -> dict[str, Any]:
+    from billing_sync.remote.client import connect
+    from billing_sync.remote.pages import list_all, request
+
+    lister = connect(DEMO_KEY, url)
+    paths = []
+    for path, params in (
+        ("/v1/products", {}),
+        ("/v1/prices", {"active": "true"}),
+        ("/v1/customers", {}),
+        ("/v1/subscriptions", {"status": "all"}),
+    ):
+        paths += [f"{path}/{obj['id']}" for obj in list_all(lister, path, params)]
+    remote = connect(DEMO_KEY, url)
+    wall, cpu = time.perf_counter(), time.process_time()
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in pool.map(lambda p: request(remote, "get", p), paths, chunksize=64):
+            pass
+    return {
+        "requests": remote.http.total,
+        "objects": len(paths),
+        "wall_s": round(time.perf_counter() - wall, 3),
+        "cpu_s": round(time.process_time() - cpu, 3),
+    }
+
+
+def peak_rss_mb() -> float | None:
+    """This process's peak resident memory (VmHWM). Not the rusage of the child seen by its
+    parent: Linux carries the parent's peak across fork and exec into ru_maxrss."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            lines = status.read().splitlines()
+        for line in lines:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
+def main(argv: list[str]) -> None:
+    mode = argv[0]
+    if mode == "plan":
+        out = plan_run(argv[1], argv[2], int(argv[3]) if len(argv) > 3 else 4)
+    elif mode == "per-object":
+        out = per_object_run(argv[1], int(argv[2]))
+    else:
+        raise SystemExit(f"unknown mode {mode}")
+    out["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
