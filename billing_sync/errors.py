@@ -52,7 +52,3 @@ class UnsafePlanError(BillingSyncError):
 
 class StalePlanError(BillingSyncError):
     """A saved plan no longer matches billing.yaml or the account it was made from."""
-
-
-class NotImplementedFeatureError(BillingSyncError):
-    """A feature that is declared in the CLI but not built yet."""
