@@ -144,8 +144,9 @@ class RateLimiter:
             # A constant additive increase (as TCP's): half the highest accepted rate per
             # `recovery` seconds, up to the limit. (A step that followed the current rate would
             # shrink with each halving and collapse the pace under random 429s.)
-            # With no limit, probe above the highest accepted rate: nothing else would raise it.
-            ceiling = min(self.limit, self.peak) if self.limit is not None else 2 * self.peak
+            # Probe above the highest accepted rate (up to the limit): nothing else would raise
+            # it when the first 429 came early, or at random.
+            ceiling = min(self.limit or math.inf, 2 * self.peak)
             self.step = max(MIN_RATE, ceiling / 2) / self.recovery
             self.last_decrease = now
             self.decreases += 1
