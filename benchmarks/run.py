@@ -101,6 +101,7 @@ def bench_noop(url: str, n: int, tmp: Path, per_object_max: int) -> dict[str, An
     config.write_text(config_text(shape), encoding="utf-8")
     size = config.stat().st_size
     env = {MAX_CONFIG_ENV: str(max(size + 1, 8 * 1024 * 1024))}
+    os.environ.update(env)  # this process builds the account from the same file
     out: dict[str, Any] = {
         "managed_objects": shape.managed,
         "config_bytes": size,

@@ -10,14 +10,14 @@ and asks clients to back off exponentially on 429s.
   any one-second window holds at most `rate` requests (a full bucket at start would allow twice
   that in the first second).
 - Multiplicative decrease, additive increase (as TCP does): a 429 `rate_limit` halves the pace
-  (from the lower of the current pace and the rate actually achieved over the last second), at
+  (from the lower of the current pace and the rate Stripe accepted over the last second), at
   most once per one-second window (429s of requests sent before the last halving, or within a
-  second of it, do not halve it again); the pace then grows back linearly to the limit over
-  `recovery` seconds.
+  second of it, do not halve it again); the pace then grows back linearly, by half the highest
+  accepted rate every `recovery` seconds (1), up to the limit.
 - A `Retry-After` hint (seconds) pauses every request until then.
-- With no limit (`rate=None`), requests are not paced until a 429 arrives; the pace then starts
-  from half the rate achieved and recovers as above (used for reads, which Stripe limits but
-  billing-sync has no configured rate for).
+- With no limit (`rate=None`), requests are not paced until a 429 arrives, then as above,
+  growing by the highest accepted rate per `recovery` seconds, with no ceiling (used for reads,
+  which Stripe limits but billing-sync has no configured rate for).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import stripe
 DEFAULT_RATE_TEST = 20.0
 DEFAULT_RATE_LIVE = 80.0
 MIN_RATE = 1.0
-RECOVERY_SECONDS = 2.0
+RECOVERY_SECONDS = 1.0
 # Stripe counts requests per second: after a halving, the 429s of the same one-second window say
 # nothing new, so the pace is halved at most once per window (TCP: once per round trip).
 WINDOW = 1.0
@@ -99,7 +99,8 @@ class RateLimiter:
         self.updated = now
         self.last_decrease = -math.inf
         self.step = 0.0  # pace regained per second after a decrease
-        self.recent: deque[float] = deque()
+        self.accepted: deque[float] = deque()  # when recent requests succeeded
+        self.peak = 0.0  # the highest rate accepted over a second, seen at a 429
         self.decreases = 0
         self.lock = threading.Lock()
 
@@ -111,12 +112,17 @@ class RateLimiter:
             slot = max(now, self.next_slot, self.paused_until)
             if math.isfinite(self.pace):
                 self.next_slot = slot + 1.0 / self.pace + SPACING_MARGIN
-            self.recent.append(slot)
-            while self.recent and self.recent[0] <= slot - 1.0:
-                self.recent.popleft()
         if slot > now:
             self.sleep(slot - now)
         return slot
+
+    def succeeded(self) -> None:
+        """A request paced by this limiter was accepted (not refused with a 429)."""
+        with self.lock:
+            now = self.clock()
+            self.accepted.append(now)
+            while self.accepted and self.accepted[0] <= now - WINDOW:
+                self.accepted.popleft()
 
     def throttled(self, ticket: float, wait: float | None = None) -> None:
         """A request sent at `ticket` got a 429 rate_limit: halve the pace (once per reduction)
@@ -128,11 +134,20 @@ class RateLimiter:
                 self.paused_until = max(self.paused_until, now + wait)
             if ticket <= self.last_decrease or now - self.last_decrease < WINDOW:
                 return
-            achieved = float(sum(1 for t in self.recent if t > now - 1.0)) or MIN_RATE
-            base = min(self.pace, achieved)
-            self.pace = max(MIN_RATE, base / 2)
-            ceiling = self.limit if self.limit is not None else base
-            self.step = max(MIN_RATE, ceiling - self.pace) / self.recovery
+            # What Stripe accepted over the last second (its limits are per second): what the
+            # account allows, where the rate sent includes the refused requests.
+            while self.accepted and self.accepted[0] <= now - WINDOW:
+                self.accepted.popleft()
+            achieved = max(MIN_RATE, float(len(self.accepted)))
+            self.peak = max(self.peak, achieved)
+            self.pace = max(MIN_RATE, min(self.pace, achieved) / 2)
+            # A constant additive increase (as TCP's): half the highest accepted rate per
+            # `recovery` seconds, up to the limit. (A step that followed the current rate would
+            # shrink with each halving and collapse the pace under random 429s.)
+            # Probe above the highest accepted rate (up to the limit): nothing else would raise
+            # it when the first 429 came early, or at random.
+            ceiling = min(self.limit or math.inf, 2 * self.peak)
+            self.step = max(MIN_RATE, ceiling / 2) / self.recovery
             self.last_decrease = now
             self.decreases += 1
             self.next_slot = max(self.next_slot, now + 1.0 / self.pace)
@@ -151,8 +166,12 @@ def limited(limiter: RateLimiter | None, fn: Callable[[], Any]) -> Any:
         return fn()
     ticket = limiter.acquire()
     try:
-        return fn()
+        result = fn()
     except stripe.StripeError as err:
         if is_rate_limited(err):
             limiter.throttled(ticket, retry_after(err))
+        else:
+            limiter.succeeded()  # not refused for its rate
         raise
+    limiter.succeeded()
+    return result

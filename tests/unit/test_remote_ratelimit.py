@@ -30,6 +30,13 @@ def limiter(rate: float | None, clock: FakeClock, **kw: Any) -> RateLimiter:
     return RateLimiter(rate, clock=clock.time, sleep=clock.sleep, **kw)
 
 
+def send(bucket: RateLimiter) -> float:
+    """One request that Stripe accepts."""
+    ticket = bucket.acquire()
+    bucket.succeeded()
+    return ticket
+
+
 def most_in_one_second(times: list[float]) -> int:
     return max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
 
@@ -49,8 +56,8 @@ def test_paced_from_the_first_request_never_above_the_limit() -> None:
 
 def test_a_429_halves_the_pace_once_then_it_recovers_to_the_limit() -> None:
     clock = FakeClock()
-    bucket = limiter(20, clock, recovery=2.0)
-    tickets = [bucket.acquire() for _ in range(40)]
+    bucket = limiter(20, clock)
+    tickets = [send(bucket) for _ in range(40)]
     bucket.throttled(tickets[-1])
     assert bucket.pace == pytest.approx(10)
     # 429s of requests sent before the halving do not halve again.
@@ -64,18 +71,18 @@ def test_a_429_halves_the_pace_once_then_it_recovers_to_the_limit() -> None:
     clock.now += 1.0
     bucket.throttled(bucket.acquire())
     assert bucket.decreases == 2
-    assert bucket.pace == 1  # half of what was achieved in that second (one request)
-    clock.now += 10
+    assert bucket.pace == 1  # nothing accepted in that second: the floor of 1/s
+    clock.now += 60  # recovers by half the accepted rate (here the floor, 1/s) per second
     bucket.acquire()
     assert bucket.pace == 20  # recovered, never above the limit
 
 
-def test_decrease_starts_from_the_rate_actually_achieved() -> None:
+def test_decrease_starts_from_the_rate_stripe_accepted() -> None:
     clock = FakeClock()
     bucket = limiter(100, clock)
     ticket = 0.0
     for _ in range(8):  # 8 requests in the last second, far below the limit of 100
-        ticket = bucket.acquire()
+        ticket = send(bucket)
         clock.now += 0.125
     bucket.throttled(ticket)
     assert bucket.pace == pytest.approx(3.5)  # 7 sent in the last second
@@ -92,10 +99,13 @@ def test_retry_after_pauses_every_request() -> None:
 def test_no_limit_is_unpaced_until_a_429() -> None:
     clock = FakeClock()
     bucket = limiter(None, clock)
-    slots = [bucket.acquire() for _ in range(100)]
-    assert clock.now == 0.0 and clock.slept == []
+    slots = []
+    for _ in range(100):
+        slots.append(send(bucket))
+        clock.now += 0.01
+    assert clock.slept == []
     bucket.throttled(slots[-1])
-    assert bucket.pace == pytest.approx(50)  # half of the 100 achieved in the last second
+    assert bucket.pace == pytest.approx(49.5)  # half of the 99 sent in the last second
     after = [bucket.acquire() for _ in range(5)]
     assert after[1] - after[0] >= 1 / 50 - 1e-9
 
