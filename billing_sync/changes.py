@@ -205,6 +205,14 @@ class Cancel(Change):
 
 
 @dataclass(frozen=True)
+class Delete(Change):
+    """Deletes an object Stripe lets go for good (a coupon: discounts already applied keep working)."""
+
+    action: ClassVar[str] = "delete"
+    symbol: ClassVar[str] = "-"
+
+
+@dataclass(frozen=True)
 class Adopt(Change):
     """Takes an existing, unmanaged object under management: stamps the ownership metadata
     (and updates what billing.yaml declares differently) instead of creating a duplicate."""
@@ -221,6 +229,7 @@ CHANGE_TYPES: tuple[type[Change], ...] = (
     Reactivate,
     Archive,
     Cancel,
+    Delete,
 )
 ACTIONS: tuple[str, ...] = tuple(t.action for t in CHANGE_TYPES)
 

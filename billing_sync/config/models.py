@@ -8,6 +8,7 @@ currency per subscription, ...) live in `billing_sync.config.checks` and are run
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
@@ -327,12 +328,171 @@ class Product(Model):
     prices: dict[Key, Price] = Field(default_factory=dict)
 
 
+# -- coupons, promotion codes, tax rates -------------------------------------------------------
+#: `percent_off` and tax `percentage`: a decimal number of percent, written as a number or a
+#: quoted string, kept exactly (Stripe takes and returns a float; billing-sync compares the
+#: decimal text).
+_PERCENT_RE = re.compile(r"[0-9]{1,3}(\.[0-9]{1,4})?\Z")
+
+
+def _check_percent(value: str) -> str:
+    text = value.strip()
+    if not _PERCENT_RE.match(text):
+        raise ValueError(
+            f"{value!r} is not a percentage: write a number such as 20 or 7.5 (at most 4 decimals)"
+        )
+    number = float(text)
+    if not 0 < number <= 100:
+        raise ValueError(f"must be greater than 0 and at most 100, got {text}")
+    return text
+
+
+def _timestamp(value: Any) -> Any:
+    """A moment: a YAML timestamp with a time (2026-12-31T23:59:59Z), the same as a quoted
+    ISO 8601 string, or Unix seconds. A bare date is refused: which time of that day is meant?"""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a moment: write 2026-12-31T23:59:59Z or Unix seconds"
+            ) from None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:  # YAML: a timestamp without a zone is UTC
+            value = value.replace(tzinfo=dt.UTC)
+        return int(value.timestamp())
+    if isinstance(value, dt.date):
+        raise ValueError(
+            f"{value.isoformat()} is a date without a time: write {value.isoformat()}T23:59:59Z "
+            "(or the time you mean, with its zone)"
+        )
+    return value
+
+
+Percent = Annotated[str, BeforeValidator(_amount_text), AfterValidator(_check_percent)]
+#: Unix seconds (after 2001-09-09, before 2100): the parsed forms of `_timestamp`.
+Timestamp = Annotated[int, BeforeValidator(_timestamp), Field(ge=1_000_000_000, le=4_102_444_800)]
+#: Stripe's coupon ids and promotion codes: letters and digits (codes), plus '-' and '_' (ids).
+COUPON_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+PROMOTION_CODE_PATTERN = r"^[A-Za-z0-9]{1,500}$"
+#: Subscription.default_tax_rates: billing-sync's cap (Stripe documents none in its types).
+MAX_TAX_RATES = 10
+TaxType = Literal[
+    "admissions_tax",
+    "amusement_tax",
+    "attendance_tax",
+    "communications_tax",
+    "digital_excise_tax",
+    "entertainment_tax",
+    "get_fund",
+    "gross_receipts_tax",
+    "gst",
+    "hospitality_tax",
+    "hst",
+    "igst",
+    "jct",
+    "lease_tax",
+    "luxury_tax",
+    "mass_transit_parking_tax",
+    "nhil",
+    "parking_tax",
+    "pst",
+    "qst",
+    "resort_tax",
+    "retail_delivery_fee",
+    "rst",
+    "sales_tax",
+    "service_tax",
+    "tourism_tax",
+    "utility_users_tax",
+    "vat",
+]
+
+
+class CouponCurrencyOption(Model):
+    """An amount-off coupon's amount in another currency (minor units)."""
+
+    amount_off: int = Field(ge=1, le=MAX_AMOUNT)
+
+
+class CouponAppliesTo(Model):
+    """The declared products (by key) the coupon discounts; all products when absent."""
+
+    products: list[str] = Field(min_length=1)
+
+
+class Coupon(Model):
+    """A coupon: `percent_off`, or `amount_off` in `currency`; its key is its Stripe id unless
+    `id` is given. Only name, metadata and currency_options change in place."""
+
+    id: Annotated[str, Field(pattern=COUPON_ID_PATTERN)] | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=40)
+    percent_off: Percent | None = None
+    amount_off: int | None = Field(default=None, ge=1, le=MAX_AMOUNT)
+    currency: Currency | None = None
+    currency_options: dict[Currency, CouponCurrencyOption] = Field(default_factory=dict)
+    duration: Literal["once", "repeating", "forever"] = "once"
+    duration_in_months: int | None = Field(default=None, ge=1, le=120)
+    max_redemptions: int | None = Field(default=None, ge=1)
+    redeem_by: Timestamp | None = None
+    applies_to: CouponAppliesTo | None = None
+    metadata: Metadata = Field(default_factory=dict)
+
+
+class PromotionRestrictions(Model):
+    """Who may redeem a promotion code: first-time customers, a minimum order."""
+
+    first_time_transaction: bool = False
+    minimum_amount: int | None = Field(default=None, ge=1, le=MAX_AMOUNT)
+    minimum_amount_currency: Currency | None = None
+
+
+class PromotionCode(Model):
+    """A customer-facing code for a declared coupon. Only `active` and metadata change in
+    place; removing it deactivates it (Stripe never deletes promotion codes)."""
+
+    coupon: str
+    code: Annotated[str, Field(pattern=PROMOTION_CODE_PATTERN)]
+    active: bool = True
+    max_redemptions: int | None = Field(default=None, ge=1)
+    expires_at: Timestamp | None = None
+    restrictions: PromotionRestrictions = Field(default_factory=PromotionRestrictions)
+    metadata: Metadata = Field(default_factory=dict)
+
+
+class TaxRate(Model):
+    """A manual tax rate; `percentage` and `inclusive` are fixed once created (a change makes a
+    new rate and archives the old one)."""
+
+    display_name: str = Field(min_length=1, max_length=50)
+    percentage: Percent
+    inclusive: bool
+    active: bool = True
+    description: Text | None = None
+    jurisdiction: str | None = Field(default=None, min_length=1, max_length=50)
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    state: str | None = Field(default=None, min_length=1, max_length=10)
+    tax_type: TaxType | None = None
+    metadata: Metadata = Field(default_factory=dict)
+
+
 class SubscriptionItem(Model):
     """One line of a subscription: a recurring price key and a quantity."""
 
     price: str
     quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY)
     metadata: Metadata = Field(default_factory=dict)
+
+
+class SubscriptionDiscount(Model):
+    """One discount of a subscription: a declared coupon or promotion code (by key)."""
+
+    coupon: str | None = None
+    promotion_code: str | None = None
 
 
 class Subscription(Model):
@@ -348,6 +508,8 @@ class Subscription(Model):
     metadata: Metadata = Field(default_factory=dict)
     ignore: SubscriptionIgnore = Field(default_factory=SubscriptionIgnore)
     protect: bool = False
+    discounts: list[SubscriptionDiscount] = Field(default_factory=list, max_length=20)
+    default_tax_rates: list[str] = Field(default_factory=list, max_length=MAX_TAX_RATES)
 
 
 class Customer(Model):
@@ -385,6 +547,9 @@ class BillingConfig(Model):
     version: Literal[1] = 1
     products: dict[ProductId, Product] = Field(default_factory=dict)
     customers: dict[Key, Customer] = Field(default_factory=dict)
+    coupons: dict[Key, Coupon] = Field(default_factory=dict)
+    promotion_codes: dict[Key, PromotionCode] = Field(default_factory=dict)
+    tax_rates: dict[Key, TaxRate] = Field(default_factory=dict)
     policies: Policies = Field(default_factory=Policies)
     ignore: IgnoreRules = Field(default_factory=IgnoreRules)
     payments: PaymentsSettings = Field(default_factory=PaymentsSettings)

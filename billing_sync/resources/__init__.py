@@ -18,13 +18,25 @@ from billing_sync.resources.base import (
     Snapshot,
     Unset,
 )
+from billing_sync.resources.coupon import COUPON
 from billing_sync.resources.customer import CUSTOMER
 from billing_sync.resources.price import PRICE
 from billing_sync.resources.product import PRODUCT
+from billing_sync.resources.promotion_code import PROMOTION_CODE
 from billing_sync.resources.subscription import SUBSCRIPTION
+from billing_sync.resources.tax_rate import TAX_RATE
 
 # A kind comes after every kind it refers to: it is read, and its changes listed, in this order.
-KINDS: tuple[Kind[Any], ...] = (PRODUCT, PRICE, CUSTOMER, SUBSCRIPTION)
+KINDS: tuple[Kind[Any], ...] = (
+    PRODUCT,
+    PRICE,
+    # Discounts and taxes: coupons refer to products, codes to coupons, subscriptions to all three.
+    COUPON,
+    PROMOTION_CODE,
+    TAX_RATE,
+    CUSTOMER,
+    SUBSCRIPTION,
+)
 BY_NAME: dict[str, Kind[Any]] = {k.name: k for k in KINDS}
 RANK: dict[str, int] = {k.name: n for n, k in enumerate(KINDS)}
 
@@ -33,12 +45,15 @@ if len(BY_NAME) != len(KINDS):  # pragma: no cover - a programming error, caught
 
 __all__ = [
     "BY_NAME",
+    "COUPON",
     "CUSTOMER",
     "KINDS",
     "PRICE",
     "PRODUCT",
+    "PROMOTION_CODE",
     "RANK",
     "SUBSCRIPTION",
+    "TAX_RATE",
     "Desired",
     "Existing",
     "FieldSpec",

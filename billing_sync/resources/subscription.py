@@ -47,8 +47,11 @@ from billing_sync.resources.base import (
     reachable,
     slug,
 )
+from billing_sync.resources.coupon import COUPON, CouponState, coupon_discount
 from billing_sync.resources.customer import CUSTOMER
-from billing_sync.resources.price import PRICE, describe_price, monthly
+from billing_sync.resources.price import PER_MONTH, PRICE, PriceState, describe_price, monthly
+from billing_sync.resources.promotion_code import PROMOTION_CODE, PromotionCodeState
+from billing_sync.resources.tax_rate import TAX_RATE
 
 ENDED = frozenset({"canceled", "incomplete_expired"})
 DAY = 86_400
@@ -80,6 +83,12 @@ class SubscriptionState:
     id: str | None = None  # existing only
     status: str | None = None  # existing only
     customer_id: str | None = None  # existing only: the Stripe customer it bills
+    # ({"coupon": key} or {"promotion_code": key}, ...); existing: keys of managed ones, else ids
+    discounts: tuple[Mapping[str, str], ...] = ()
+    default_tax_rates: tuple[str, ...] = ()  # tax rate keys (existing: a key, else the id)
+    # existing only: (field, Stripe id, discount id) of each discount, and the tax rate ids
+    discount_ids: tuple[tuple[str, str, str], ...] = ()
+    tax_rate_ids: tuple[str, ...] = ()
 
 
 def sub_key(customer_key: str, subscription_key: str) -> str:
@@ -109,9 +118,13 @@ class SubscriptionKind(Kind[SubscriptionState]):
             unset=Unset.DEFAULT,
             own_rule=True,
         ),
+        # Compared by the ids they resolve to (a replaced tax rate moves the subscription); an
+        # unchanged discount is kept as it is (its months already counted), not redeemed again.
+        FieldSpec("discounts", own_rule=True),
+        FieldSpec("default_tax_rates", own_rule=True),
     )
-    # Canceled subscriptions are listed only with status=all.
-    list_reads = (ListRead("/v1/subscriptions", {"status": "all"}),)
+    # Canceled subscriptions are listed only with status=all; discounts are ids unless expanded.
+    list_reads = (ListRead("/v1/subscriptions", {"status": "all", "expand": ["data.discounts"]}),)
 
     # -- billing.yaml ------------------------------------------------------------------------
     def desired(self, config: BillingConfig) -> dict[str, SubscriptionState]:
@@ -138,6 +151,13 @@ class SubscriptionKind(Kind[SubscriptionState]):
                     trial_period_days=sub.trial_period_days,
                     proration_behavior=sub.proration_behavior,
                     currency=currency,
+                    discounts=tuple(
+                        {"coupon": x.coupon}
+                        if x.coupon is not None
+                        else {"promotion_code": x.promotion_code or ""}
+                        for x in sub.discounts
+                    ),
+                    default_tax_rates=tuple(sub.default_tax_rates),
                 )
         return out
 
@@ -172,6 +192,10 @@ class SubscriptionKind(Kind[SubscriptionState]):
             doc["metadata"] = dict(state.metadata)
         if state.protect:
             doc["protect"] = True
+        if state.discounts:
+            doc["discounts"] = [dict(x) for x in state.discounts]
+        if state.default_tax_rates:
+            doc["default_tax_rates"] = list(state.default_tax_rates)
         customer, _, own = state.key.partition("/")
         return ("customers", customer, "subscriptions", own), doc
 
@@ -181,6 +205,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
     ) -> Snapshot[SubscriptionState]:
         price_keys = PRICE.keys_by_id(existing)
         customer_keys = {c.id: c.key for c in existing.of(CUSTOMER).managed.values() if c.id}
+        refs = _ref_keys(existing)
         managed: dict[str, SubscriptionState] = {}
         ended: list[SubscriptionState] = []
         unmanaged: list[SubscriptionState] = []
@@ -190,7 +215,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
             if key is None and ended_now:
                 continue  # an ended subscription of someone else's: nothing to know
             items = _items(obj, pages)
-            state = _normalise(obj, key or obj["id"], items, price_keys, customer_keys)
+            state = _normalise(obj, key or obj["id"], items, price_keys, customer_keys, refs)
             if key is None:
                 unmanaged.append(state)
             elif ended_now:
@@ -242,8 +267,35 @@ class SubscriptionKind(Kind[SubscriptionState]):
                 "plan would remove those items"
             )
         items = tuple(replace(i, price=prices[i.price_id or ""]) for i in state.items)
+        discounts = []
+        for kind_name, stripe_id, _ in state.discount_ids:
+            found = ids.get(kind_name, {}).get(stripe_id)
+            if found is None:
+                return Imported.skip(
+                    f"{where} of customer {customer}: its {kind_name.replace('_', ' ')} "
+                    f"{stripe_id} is not imported; declared without it, the plan would remove "
+                    "that discount"
+                )
+            discounts.append({kind_name: found})
+        rates = []
+        for rate_id in state.tax_rate_ids:
+            found = ids.get(TAX_RATE.name, {}).get(rate_id)
+            if found is None:
+                return Imported.skip(
+                    f"{where} of customer {customer}: its tax rate {rate_id} is not imported"
+                )
+            rates.append(found)
         own = key.partition("/")[2]
-        return Imported(replace(state, key=sub_key(customer, own), customer=customer, items=items))
+        return Imported(
+            replace(
+                state,
+                key=sub_key(customer, own),
+                customer=customer,
+                items=items,
+                discounts=tuple(discounts),
+                default_tax_rates=tuple(rates),
+            )
+        )
 
     # -- comparison --------------------------------------------------------------------------
     def compare(self, context: PlanContext) -> KindPlan:
@@ -379,6 +431,12 @@ class SubscriptionKind(Kind[SubscriptionState]):
             params["cancel_at_period_end"] = True
         if d.default_payment_method:
             params["default_payment_method"] = d.default_payment_method
+        if d.discounts:
+            params["discounts"], discount_needs = _discounts_param(context, d, ())
+            needs |= discount_needs
+        if d.default_tax_rates:
+            params["default_tax_rates"], rate_needs = _tax_rates_param(context, d)
+            needs |= rate_needs
         meta = {**d.metadata, KEY_META: d.key}
         if d.protect:
             meta[PROTECT_META] = "true"
@@ -469,6 +527,37 @@ class SubscriptionKind(Kind[SubscriptionState]):
         found = diff_fields(e, d, plain_specs(self.fields))
         params.update({k: v for k, v in sorted(found.params.items()) if k != "metadata"})
         changes += found.changes
+        wanted = _discount_targets(context, d)
+        if wanted != tuple((f, i) for f, i, _ in e.discount_ids):
+            params["discounts"], discount_needs = _discounts_param(context, d, e.discount_ids)
+            needs |= discount_needs
+            changes.append(
+                FieldChange(
+                    "discounts",
+                    [
+                        _label(f, k, i)
+                        for (f, i, _), k in zip(e.discount_ids, _keys(e.discounts), strict=False)
+                    ],
+                    [_label(f, k, i) for (f, i), k in zip(wanted, _keys(d.discounts), strict=True)],
+                )
+            )
+        rate_ids = tuple(context.target(TAX_RATE, k) or k for k in d.default_tax_rates)
+        if rate_ids != e.tax_rate_ids:
+            params["default_tax_rates"], rate_needs = _tax_rates_param(context, d)
+            needs |= rate_needs
+            changes.append(
+                FieldChange(
+                    "default_tax_rates",
+                    [
+                        _label("tax_rate", k, i)
+                        for k, i in zip(e.default_tax_rates, e.tax_rate_ids, strict=False)
+                    ],
+                    [
+                        _label("tax_rate", k, i)
+                        for k, i in zip(d.default_tax_rates, rate_ids, strict=True)
+                    ],
+                )
+            )
         meta = dict(found.params.get("metadata", {}))
         if d.protect != e.protect:
             meta[PROTECT_META] = "true" if d.protect else ""
@@ -544,16 +633,28 @@ class SubscriptionKind(Kind[SubscriptionState]):
         after: dict[str, Decimal] = defaultdict(Decimal)
         desired_prices = context.desired.of(PRICE)
         existing_prices = PRICE.by_id(context.existing)
+        desired_coupons = _coupons_by_ref(
+            context.desired.of(COUPON), context.desired.of(PROMOTION_CODE), by_id=False
+        )
+        existing_coupons = _existing_coupons(context.existing)
         for s in context.desired.of(self).values():
-            for item in s.items:
-                p = desired_prices.get(item.price)
-                if p is not None:
-                    after[p.currency] += monthly(p, item.quantity)
+            priced = [
+                (p, item.quantity)
+                for item in s.items
+                if (p := desired_prices.get(item.price)) is not None
+            ]
+            refs = [next(iter(x.items())) for x in s.discounts]
+            for cur, amount in _net_monthly(priced, refs, desired_coupons).items():
+                after[cur] += amount
         for e in context.existing.of(self).managed.values():
-            for ei in e.items:
-                ep = existing_prices.get(ei.price_id or "")
-                if ep is not None:
-                    before[ep.currency] += monthly(ep, ei.quantity)
+            priced = [
+                (ep, ei.quantity)
+                for ei in e.items
+                if (ep := existing_prices.get(ei.price_id or "")) is not None
+            ]
+            refs = [(f, i) for f, i, _ in e.discount_ids]
+            for cur, amount in _net_monthly(priced, refs, existing_coupons).items():
+                before[cur] += amount
         return {cur: (before[cur], after[cur]) for cur in sorted(set(before) | set(after))}
 
 
@@ -585,14 +686,140 @@ def _trial_days(obj: Mapping[str, Any]) -> int | None:
     return max(1, round((int(end) - int(start)) / DAY))
 
 
+def _ref_keys(existing: Existing) -> dict[str, dict[str, str]]:
+    """kind name -> Stripe id -> key, for what a subscription's discounts and taxes point at."""
+    out: dict[str, dict[str, str]] = {}
+    kinds: tuple[Kind[Any], ...] = (COUPON, PROMOTION_CODE, TAX_RATE)
+    for kind in kinds:
+        snap = existing.of(kind)
+        out[kind.name] = {
+            sid: s.key for s in (*snap.managed.values(), *snap.others) if (sid := kind.stripe_id(s))
+        }
+    return out
+
+
+def _discount_refs(obj: Mapping[str, Any]) -> tuple[tuple[str, str, str], ...]:
+    """(field, Stripe id, discount id) of each discount: a promotion code's, else its coupon's."""
+    out = []
+    for x in obj.get("discounts") or ():
+        if not isinstance(x, Mapping):  # not expanded: nothing to compare
+            continue
+        promo = id_of(x.get("promotion_code"))
+        if promo:
+            out.append(("promotion_code", promo, x["id"]))
+            continue
+        coupon = id_of((x.get("source") or {}).get("coupon")) or id_of(x.get("coupon"))
+        if coupon:
+            out.append(("coupon", coupon, x["id"]))
+    return tuple(out)
+
+
+def _keys(discounts: Iterable[Mapping[str, str]]) -> list[str]:
+    return [next(iter(x.values())) for x in discounts]
+
+
+def _label(field: str, key: str, stripe_id: str) -> str:
+    if is_ref(stripe_id):
+        return f"{field} {key} (new)"
+    return f"{field} {key}" if key == stripe_id else f"{field} {key} ({stripe_id})"
+
+
+def _discount_targets(context: PlanContext, d: SubscriptionState) -> tuple[tuple[str, str], ...]:
+    kinds: dict[str, Kind[Any]] = {COUPON.name: COUPON, PROMOTION_CODE.name: PROMOTION_CODE}
+    out = []
+    for x in d.discounts:
+        field_name, key = next(iter(x.items()))
+        out.append((field_name, context.target(kinds[field_name], key) or key))
+    return tuple(out)
+
+
+def _discounts_param(
+    context: PlanContext, d: SubscriptionState, existing: tuple[tuple[str, str, str], ...]
+) -> tuple[Any, frozenset[str]]:
+    """The declared discounts as Stripe takes them: one that exists already is kept by its
+    discount id (a repeating coupon keeps its months), the others redeemed; none: ""."""
+    kept = {(f, i): di for f, i, di in existing}
+    kinds: dict[str, Kind[Any]] = {COUPON.name: COUPON, PROMOTION_CODE.name: PROMOTION_CODE}
+    entries: list[dict[str, str]] = []
+    needs: set[str] = set()
+    for (field_name, target), x in zip(_discount_targets(context, d), d.discounts, strict=True):
+        if (field_name, target) in kept:
+            entries.append({"discount": kept[(field_name, target)]})
+        else:
+            entries.append({field_name: target})
+            needs |= kinds[field_name].needs_of(x[field_name])
+    return (entries or ""), frozenset(needs)
+
+
+def _tax_rates_param(context: PlanContext, d: SubscriptionState) -> tuple[Any, frozenset[str]]:
+    ids = [context.target(TAX_RATE, k) or k for k in d.default_tax_rates]
+    needs: set[str] = set()
+    for k in d.default_tax_rates:
+        needs |= TAX_RATE.needs_of(k)
+    return (ids or ""), frozenset(needs)
+
+
+def _coupons_by_ref(
+    coupons: Mapping[str, CouponState],
+    codes: Mapping[str, PromotionCodeState],
+    *,
+    by_id: bool,
+) -> dict[tuple[str, str], CouponState]:
+    """(field, key or id) -> the coupon a discount entry applies."""
+    out: dict[tuple[str, str], CouponState] = {}
+    by_coupon_key = {c.key: c for c in coupons.values()}
+    for key, c in coupons.items():
+        out[("coupon", c.id if by_id else key)] = c
+    for key, p in codes.items():
+        coupon = by_coupon_key.get(p.coupon) or next(
+            (c for c in coupons.values() if c.id in (p.coupon, p.coupon_id)), None
+        )
+        if coupon is not None:
+            out[("promotion_code", (p.id or key) if by_id else key)] = coupon
+    return out
+
+
+def _existing_coupons(existing: Existing) -> dict[tuple[str, str], CouponState]:
+    csnap = existing.of(COUPON)
+    psnap = existing.of(PROMOTION_CODE)
+    coupons = {c.id: c for c in (*csnap.managed.values(), *csnap.unmanaged)}
+    codes = {p.id or p.key: p for p in (*psnap.managed.values(), *psnap.others, *psnap.unmanaged)}
+    return _coupons_by_ref(coupons, codes, by_id=True)
+
+
+def _net_monthly(
+    priced: list[tuple[PriceState, int]],
+    refs: Iterable[tuple[str, str]],
+    coupons: Mapping[tuple[str, str], CouponState],
+) -> dict[str, Decimal]:
+    """A subscription's monthly revenue per currency, net of its recurring discounts."""
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for p, quantity in priced:
+        totals[p.currency] += monthly(p, quantity)
+    recurring = next((p.recurring for p, _ in priced if p.recurring), None)
+    if not recurring or not totals:
+        return dict(totals)
+    per_month = PER_MONTH[recurring["interval"]] / int(recurring.get("interval_count") or 1)
+    for ref_ in refs:
+        coupon = coupons.get(ref_)
+        if coupon is None:
+            continue
+        for cur in totals:
+            totals[cur] -= coupon_discount(coupon, cur, totals[cur], per_month)
+    return dict(totals)
+
+
 def _normalise(
     obj: Mapping[str, Any],
     key: str,
     items: list[dict[str, Any]],
     price_keys: Mapping[str, str],
     customer_keys: Mapping[str, str],
+    refs: Mapping[str, Mapping[str, str]],
 ) -> SubscriptionState:
     customer_id = id_of(obj.get("customer")) or ""
+    rate_ids = tuple(id_of(t) or "" for t in obj.get("default_tax_rates") or ())
+    discount_ids = _discount_refs(obj)
     states = []
     for item in items:
         price_id = id_of(item["price"]) or ""
@@ -620,6 +847,10 @@ def _normalise(
         id=obj["id"],
         status=obj.get("status"),
         customer_id=customer_id or None,
+        discounts=tuple({f: refs.get(f, {}).get(i, i)} for f, i, _ in discount_ids),
+        default_tax_rates=tuple(refs[TAX_RATE.name].get(i, i) for i in rate_ids),
+        discount_ids=discount_ids,
+        tax_rate_ids=rate_ids,
     )
 
 

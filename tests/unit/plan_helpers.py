@@ -11,7 +11,17 @@ from billing_sync.config.loader import load_text
 from billing_sync.config.models import BillingConfig
 from billing_sync.plan.plan import Plan
 from billing_sync.plan.planner import plan
-from billing_sync.resources import CUSTOMER, PRICE, PRODUCT, SUBSCRIPTION, Existing, Snapshot
+from billing_sync.resources import (
+    COUPON,
+    CUSTOMER,
+    PRICE,
+    PRODUCT,
+    PROMOTION_CODE,
+    SUBSCRIPTION,
+    TAX_RATE,
+    Existing,
+    Snapshot,
+)
 from billing_sync.resources.read import desired_state
 from billing_sync.resources.subscription import ItemState, SubscriptionState
 
@@ -68,6 +78,21 @@ def applied(
         for key, p in d.of(PRICE).items()
     }
     customers = {key: replace(c, id=f"cus_{key}") for key, c in d.of(CUSTOMER).items()}
+    coupons = dict(d.of(COUPON))
+    codes = {
+        key: replace(p, id=f"promo_{key}", coupon_id=coupons[p.coupon].id)
+        for key, p in d.of(PROMOTION_CODE).items()
+    }
+    rates = {key: replace(t, id=f"txr_{key}") for key, t in d.of(TAX_RATE).items()}
+
+    def discount_ids(s: SubscriptionState) -> tuple[tuple[str, str, str], ...]:
+        out = []
+        for n, x in enumerate(s.discounts):
+            field, ref_key = next(iter(x.items()))
+            target = coupons[ref_key].id if field == "coupon" else f"promo_{ref_key}"
+            out.append((field, target, f"di_{n}"))
+        return tuple(out)
+
     subscriptions = {
         key: replace(
             s,
@@ -78,6 +103,8 @@ def applied(
             id="sub_" + key.replace("/", "_"),
             status="active",
             proration_behavior=None,
+            discount_ids=discount_ids(s),
+            tax_rate_ids=tuple(f"txr_{k}" for k in s.default_tax_rates),
         )
         for key, s in d.of(SUBSCRIPTION).items()
     }
@@ -100,6 +127,9 @@ def applied(
         {
             PRODUCT.name: Snapshot(products),
             PRICE.name: Snapshot(prices),
+            COUPON.name: Snapshot(coupons),
+            PROMOTION_CODE.name: Snapshot(codes),
+            TAX_RATE.name: Snapshot(rates),
             CUSTOMER.name: Snapshot(customers),
             SUBSCRIPTION.name: Snapshot(subscriptions, unmanaged=tuple(others)),
         }

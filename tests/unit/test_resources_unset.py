@@ -17,6 +17,9 @@ UPDATE_PARAMS: dict[str, Any] = {
     "price": sp.PriceModifyParams,
     "customer": sp.CustomerModifyParams,
     "subscription": sp.SubscriptionModifyParams,
+    "coupon": sp.CouponModifyParams,
+    "promotion_code": sp.PromotionCodeModifyParams,
+    "tax_rate": sp.TaxRateModifyParams,
 }
 # Unset with "" although the types say str: Stripe staff confirm `default_price: ''` unsets a
 # product's default price (stripe-python#658).
