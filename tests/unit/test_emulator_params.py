@@ -31,6 +31,10 @@ MY_TYPES = {
     "subscription",
     "subscription_item",
     "plan",
+    "coupon",
+    "promotion_code",
+    "tax_rate",
+    "discount",
 }
 ROUTE_IDS = [f"{r.method} {r.template}" for r in ROUTES]
 
@@ -155,11 +159,36 @@ def populated() -> Emulator:
         f"/v1/customers/{cus['id']}",
         {"invoice_settings": {"default_payment_method": pm["id"]}},
     )
+    coupon = _call(
+        emu,
+        "POST",
+        "/v1/coupons",
+        {
+            "amount_off": 100,
+            "currency": "usd",
+            "applies_to": {"products": [prod["id"]]},
+            "currency_options": {"eur": {"amount_off": 90}},
+        },
+    )
+    promo = _call(
+        emu,
+        "POST",
+        "/v1/promotion_codes",
+        {"promotion": {"type": "coupon", "coupon": coupon["id"]}, "code": "FIELDS"},
+    )
+    rate = _call(
+        emu, "POST", "/v1/tax_rates", {"display_name": "VAT", "percentage": 20, "inclusive": False}
+    )
     _call(
         emu,
         "POST",
         "/v1/subscriptions",
-        {"customer": cus["id"], "items": [{"price": price["id"], "quantity": 2}]},
+        {
+            "customer": cus["id"],
+            "items": [{"price": price["id"], "quantity": 2}],
+            "discounts": [{"promotion_code": promo["id"]}],
+            "default_tax_rates": [rate["id"]],
+        },
     )
     # The payments resources (another module's surface), when served: one refunded payment.
     if any(r.template == "/v1/refunds" for r in ROUTES):
@@ -212,6 +241,9 @@ NESTED = {
     ("charge", "outcome"): stripe.Charge.Outcome,
     ("charge", "payment_method_details"): None,  # only `type` and the hash of that type
     ("payment_method", "card"): stripe.PaymentMethod.Card,
+    ("promotion_code", "restrictions"): stripe.PromotionCode.Restrictions,
+    ("promotion_code", "promotion"): stripe.PromotionCode.Promotion,
+    ("discount", "source"): stripe.Discount.Source,
 }
 # Declared, but only present in flows the emulator does not model (Stripe omits them).
 NESTED_OMITTED: dict[tuple[str, ...], set[str]] = {
