@@ -105,7 +105,7 @@ def apply_discounts(
         coupon["times_redeemed"] += 1
         if promo is not None:
             promo["times_redeemed"] += 1
-        months = coupon.get("duration_in_months")
+        months = int(coupon.get("duration_in_months") or 0)
         discount = {
             "id": store.new_id("discount"),
             "object": "discount",
