@@ -68,6 +68,7 @@ class CouponState:
     redeem_by: int | None = None
     applies_to: tuple[str, ...] = ()  # product keys (an unmanaged product: its id)
     metadata: Mapping[str, str] = field(default_factory=dict)
+    created: int = 0  # existing only
 
 
 def moment_text(ts: int) -> str:
@@ -228,6 +229,7 @@ class CouponKind(Kind[CouponState]):
                 redeem_by=obj.get("redeem_by"),
                 applies_to=tuple(sorted(product_keys.get(p, p) for p in products)),
                 metadata=user_metadata(obj),
+                created=int(obj.get("created") or 0),
             )
             if key is None:
                 unmanaged.append(state)
@@ -311,6 +313,18 @@ class CouponKind(Kind[CouponState]):
             if key not in context.desired.of(self):
                 changes.append(self._delete(e, Reason.REMOVED, Stage.DESTROY))
         return KindPlan(tuple(changes), (), tuple(conflicts), unreachable=tuple(unreachable))
+
+    def replaced(self, desired: Desired, existing: Existing, key: str) -> bool:
+        """Whether the plan deletes coupon `key` and creates it again (its terms changed)."""
+        e = existing.of(self).managed.get(key)
+        d = desired.of(self).get(key)
+        return e is not None and d is not None and self._fixed_differ(e, d)
+
+    def live(self, existing: Existing, key: str) -> CouponState | None:
+        """The coupon `key` as it is in the account (managed, else an unmanaged one of that id)."""
+        snap = existing.of(self)
+        found = snap.managed.get(key)
+        return found or next((c for c in snap.unmanaged if c.id == key), None)
 
     def _fixed_differ(self, e: CouponState, d: CouponState) -> bool:
         fixed = [s for s in self.fields if s.mutability is Mutability.REPLACE]

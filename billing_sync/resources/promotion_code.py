@@ -13,6 +13,7 @@ from billing_sync.metadata import KEY_META, managed_key, user_metadata
 from billing_sync.money import format_amount
 from billing_sync.remote.pages import id_of
 from billing_sync.resources.base import (
+    Desired,
     Existing,
     FieldSpec,
     IdKeys,
@@ -160,6 +161,16 @@ class PromotionCodeKind(VersionedKind[PromotionCodeState]):
         whatever the case)."""
         code = d.code.casefold()
         return [u for u in snapshot.unmanaged if u.active and u.code.casefold() == code]
+
+    def usable(self, desired: Desired, existing: Existing, version: PromotionCodeState) -> bool:
+        """A code made for a coupon that is gone, or was deleted and created again since (same
+        id, new terms), or that this plan replaces, is not reused: a new code is created."""
+        coupon = COUPON.live(existing, version.coupon)
+        return (
+            coupon is not None
+            and coupon.created <= version.created
+            and not COUPON.replaced(desired, existing, version.coupon)
+        )
 
     def new_waits_for_old(self, old: PromotionCodeState, new: PromotionCodeState) -> bool:
         """The same code text cannot be active twice: deactivate the old code first."""

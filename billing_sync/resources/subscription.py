@@ -432,7 +432,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
         if d.default_payment_method:
             params["default_payment_method"] = d.default_payment_method
         if d.discounts:
-            params["discounts"], discount_needs = _discounts_param(context, d, ())
+            params["discounts"], discount_needs = _discounts_param(context, d, None)
             needs |= discount_needs
         if d.default_tax_rates:
             params["default_tax_rates"], rate_needs = _tax_rates_param(context, d)
@@ -527,18 +527,16 @@ class SubscriptionKind(Kind[SubscriptionState]):
         found = diff_fields(e, d, plain_specs(self.fields))
         params.update({k: v for k, v in sorted(found.params.items()) if k != "metadata"})
         changes += found.changes
-        wanted = _discount_targets(context, d)
-        if wanted != tuple((f, i) for f, i, _ in e.discount_ids):
-            params["discounts"], discount_needs = _discounts_param(context, d, e.discount_ids)
+        # By key: a discount made from an earlier version of a declared code (or from a coupon
+        # since replaced under its id) is kept; Stripe keeps applied discounts on their terms.
+        if _pairs(d.discounts) != _pairs(e.discounts):
+            params["discounts"], discount_needs = _discounts_param(context, d, e)
             needs |= discount_needs
             changes.append(
                 FieldChange(
                     "discounts",
-                    [
-                        _label(f, k, i)
-                        for (f, i, _), k in zip(e.discount_ids, _keys(e.discounts), strict=False)
-                    ],
-                    [_label(f, k, i) for (f, i), k in zip(wanted, _keys(d.discounts), strict=True)],
+                    [f"{f} {k}" for f, k in _pairs(e.discounts)],
+                    [f"{f} {k}" for f, k in _pairs(d.discounts)],
                 )
             )
         rate_ids = tuple(context.target(TAX_RATE, k) or k for k in d.default_tax_rates)
@@ -714,40 +712,35 @@ def _discount_refs(obj: Mapping[str, Any]) -> tuple[tuple[str, str, str], ...]:
     return tuple(out)
 
 
-def _keys(discounts: Iterable[Mapping[str, str]]) -> list[str]:
-    return [next(iter(x.values())) for x in discounts]
+def _pairs(discounts: Iterable[Mapping[str, str]]) -> list[tuple[str, str]]:
+    return [next(iter(x.items())) for x in discounts]
 
 
 def _label(field: str, key: str, stripe_id: str) -> str:
     if is_ref(stripe_id):
-        return f"{field} {key} (new)"
-    return f"{field} {key}" if key == stripe_id else f"{field} {key} ({stripe_id})"
-
-
-def _discount_targets(context: PlanContext, d: SubscriptionState) -> tuple[tuple[str, str], ...]:
-    kinds: dict[str, Kind[Any]] = {COUPON.name: COUPON, PROMOTION_CODE.name: PROMOTION_CODE}
-    out = []
-    for x in d.discounts:
-        field_name, key = next(iter(x.items()))
-        out.append((field_name, context.target(kinds[field_name], key) or key))
-    return tuple(out)
+        return f"{key} (new)"
+    return key if key == stripe_id else f"{key} ({stripe_id})"
 
 
 def _discounts_param(
-    context: PlanContext, d: SubscriptionState, existing: tuple[tuple[str, str, str], ...]
+    context: PlanContext, d: SubscriptionState, e: SubscriptionState | None
 ) -> tuple[Any, frozenset[str]]:
-    """The declared discounts as Stripe takes them: one that exists already is kept by its
-    discount id (a repeating coupon keeps its months), the others redeemed; none: ""."""
-    kept = {(f, i): di for f, i, di in existing}
+    """The declared discounts as Stripe takes them: one the subscription has already is kept by
+    its discount id (a repeating coupon keeps its months), the others redeemed; none: ""."""
+    kept: dict[tuple[str, str], str] = {}
+    if e is not None:
+        for pair, (_, _, discount_id) in zip(_pairs(e.discounts), e.discount_ids, strict=True):
+            kept.setdefault(pair, discount_id)
     kinds: dict[str, Kind[Any]] = {COUPON.name: COUPON, PROMOTION_CODE.name: PROMOTION_CODE}
     entries: list[dict[str, str]] = []
     needs: set[str] = set()
-    for (field_name, target), x in zip(_discount_targets(context, d), d.discounts, strict=True):
-        if (field_name, target) in kept:
-            entries.append({"discount": kept[(field_name, target)]})
-        else:
-            entries.append({field_name: target})
-            needs |= kinds[field_name].needs_of(x[field_name])
+    for field_name, key in _pairs(d.discounts):
+        if (field_name, key) in kept:
+            entries.append({"discount": kept[(field_name, key)]})
+            continue
+        kind = kinds[field_name]
+        entries.append({field_name: context.target(kind, key) or key})
+        needs |= kind.needs_of(key)
     return (entries or ""), frozenset(needs)
 
 

@@ -18,6 +18,7 @@ unique among active codes).
 
 from __future__ import annotations
 
+import functools
 from abc import abstractmethod
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -90,6 +91,11 @@ class VersionedKind(Kind[V]):
         """Unmanaged objects that may be `d` (more than one is a conflict)."""
         return []
 
+    def usable(self, desired: Desired, existing: Existing, version: V) -> bool:
+        """Whether an existing object can still serve its key (kept in place or reactivated);
+        False makes the plan create a new one (a promotion code whose coupon was deleted)."""
+        return True
+
     def new_waits_for_old(self, old: V, new: V) -> bool:
         """Whether the successor can only be created once the old object is archived."""
         return False
@@ -105,6 +111,23 @@ class VersionedKind(Kind[V]):
 
     def same_fixed(self, a: V, b: V) -> bool:
         return values(a, self.fixed) == values(b, self.fixed)
+
+    def _versions(self, snapshot: Snapshot[V]) -> dict[str, list[V]]:
+        versions: dict[str, list[V]] = defaultdict(list)
+        for s in (*snapshot.managed.values(), *snapshot.others):
+            versions[s.key].append(s)
+        return versions
+
+    def _revival(
+        self, desired: Desired, existing: Existing, versions: Sequence[V], d: V
+    ) -> V | None:
+        """The version of a key that can become `d` by updates (active first, then newest)."""
+        ordered = sorted(versions, key=lambda s: (s.active, s.created, s.id or ""), reverse=True)
+        return next((v for v in ordered if self._keeps(desired, existing, v, d)), None)
+
+    def _keeps(self, desired: Desired, existing: Existing, version: V, d: V) -> bool:
+        """Whether `version` can become `d` by updates alone."""
+        return self.same_fixed(version, d) and self.usable(desired, existing, version)
 
     def group(self, managed: Iterable[V], unmanaged: Iterable[V]) -> Snapshot[V]:
         """Managed objects by key (current: active, then newest) and their other versions."""
@@ -129,11 +152,16 @@ class VersionedKind(Kind[V]):
         """The id a declared key will have: its current object's when it stays, else a
         placeholder (a replacement is a new object)."""
         snapshot = existing.of(self)
+        versions = self._versions(snapshot)
         out: dict[str, str] = {}
         for key, d in desired.of(self).items():
             cur = snapshot.managed.get(key)
-            if cur is not None and cur.id and self.same_fixed(cur, d):
+            if cur is not None and cur.id and self._keeps(desired, existing, cur, d):
                 out[key] = cur.id
+                continue
+            match = self._revival(desired, existing, versions.get(key, []), d)
+            if match is not None and match.id:
+                out[key] = match.id
                 continue
             found = self.adoptable(d, snapshot) if cur is None else []
             if len(found) == 1 and found[0].id and self.same_fixed(found[0], d):
@@ -145,9 +173,7 @@ class VersionedKind(Kind[V]):
     # -- the comparison ------------------------------------------------------------------------
     def compare(self, context: PlanContext) -> KindPlan:
         snapshot = context.existing.of(self)
-        versions: dict[str, list[V]] = defaultdict(list)
-        for s in (*snapshot.managed.values(), *snapshot.others):
-            versions[s.key].append(s)
+        versions = self._versions(snapshot)
         changes: list[Change] = []
         conflicts: list[str] = []
         unreachable: list[str] = []
@@ -202,16 +228,10 @@ class VersionedKind(Kind[V]):
         self, context: PlanContext, key: str, cur: V | None, d: V, versions: Sequence[V]
     ) -> list[Change]:
         token = frozenset({object_token(self.name, key)})
-        if cur is not None and self.same_fixed(cur, d):
+        keeps = functools.partial(self._keeps, context.desired, context.existing)
+        if cur is not None and keeps(cur, d):
             return [*self._in_place(key, cur, d), *self._stale(key, versions, keep=cur)]
-        match = next(
-            (
-                v
-                for v in sorted(versions, key=lambda s: (s.active, s.created), reverse=True)
-                if self.same_fixed(v, d)
-            ),
-            None,
-        )
+        match = self._revival(context.desired, context.existing, versions, d)
         out: list[Change] = []
         if match is not None:  # a revert, or a removed key declared again: reactivate
             found = diff_fields(match, replace(d, active=False), self.mutable)  # type: ignore[type-var]
@@ -233,7 +253,7 @@ class VersionedKind(Kind[V]):
                 out.append(self._archive(key, cur, Reason.REPLACED, Stage.CLEANUP, after=token))
             return out + list(self._stale(key, versions, keep=match, also=cur))
         params, needs = self.create_params(context, d)
-        if cur is None:
+        if cur is None or not cur.active:  # nothing live to replace: a new object
             out.append(
                 Create(
                     kind=self.name,
