@@ -297,11 +297,12 @@ def duplicates(emulator: EmulatorHandle) -> dict[str, list[str]]:
 # --------------------------------------------------------------------------- the example
 
 
-# Writes the example billing.yaml needs on an empty account: 15 creates + 2 default prices.
-EXAMPLE_WRITES = 17
+# Writes the example billing.yaml needs on an empty account: 18 creates + 2 default prices.
+EXAMPLE_WRITES = 20
 # Requests before the first catalog write of an apply on an empty account: the plan's reads
-# (products, prices x2, customers, subscriptions), the lock's create, the same reads under it.
-READS_BEFORE_FIRST_WRITE = 5 + 1 + 5
+# (products, prices x2, coupons, promotion codes, tax rates, customers, subscriptions), the
+# lock's create, the same reads under it.
+READS_BEFORE_FIRST_WRITE = 8 + 1 + 8
 
 
 def converged(emulator: EmulatorHandle) -> None:
@@ -315,6 +316,10 @@ def converged(emulator: EmulatorHandle) -> None:
     assert len(objs["prices"]) == 7
     assert len(objs["customers"]) == 2
     assert len(objs["subscriptions"]) == 2
+    client = emulator.client()
+    assert len(client.v1.coupons.list().data) == 1
+    assert len(client.v1.promotion_codes.list().data) == 1
+    assert len(client.v1.tax_rates.list().data) == 1
 
 
 # --------------------------------------------------------------------------- config fixtures

@@ -379,6 +379,7 @@ Timestamp = Annotated[int, BeforeValidator(_timestamp), Field(ge=1_000_000_000, 
 #: Stripe's coupon ids and promotion codes: letters and digits (codes), plus '-' and '_' (ids).
 COUPON_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 PROMOTION_CODE_PATTERN = r"^[A-Za-z0-9]{1,500}$"
+COUNTRY_PATTERN = r"^[A-Z]{2}$"
 #: Subscription.default_tax_rates: billing-sync's cap (Stripe documents none in its types).
 MAX_TAX_RATES = 10
 TaxType = Literal[
@@ -474,7 +475,7 @@ class TaxRate(Model):
     active: bool = True
     description: Text | None = None
     jurisdiction: str | None = Field(default=None, min_length=1, max_length=50)
-    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    country: str | None = Field(default=None, pattern=COUNTRY_PATTERN)
     state: str | None = Field(default=None, min_length=1, max_length=10)
     tax_type: TaxType | None = None
     metadata: Metadata = Field(default_factory=dict)

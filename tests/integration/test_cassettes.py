@@ -21,6 +21,7 @@ from billing_sync.apply import lock
 from billing_sync.cli import main
 from billing_sync.demo import DEMO_KEY, running_emulator
 from billing_sync.metadata import LOCK_PRODUCT_ID
+from billing_sync.resources import read
 from tests.helpers import EXAMPLE
 
 CASSETTE = Path(__file__).parent / "cassettes" / "demo_plan_apply_plan.yaml"
@@ -56,14 +57,28 @@ def cli(*args: str) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def sequential_reads() -> Iterator[None]:
+    """List streams read one at a time: vcrpy's stubs are not thread-safe, and with more list
+    streams than read threads (a thread reusing a pooled connection another stream opened)
+    recordings lost requests."""
+    saved = read.read_account.__kwdefaults__
+    read.read_account.__kwdefaults__ = {**(saved or {}), "concurrency": 1}
+    try:
+        yield
+    finally:
+        read.read_account.__kwdefaults__ = saved
+
+
 def scenario(api_key: str, api_base: str) -> list[int]:
     # Sequential apply so the request order is deterministic.
     common = ["--api-key", api_key, "--api-base", api_base]
-    return [
-        cli(*common, "plan", "-c", str(EXAMPLE), "--detailed-exitcode"),
-        cli(*common, "apply", "-c", str(EXAMPLE), "--auto-approve", "--parallelism", "1"),
-        cli(*common, "plan", "-c", str(EXAMPLE), "--detailed-exitcode"),
-    ]
+    with sequential_reads():
+        return [
+            cli(*common, "plan", "-c", str(EXAMPLE), "--detailed-exitcode"),
+            cli(*common, "apply", "-c", str(EXAMPLE), "--auto-approve", "--parallelism", "1"),
+            cli(*common, "plan", "-c", str(EXAMPLE), "--detailed-exitcode"),
+        ]
 
 
 @contextlib.contextmanager
@@ -101,6 +116,6 @@ def test_replay_demo_cassette(
         assert cassette.all_played, "the tool made fewer requests than recorded"
     out = capsys.readouterr()
     assert codes == [2, 0, 0], out.out + out.err
-    assert "Plan: 15 to create" in out.out
-    assert "Apply complete: 17 done, 0 failed, 0 skipped" in out.out
+    assert "Plan: 18 to create" in out.out
+    assert "Apply complete: 20 done, 0 failed, 0 skipped" in out.out
     assert "No changes" in out.out

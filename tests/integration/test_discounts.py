@@ -277,7 +277,8 @@ def test_unmanaged_are_untouched_and_matching_ones_adopted(
     touched = {r["path"] for r in writes if not r["path"].startswith("/v1/products")}
     assert touched == {"/v1/coupons/TEAM10", f"/v1/tax_rates/{rate.id}"}, touched
     assert c.v1.coupons.retrieve("OTHER").metadata == other.metadata
-    assert c.v1.tax_rates.retrieve(rate.id).metadata["billing_sync_key"] == "sales-tax"
+    adopted = c.v1.tax_rates.retrieve(rate.id).metadata
+    assert adopted is not None and adopted["billing_sync_key"] == "sales-tax"
     assert len(account(c)["rates"]) == 2 and len(account(c)["coupons"]) == 2
 
 

@@ -60,12 +60,15 @@ def test_fresh_account_plan_lists_creates_and_writes_nothing(emulator: EmulatorH
     assert "+ product pro (create)" in res.stdout
     assert "+ price seats-graduated (create)" in res.stdout
     assert "+ subscription acme/main (create)" in res.stdout
-    assert "Plan: 15 to create" in res.stdout
+    assert "Plan: 18 to create" in res.stdout
     assert emulator.writes() == []
     gets = emulator.requests()
     assert {r["path"] for r in gets} == {
         "/v1/products",
         "/v1/prices",
+        "/v1/coupons",
+        "/v1/promotion_codes",
+        "/v1/tax_rates",
         "/v1/customers",
         "/v1/subscriptions",
     }
@@ -73,7 +76,7 @@ def test_fresh_account_plan_lists_creates_and_writes_nothing(emulator: EmulatorH
 
 def test_apply_example_then_plan_is_empty(emulator: EmulatorHandle, tmp_path: Path) -> None:
     out = apply_ok(emulator, EXAMPLE)
-    assert "Apply complete: 17 done, 0 failed, 0 skipped" in out
+    assert "Apply complete: 20 done, 0 failed, 0 skipped" in out
     writes = emulator.writes()
     # Every POST carries a key (Stripe ignores keys on DELETE: only the lock's release is one).
     assert writes and all(w["idempotency_key"] for w in writes if w["method"] == "POST")
@@ -281,7 +284,7 @@ def test_markdown_and_json_formats(emulator: EmulatorHandle) -> None:
     assert md.startswith("### billing-sync plan")
     assert "| `+` | price | `pro-monthly-jpy` |" in md
     doc = json.loads(run_cli(emulator, "plan", "-c", str(EXAMPLE), "--format", "json").stdout)
-    assert doc["summary"]["create"] == 15
+    assert doc["summary"]["create"] == 18
     assert doc["mrr"]["usd"]["before"] == 0
 
 
