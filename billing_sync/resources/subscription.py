@@ -785,7 +785,8 @@ def _net_monthly(
     refs: Iterable[tuple[str, str]],
     coupons: Mapping[tuple[str, str], CouponState],
 ) -> dict[str, Decimal]:
-    """A subscription's monthly revenue per currency, net of its recurring discounts."""
+    """A subscription's monthly revenue per currency, net of its recurring discounts (each on
+    the items of the products it applies to, one after another)."""
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for p, quantity in priced:
         totals[p.currency] += monthly(p, quantity)
@@ -798,7 +799,17 @@ def _net_monthly(
         if coupon is None:
             continue
         for cur in totals:
-            totals[cur] -= coupon_discount(coupon, cur, totals[cur], per_month)
+            eligible = sum(
+                (
+                    monthly(p, q)
+                    for p, q in priced
+                    if p.currency == cur
+                    and (not coupon.applies_to or p.product in coupon.applies_to)
+                ),
+                Decimal(0),
+            )
+            base = min(eligible, totals[cur])
+            totals[cur] -= coupon_discount(coupon, cur, base, per_month)
     return dict(totals)
 
 
