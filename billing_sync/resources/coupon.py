@@ -50,7 +50,7 @@ from billing_sync.resources.base import (
     values,
 )
 from billing_sync.resources.product import PRODUCT
-from billing_sync.resources.tax_rate import percent_text
+from billing_sync.resources.tax_rate import percent_text, percent_value
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,7 @@ class CouponKind(Kind[CouponState]):
         if state.name is not None:
             doc["name"] = state.name
         if state.percent_off is not None:
-            doc["percent_off"] = state.percent_off
+            doc["percent_off"] = percent_value(state.percent_off)
         else:
             doc["amount_off"] = state.amount_off
             doc["currency"] = state.currency

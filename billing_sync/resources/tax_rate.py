@@ -32,6 +32,12 @@ def percent_text(value: Any) -> str:
     return text
 
 
+def percent_value(text: str) -> int | Decimal:
+    """A percentage as billing.yaml writes it: 19, 7.25 (a number, exactly as compared)."""
+    number = Decimal(text)
+    return int(number) if number == number.to_integral_value() else number
+
+
 @dataclass(frozen=True)
 class TaxRateState:
     key: str
@@ -91,7 +97,7 @@ class TaxRateKind(VersionedKind[TaxRateState]):
     def render(self, state: TaxRateState) -> tuple[tuple[str, ...], dict[str, Any]]:
         doc: dict[str, Any] = {
             "display_name": state.display_name,
-            "percentage": state.percentage,
+            "percentage": percent_value(state.percentage),
             "inclusive": state.inclusive,
         }
         if not state.active:
