@@ -219,7 +219,12 @@ class CustomerIgnore(_Ignore):
 class SubscriptionIgnore(_Ignore):
     fields: list[
         Literal[
-            "collection_method", "days_until_due", "cancel_at_period_end", "default_payment_method"
+            "collection_method",
+            "days_until_due",
+            "cancel_at_period_end",
+            "default_payment_method",
+            "discounts",
+            "default_tax_rates",
         ]
     ] = Field(default_factory=list)
 
