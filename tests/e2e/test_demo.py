@@ -25,7 +25,7 @@ def test_demo_runs_to_completion() -> None:
     out = proc.stdout
     assert "Traceback" not in out + proc.stderr
     assert "Plan: 18 to create" in out
-    assert "Apply complete: 17 done, 0 failed, 0 skipped" in out
+    assert "Apply complete: 20 done, 0 failed, 0 skipped" in out
     assert "No changes" in out
     assert "refunded 15.00 USD" in out
     assert out.rstrip().endswith(
