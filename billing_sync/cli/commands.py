@@ -373,7 +373,10 @@ def status(
     _, cfg = app.config(config_file)
     if customer is not None and customer not in cfg.customers:
         known = ", ".join(sorted(cfg.customers)) or "none"
-        raise UsageError(f"--customer {customer!r} is not declared in billing.yaml ({known})")
+        raise click.BadParameter(
+            f"{customer!r} is not a customer key of billing.yaml ({known})",
+            param_hint="'--customer'",
+        )
     report = build_report(cfg, read_account(app.remote()), customer)
     failing = report.failing(fail_on)
     if fmt == "json":

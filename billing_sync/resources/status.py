@@ -141,16 +141,13 @@ class StatusReport:
 
 def parse_statuses(text: str) -> tuple[str, ...]:
     """`past_due,unpaid` -> the statuses, in STATUSES order; ValueError naming what is not one."""
-    given = [s.strip() for s in text.split(",")]
-    if not any(given):
-        return ()
+    given = [s.strip() for s in text.split(",") if s.strip()]  # `a,b,` and `a, b` are fine
     unknown = [s for s in given if s not in STATUSES]
     if unknown:
-        raise ValueError(
-            f"{', '.join(repr(s) for s in unknown)} "
-            + ("is not a" if len(unknown) == 1 else "are not")
-            + f" subscription status; use {', '.join(STATUSES)}"
+        what = (
+            "is not a subscription status" if len(unknown) == 1 else "are not subscription statuses"
         )
+        raise ValueError(f"{', '.join(repr(s) for s in unknown)} {what}; use {', '.join(STATUSES)}")
     return tuple(s for s in STATUSES if s in given)
 
 
