@@ -391,7 +391,7 @@ def refund(
 
 @payments.command()
 @click.option("--price", required=True, metavar="KEY|price_...", help="Price key or id.")
-@click.option("--quantity", default=1, show_default=True, type=click.IntRange(1, 999_999))
+@click.option("--quantity", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--customer", metavar="KEY|cus_...", help="Customer key from billing.yaml or id.")
 @click.option(
     "--mode",
