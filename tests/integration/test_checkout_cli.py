@@ -138,6 +138,10 @@ def test_reference_makes_it_idempotent_and_replaces_an_expired_session(
     other = checkout(emulator, "--price", "basic-monthly", "--quantity", "2", "--reference", "R-1")
     assert other.returncode == 1
     assert f"reference 'R-1' is already used by Checkout Session {first['id']}" in other.stderr
+    someone_else = checkout(
+        emulator, "--price", "basic-monthly", "--customer", "acme", "--reference", "R-1"
+    )
+    assert someone_else.returncode == 1 and "is already used by" in someone_else.stderr
     assert len(session_writes(emulator, start)) == 1
     # Once expired, the reference gets a new session (once, however often it is run).
     emulator.client().v1.checkout.sessions.expire(first["id"])
