@@ -331,6 +331,15 @@ def test_fail_renewal_needs_a_live_subscription(
     )
     code, error = control_error(emulator, f"subscriptions/{sub.id}/fail_renewal", {"status": "x"})
     assert code == 400 and "past_due, unpaid" in error["message"]
+    before = time.time()
+    failed = emulator.control(f"subscriptions/{sub.id}/fail_renewal", {})
+    item = failed["items"]["data"][0]
+    # The renewal happened now: a new monthly period starts, its payment failed.
+    assert failed["status"] == "past_due" and item["current_period_start"] >= int(before)
+    assert 28 * 86400 <= item["current_period_end"] - item["current_period_start"] <= 31 * 86400
+    unpaid = emulator.control(f"subscriptions/{sub.id}/fail_renewal", {"status": "unpaid"})
+    assert unpaid["status"] == "unpaid"
+    assert unpaid["items"]["data"][0]["current_period_start"] == item["current_period_start"]
     client.v1.subscriptions.cancel(sub.id)
     code, error = control_error(emulator, f"subscriptions/{sub.id}/fail_renewal", {})
     assert code == 400 and "is canceled" in error["message"]

@@ -658,9 +658,10 @@ FAILED_RENEWAL = ("past_due", "unpaid")
 
 @control("POST", "subscriptions/{id}/fail_renewal")
 def fail_renewal(store: Store, args: dict[str, str], body: dict[str, Any], now: int) -> Obj:
-    """A renewal whose payment failed: an `active` or `trialing` subscription becomes
-    `past_due` (the default; Stripe retries the invoice), or `unpaid` (the retries ran out and
-    the account's settings leave it unpaid); a `past_due` one can become `unpaid`.
+    """A renewal whose payment failed: an `active` or `trialing` subscription renews now (its
+    items' new period starts now) and becomes `past_due` (the default; Stripe retries the
+    invoice), or `unpaid` (the retries ran out and the account's settings leave it unpaid); a
+    `past_due` one can become `unpaid` (same period).
     https://docs.stripe.com/billing/subscriptions/overview#subscription-statuses"""
     sub = store.get_or_404("subscription", args["id"])
     refresh(store, sub, now)
@@ -676,9 +677,11 @@ def fail_renewal(store: Store, args: dict[str, str], body: dict[str, Any], now: 
             f"{' or '.join(allowed)} subscriptions {status}",
             param="status",
         )
-    if sub["status"] == "trialing":
-        # The trial ended and its first invoice failed: the first paid period starts now.
-        sub["trial_end"] = now
+    if sub["status"] in ("active", "trialing"):
+        # The renewal is taken to happen now: a new period starts (Stripe moves the period on
+        # and invoices it at renewal, paid or not) and its payment fails. A trial ends now.
+        if sub["status"] == "trialing":
+            sub["trial_end"] = now
         for item in store.coll("subscription_item").iter_asc(("subscription", sub["id"]), -1):
             price = store.get("price", item["price"]) or {}
             rec = price.get("recurring") or {"interval": "month", "interval_count": 1}
