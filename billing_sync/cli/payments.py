@@ -455,6 +455,8 @@ def checkout(
     cs = result.session
     if fmt == "json":
         data = cs.data()
+        # The request, which a replayed session was checked to match.
+        data.update(price=found.id, price_key=found.key, quantity=quantity)
         data["created_now"] = result.created
         _echo_json(data)
         return

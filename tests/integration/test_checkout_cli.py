@@ -108,6 +108,8 @@ def test_payment_mode_completes_as_a_succeeded_payment_intent_found_by_reference
     assert doc["mode"] == "payment" and doc["status"] == "open" and doc["created_now"] is True
     assert doc["amount_total"] == 49900 and doc["amount_display"] == "499.00 USD"
     assert doc["reference"] == "ORDER-7" and doc["url"].endswith(doc["id"])
+    assert (doc["price_key"], doc["quantity"]) == ("setup-fee", 1)
+    assert doc["price"] == price_id(emulator, "setup-fee")
     done = emulator.control(f"checkout_sessions/{doc['id']}/complete", {})
     assert done["payment_status"] == "paid"
     shown = run_cli(emulator, "payments", "show", "--reference", "ORDER-7", "--format", "json")
