@@ -390,11 +390,7 @@ def status(
         click.echo(f"Missing in Stripe: {', '.join(report.missing) or 'none'}")
         click.echo(
             f"Undeclared subscriptions on managed prices: {len(report.undeclared)}"
-            + (
-                " (billing-sync leaves them alone; `import --include-customers` lists them)"
-                if report.undeclared
-                else ""
-            )
+            + (" (`--format json` lists their ids)" if report.undeclared else "")
         )
     if failing:
         click.echo(
