@@ -451,10 +451,21 @@ def checkout(
         customer=cus.id if cus else None,
         reference=ref,
     )
+    warnings = []
+    if cus is not None and session_mode == "subscription":
+        already = service.live_subscriptions(remote, cus.id, found.id)
+        if already:
+            warnings.append(
+                f"customer {customer} already has a subscription to "
+                f"{found.key or found.id} ({', '.join(already)}); paying this checkout adds another"
+            )
     result = service.create_checkout(remote, spec)
     cs = result.session
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     if fmt == "json":
         data = cs.data()
+        data["warnings"] = warnings
         # The request, which a replayed session was checked to match.
         data.update(price=found.id, price_key=found.key, quantity=quantity)
         data["created_now"] = result.created

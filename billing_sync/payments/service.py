@@ -723,6 +723,13 @@ def check_checkout_price(price: PriceRef, mode: str | None) -> str:
     return price.mode
 
 
+def live_subscriptions(remote: Remote, customer: str, price: str) -> list[str]:
+    """Ids of the customer's subscriptions on this price that are not canceled (one list
+    request): a subscription-mode checkout for them would add another."""
+    found = _list(remote, "/v1/subscriptions", {"customer": customer, "price": price})
+    return [s.id for s in found if s.status not in ("canceled", "incomplete_expired")]
+
+
 def find_checkout_by_reference(remote: Remote, reference: str, since: int) -> list[Any]:
     """Checkout Sessions since `since` whose metadata carries this reference, newest first."""
     return [

@@ -76,6 +76,15 @@ def test_a_recurring_price_gives_a_url_and_completing_it_subscribes_the_customer
     # status sees it as a subscription billing.yaml does not declare, on a managed price.
     res = run_cli(emulator, "status", "-c", str(EXAMPLE))
     assert "Undeclared subscriptions on managed prices: 1" in res.stdout
+    # A second checkout of the same price for that customer says it would add another.
+    again = checkout(emulator, "--price", "pro-yearly", "--customer", "acme", "--format", "json")
+    assert again.returncode == 0, again.stderr
+    warning = (
+        f"customer acme already has a subscription to pro-yearly ({sub.id}); paying this "
+        "checkout adds another"
+    )
+    assert again.stderr == f"warning: {warning}\n"
+    assert json.loads(again.stdout)["warnings"] == [warning]
 
 
 def test_a_one_time_price_with_mode_subscription_is_refused_before_any_write(
