@@ -117,10 +117,16 @@ def _line_items(store: Store, items: list[dict[str, Any]]) -> list[tuple[Obj, in
                 param=f"{where}[price]",
                 validation=False,
             )
-        if price.get("custom_unit_amount") or price.get("billing_scheme") == "tiered":
+        metered = (price.get("recurring") or {}).get("usage_type") == "metered"
+        if (
+            price.get("custom_unit_amount")
+            or price.get("billing_scheme") == "tiered"
+            or price.get("transform_quantity")
+            or metered
+        ):
             raise ApiError.invalid(
-                "Checkout line items with tiered or custom-amount prices are not supported by "
-                "the billing-sync emulator",
+                "Checkout line items with tiered, metered, transformed-quantity or custom-amount "
+                "prices are not supported by the billing-sync emulator",
                 param=f"{where}[price]",
                 code="parameter_unsupported",
             )
