@@ -574,7 +574,11 @@ class PriceRef:
         return CHECKOUT_MODES.get(self.type, self.type)
 
     def words(self) -> str:
-        amount = format_amount(self.unit_amount, self.currency)
+        amount = (
+            format_amount(self.unit_amount, self.currency)
+            if self.unit_amount is not None
+            else f"tiered or custom amount in {self.currency.upper()}"
+        )
         if not self.recurring:
             return f"{amount} one-time"
         count = int(self.recurring.get("interval_count") or 1)
