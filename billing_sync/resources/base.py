@@ -148,10 +148,16 @@ class Existing:
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
+# Field metadata of a state field that is read for reports (`status`) but is not part of the
+# account's state for planning: never compared, and left out of the fingerprint, so that time
+# passing (a period renewing) does not make a saved plan stale.
+OBSERVED: Mapping[str, bool] = {"observed": True}
+
+
 def _plain(obj: Any) -> Any:
     """JSON encoding of the state's dataclasses, sets and enums (without asdict's deep copies)."""
     if is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: getattr(obj, f.name) for f in fields(obj)}
+        return {f.name: getattr(obj, f.name) for f in fields(obj) if not f.metadata.get("observed")}
     if isinstance(obj, (set, frozenset)):
         return sorted(obj)
     if isinstance(obj, Enum):

@@ -27,6 +27,7 @@ from billing_sync.metadata import KEY_META, PROTECT_META, managed_key, user_meta
 from billing_sync.money import format_amount
 from billing_sync.remote.pages import id_of
 from billing_sync.resources.base import (
+    OBSERVED,
     Existing,
     FieldSpec,
     IdKeys,
@@ -61,6 +62,9 @@ class ItemState:
     metadata: Mapping[str, str] = field(default_factory=dict)
     id: str | None = None  # existing only
     price_id: str | None = None  # existing only
+    # existing only: the item's period (on items since API 2025-03-31); for `status`, never
+    # compared, and left out of the saved plan's fingerprint (a renewal is not a change)
+    current_period_end: int | None = field(default=None, compare=False, metadata=OBSERVED)
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,9 @@ class SubscriptionState:
     id: str | None = None  # existing only
     status: str | None = None  # existing only
     customer_id: str | None = None  # existing only: the Stripe customer it bills
+    trial_end: int | None = field(
+        default=None, compare=False, metadata=OBSERVED
+    )  # existing only, as above
 
 
 def sub_key(customer_key: str, subscription_key: str) -> str:
@@ -603,6 +610,7 @@ def _normalise(
                 metadata=dict(item.get("metadata") or {}),
                 id=item["id"],
                 price_id=price_id,
+                current_period_end=item.get("current_period_end"),
             )
         )
     return SubscriptionState(
@@ -620,6 +628,7 @@ def _normalise(
         id=obj["id"],
         status=obj.get("status"),
         customer_id=customer_id or None,
+        trial_end=obj.get("trial_end"),
     )
 
 

@@ -31,6 +31,8 @@ MY_TYPES = {
     "subscription",
     "subscription_item",
     "plan",
+    "checkout.session",
+    "item",
 }
 ROUTE_IDS = [f"{r.method} {r.template}" for r in ROUTES]
 
@@ -177,6 +179,31 @@ def populated() -> Emulator:
             },
         )
         _call(emu, "POST", "/v1/refunds", {"payment_intent": pi["id"], "amount": 500})
+    # Checkout: one open session, one completed by the paying-customer control.
+    flat = _call(
+        emu,
+        "POST",
+        "/v1/prices",
+        {
+            "product": prod["id"],
+            "currency": "usd",
+            "unit_amount": 900,
+            "recurring": {"interval": "month"},
+        },
+    )
+    for _ in range(2):
+        session = _call(
+            emu,
+            "POST",
+            "/v1/checkout/sessions",
+            {
+                "mode": "subscription",
+                "line_items": [{"price": flat["id"], "quantity": 1}],
+                "success_url": "https://example.test/ok",
+            },
+        )
+    done = emu.control("POST", f"/_emulator/checkout_sessions/{session['id']}/complete", {})
+    assert done.status == 200, done.body
     return emu
 
 
@@ -247,8 +274,8 @@ def test_nested_declared_fields(populated: Emulator, path: tuple[str, ...]) -> N
 @pytest.mark.parametrize("tname", sorted(MY_TYPES))
 def test_my_types_have_objects(populated: Emulator, tname: str) -> None:
     store = populated.store
-    if tname == "plan":
-        return  # embedded in subscription items only
+    if tname in ("plan", "item"):
+        return  # embedded in subscription items, Checkout Sessions
     assert len(store.coll(tname)) > 0
 
 
@@ -263,6 +290,12 @@ def test_returned_objects_carry_declared_fields(populated: Emulator, tname: str)
         from stripe_emulator.resources.subscriptions import plan_of
 
         objs = [plan_of(p) for p in store.coll("price").objs.values()]
+    if tname == "item":  # Checkout line items live in their session
+        objs = [
+            li
+            for cs in store.coll("checkout.session").objs.values()
+            for li in cs["line_items"]["data"]
+        ]
     if not objs:
         assert tname not in MY_TYPES
         pytest.skip(f"no {tname} objects in this scenario")
