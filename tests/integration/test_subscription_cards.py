@@ -5,6 +5,7 @@ official client."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -165,3 +166,25 @@ def test_a_live_key_refuses_test_card_tokens_before_any_request(
     assert planned.returncode == 1
     assert located in planned.stderr and "Traceback" not in planned.stderr
     assert len(emulator.requests()) == before  # refused before reading the account
+
+
+def test_a_saved_plan_with_an_attach_applies_exactly_that_plan(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    visa = config(tmp_path, "pm_card_visa")
+    saved = tmp_path / "plan.json"
+    res = run_cli(emulator, "plan", "-c", str(visa), "--out", str(saved))
+    assert res.returncode == 0, res.stderr
+    ops = {c["id"]: c for c in json.loads(saved.read_text(encoding="utf-8"))["operations"]}
+    attach = ops["subscription.create.payment_method:acme/main"]
+    assert attach["produces"] == "${subscription:acme/main.payment_method}"
+    assert (
+        ops["subscription.create:acme/main"]["request"]["params"]["default_payment_method"]
+        == attach["produces"]
+    )
+    res = run_cli(emulator, "apply", "--plan", str(saved), "--auto-approve")
+    assert res.returncode == 0, res.stdout + res.stderr
+    sub, pm, cards = account(emulator)
+    assert sub.metadata["billing_sync_card"] == f"pm_card_visa {pm.id}"
+    assert [c.id for c in cards] == [pm.id]  # one attach, no duplicate
+    assert plan(emulator, visa)[0] == 0
