@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, WithJsonSchema
 
 NOW = "now"
 
@@ -31,7 +31,20 @@ def _moment(value: Any) -> Any:
 
 
 #: A subscription's trial end as billing.yaml declares it.
-Moment = Annotated[Literal["now"] | dt.datetime, BeforeValidator(_moment)]
+Moment = Annotated[
+    Literal["now"] | dt.datetime,
+    BeforeValidator(_moment),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"const": NOW},
+                {"type": "string", "format": "date"},
+                {"type": "string", "format": "date-time"},
+            ],
+            "description": "now, a date (00:00 UTC that day) or a date and time (UTC if no zone)",
+        }
+    ),
+]
 
 
 def unix(value: str | dt.datetime | None) -> str | int | None:

@@ -6,12 +6,14 @@ import time
 from dataclasses import replace
 
 import pytest
+import yaml
 
 from billing_sync.changes import Create, Update
 from billing_sync.config.timestamps import iso
 from billing_sync.metadata import CARD_META
 from billing_sync.plan.plan import Plan
 from billing_sync.resources import SUBSCRIPTION, Existing
+from billing_sync.resources.read import desired_state
 from billing_sync.resources.subscription import _normalise
 from tests.unit.plan_helpers import applied, config, find, op_ids, plan_for, with_snapshot
 
@@ -131,3 +133,17 @@ def test_the_card_marker_reads_back_only_for_the_attached_id() -> None:
     moved = {**obj, "default_payment_method": "pm_456"}
     assert _normalise(moved, "acme/main", [], {}, {}).default_payment_method == "pm_456"
     assert CARD_META not in _normalise(obj, "acme/main", [], {}, {}).metadata
+
+
+@pytest.mark.parametrize("declared", ["now", "2027-03-01", "2027-03-01T17:30:00+02:00"])
+def test_a_declared_trial_end_renders_back_to_the_same_state(declared: str) -> None:
+    first = desired_state(config(text(f"        trial_end: {declared}"))).of(SUBSCRIPTION)
+    where, body = SUBSCRIPTION.render(first["acme/main"])
+    assert where == ("customers", "acme", "subscriptions", "main")
+    assert "trial_period_days" not in body
+    doc = yaml.safe_load(text())
+    doc["customers"]["acme"]["subscriptions"]["main"] = body
+    again = desired_state(config(yaml.safe_dump(doc))).of(SUBSCRIPTION)
+    assert again == first
+    if declared != "now":
+        assert isinstance(first["acme/main"].trial_end, int)
