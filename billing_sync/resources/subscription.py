@@ -108,7 +108,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
         # Kept in metadata billing_sync_protect, so a removed protected subscription is caught.
         FieldSpec("protect", unset=Unset.DEFAULT, own_rule=True),
         # Stripe starts a trial from it only at creation; read back from trial_start/trial_end.
-        # Compared by `_trial_days_note` (only while trial_end is not declared).
+        # Compared by `_reachable` (only while trial_end is not declared).
         FieldSpec(
             "trial_period_days",
             mutability=Mutability.CREATE_ONLY,
