@@ -14,6 +14,7 @@ import click
 from billing_sync.apply.execute import DEFAULT_PARALLELISM, Executor, Result
 from billing_sync.apply.lock import AccountLock, force_unlock
 from billing_sync.cli.context import AppContext, cli, config_option, pass_app
+from billing_sync.config.cards import refuse_test_cards
 from billing_sync.config.loader import config_path, load_config
 from billing_sync.config.models import BillingConfig
 from billing_sync.errors import (
@@ -26,8 +27,8 @@ from billing_sync.plan import provenance
 from billing_sync.plan.plan import Plan
 from billing_sync.plan.planner import Source, build_plan, plan_account
 from billing_sync.plan.render import render
-from billing_sync.remote.client import Remote
-from billing_sync.resources import KINDS
+from billing_sync.remote.client import Remote, is_live_key
+from billing_sync.resources import KINDS, SUBSCRIPTION
 from billing_sync.resources.importer import import_account, refuse_existing, write_file
 from billing_sync.resources.read import read_account
 from billing_sync.resources.status import STATUSES, align, build_report, parse_statuses, text_rows
@@ -38,10 +39,13 @@ from billing_sync.resources.status import STATUSES, align, build_report, parse_s
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @pass_app
 def validate(app: AppContext, config_file: str | None, fmt: str) -> None:
-    """Check billing.yaml; exit 0 when valid, 1 with every error otherwise."""
+    """Check billing.yaml; exit 0 when valid, 1 with every error otherwise (with a live key,
+    test card tokens are errors too)."""
     path = str(config_path(config_file))
     try:
         cfg = load_config(path)
+        if app.api_key and is_live_key(app.api_key.strip()):
+            refuse_test_cards(cfg, path)
     except ConfigError as err:
         if fmt == "json":
             doc: dict[str, Any] = {

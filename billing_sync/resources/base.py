@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import time
 import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping
@@ -175,6 +176,9 @@ class PlanContext:
     targets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # Stripe id -> (kind name, key) of every live object that points at it (managed or not)
     references: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    # The plan's clock (Unix seconds): what is past or future (a declared trial end) is
+    # decided once, against this, for the whole plan.
+    now: int = field(default_factory=lambda: int(time.time()))
 
     @property
     def policies(self) -> Policies:
