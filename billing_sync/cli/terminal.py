@@ -93,7 +93,7 @@ class Console:
         self._wake = threading.Event()
 
     def style(self, text: str, fg: str | None = None, bold: bool = False) -> str:
-        return click.style(text, fg=fg, bold=bold) if self.colour and fg else text
+        return click.style(text, fg=fg, bold=bold or None) if self.colour and fg else text
 
     def line(self, text: str) -> None:
         """A permanent line (above the live line, which is drawn again under it)."""
