@@ -5,6 +5,7 @@ Each parses its options, calls a layer, prints and chooses the exit code."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import threading
@@ -22,7 +23,8 @@ from billing_sync.cli.terminal import (
     left_lines,
 )
 from billing_sync.config.loader import config_path, load_config
-from billing_sync.config.models import BillingConfig
+from billing_sync.config.schema import json_schema
+from billing_sync.config.starter import STARTER
 from billing_sync.errors import (
     BillingSyncError,
     ConfigError,
@@ -84,12 +86,19 @@ def validate(app: AppContext, config_file: str | None, fmt: str) -> None:
 @cli.command()
 def schema() -> None:
     """Print the JSON Schema of billing.yaml (for editors)."""
-    doc = {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        **BillingConfig.model_json_schema(),
-        "title": "billing.yaml (billing-sync)",
-    }
-    click.echo(json.dumps(doc, indent=2))
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
+@cli.command()
+@config_option
+@click.option("--force", is_flag=True, help="Replace the file if it exists.")
+def init(config_file: str | None, force: bool) -> None:
+    """Write a commented starter billing.yaml (./billing.yaml unless -c FILE says otherwise)."""
+    path = config_path(config_file)
+    if not force and os.path.lexists(path):
+        raise UsageError(f"{path} already exists: add --force to replace it, or -c another file")
+    write_file(path, STARTER, force=force)
+    click.echo(f"Wrote {path}. Next: billing-sync validate -c {path}, then billing-sync plan.")
 
 
 def _show(plan: Plan, fmt: str = "text") -> None:
