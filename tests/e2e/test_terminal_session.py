@@ -193,7 +193,7 @@ def test_ctrl_c_mid_apply_stops_reports_and_a_rerun_converges(
 ) -> None:
     cfg = str(write_config(tmp_path, many_products()))
     total = 2 * CATALOG_SIZE
-    emulator.configure(latency_ms=100)  # slow enough that most of the plan is left at Ctrl-C
+    emulator.configure(latency_ms=200)  # slow enough that most of the plan is left at Ctrl-C
 
     def three_finished(out: str) -> bool:
         return len(re.findall(r"create complete after", out)) >= 3
