@@ -235,7 +235,8 @@ class ApplyProgress:
         if not self.console.live:
             extra = f"  {result.stripe_id}" if result.stripe_id else ""
             msg = f"  {result.message}" if result.message else ""
-            return f"[{done}/{total}] {event:8} {change.id}{extra}{msg}"
+            line = f"[{done}/{total}] {event:8} {change.id}{extra}{msg}"
+            return self.console.style(line, STATUS_COLOURS.get(event))  # FORCE_COLOR in CI
         began = self.started.get(change.id)
         took = f" after {elapsed_text(self.console.clock() - began)}" if began is not None else ""
         if event == "done":

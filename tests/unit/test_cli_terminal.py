@@ -178,3 +178,12 @@ def test_read_progress_reports_retries_as_lines_and_counts_objects() -> None:
     assert (
         out.getvalue() == "retrying GET /v1/prices in 0.2s (attempt 2 of 6): HTTP 429: slow down\n"
     )
+
+
+def test_log_lines_are_coloured_only_when_asked() -> None:
+    for colour in (False, True):
+        out = Pipe()
+        progress = ApplyProgress(Console(out, colour=colour, live=False))
+        progress("done", Result(change("a"), "done", stripe_id="price_1"), 1, 1)
+        assert ("\x1b[32m" in out.getvalue()) is colour  # FORCE_COLOR=1 in a CI log
+        assert "[1/1] done     price.create:a  price_1" in out.getvalue()
