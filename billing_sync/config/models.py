@@ -20,8 +20,10 @@ from pydantic import (
     Field,
     PrivateAttr,
     StringConstraints,
+    WithJsonSchema,
 )
 
+from billing_sync.config.timestamps import Moment
 from billing_sync.metadata import (
     METADATA_KEY_MAX,
     METADATA_MAX_KEYS,
@@ -124,6 +126,10 @@ MAX_MARKETING_FEATURE = 80
 # stripe/stripe-dotnet#1897). Deliberately loose: a valid address is never refused.
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+\Z")
 _URL_RE = re.compile(r"https?://[^\s/?#]+[^\s]*\Z")
+# The same rules for the JSON Schema (ECMA-262 regular expressions: no \Z).
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$"
+URL_PATTERN = r"^https?://[^\s/?#]+[^\s]*$"
+STATEMENT_DESCRIPTOR_PATTERN = r"^[^<>\\\"']*[A-Za-z][^<>\\\"']*$"
 
 
 def _check_email(value: str) -> str:
@@ -145,8 +151,16 @@ def _up_to(value: Any) -> Any:
 
 
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
-Email = Annotated[str, Field(max_length=MAX_EMAIL), AfterValidator(_check_email)]
-Url = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(_check_url)]
+Email = Annotated[
+    str,
+    Field(max_length=MAX_EMAIL, json_schema_extra={"pattern": EMAIL_PATTERN}),
+    AfterValidator(_check_email),
+]
+Url = Annotated[
+    str,
+    Field(max_length=MAX_TEXT, json_schema_extra={"pattern": URL_PATTERN}),
+    AfterValidator(_check_url),
+]
 Key = Annotated[str, AfterValidator(_check_key), Field(json_schema_extra={"pattern": KEY_PATTERN})]
 ProductId = Annotated[Key, AfterValidator(_check_product_id)]
 Currency = Annotated[
@@ -190,7 +204,13 @@ class _Ignore(Model):
     """What another writer owns on this object: metadata keys and fields billing-sync never
     compares, sets or unsets (their values in Stripe are kept)."""
 
-    metadata: list[MetadataKey] = Field(default_factory=list)
+    metadata: list[MetadataKey] = Field(
+        default_factory=list,
+        description="Metadata keys another writer owns: never compared, set or unset.",
+    )
+
+
+_IGNORED_FIELDS = "Fields another writer owns: never compared, set or unset."
 
 
 class ProductIgnore(_Ignore):
@@ -205,15 +225,17 @@ class ProductIgnore(_Ignore):
             "images",
             "marketing_features",
         ]
-    ] = Field(default_factory=list)
+    ] = Field(default_factory=list, description=_IGNORED_FIELDS)
 
 
 class PriceIgnore(_Ignore):
-    fields: list[Literal["nickname"]] = Field(default_factory=list)
+    fields: list[Literal["nickname"]] = Field(default_factory=list, description=_IGNORED_FIELDS)
 
 
 class CustomerIgnore(_Ignore):
-    fields: list[Literal["email", "name", "description", "phone"]] = Field(default_factory=list)
+    fields: list[Literal["email", "name", "description", "phone"]] = Field(
+        default_factory=list, description=_IGNORED_FIELDS
+    )
 
 
 class SubscriptionIgnore(_Ignore):
@@ -226,47 +248,83 @@ class SubscriptionIgnore(_Ignore):
             "discounts",
             "default_tax_rates",
         ]
-    ] = Field(default_factory=list)
+    ] = Field(default_factory=list, description=_IGNORED_FIELDS)
 
 
 class IgnoreRules(Model):
     """`ignore:` for every object of a kind (per object: each object's own `ignore:`)."""
 
-    products: ProductIgnore = Field(default_factory=ProductIgnore)
-    prices: PriceIgnore = Field(default_factory=PriceIgnore)
-    customers: CustomerIgnore = Field(default_factory=CustomerIgnore)
-    subscriptions: SubscriptionIgnore = Field(default_factory=SubscriptionIgnore)
+    products: ProductIgnore = Field(
+        default_factory=ProductIgnore,
+        description="What billing-sync leaves alone on every product.",
+    )
+    prices: PriceIgnore = Field(
+        default_factory=PriceIgnore, description="What billing-sync leaves alone on every price."
+    )
+    customers: CustomerIgnore = Field(
+        default_factory=CustomerIgnore,
+        description="What billing-sync leaves alone on every customer.",
+    )
+    subscriptions: SubscriptionIgnore = Field(
+        default_factory=SubscriptionIgnore,
+        description="What billing-sync leaves alone on every subscription.",
+    )
 
 
 class Recurring(Model):
     """A recurring price's billing period: `interval_count` intervals (at most one year)."""
 
-    interval: Interval
-    interval_count: int = Field(default=1, ge=1)
+    interval: Interval = Field(description="The billing period's unit: day, week, month or year.")
+    interval_count: int = Field(
+        default=1,
+        ge=1,
+        description="Intervals per billing period (at most one year: 365 days, 52 weeks, "
+        "12 months or 1 year).",
+    )
 
 
 class Tier(Model):
     """One tier of a tiered price; only the last tier has `up_to: inf`."""
 
-    up_to: Annotated[int | Literal["inf"], BeforeValidator(_up_to)]
-    unit_amount: MinorAmount | None = None
-    flat_amount: MinorAmount | None = None
+    up_to: Annotated[int | Literal["inf"], BeforeValidator(_up_to)] = Field(
+        description="The last quantity in this tier, or `inf` for the last tier (strictly "
+        "increasing)."
+    )
+    unit_amount: MinorAmount | None = Field(
+        default=None, description="Per-unit amount in this tier, in minor units (cents)."
+    )
+    flat_amount: MinorAmount | None = Field(
+        default=None, description="Flat amount for the whole tier, in minor units (cents)."
+    )
 
 
 class TransformQuantity(Model):
     """Bill `quantity / divide_by`, rounded up or down (package pricing)."""
 
-    divide_by: int = Field(ge=1)
-    round: Literal["up", "down"]
+    divide_by: int = Field(ge=1, description="Divide the quantity by this before billing.")
+    round: Literal["up", "down"] = Field(description="Round the divided quantity up or down.")
+
+
+_AMOUNT = (
+    'Amount in major units as a decimal string ("19.99"), converted with the currency\'s '
+    "decimals; exactly one of unit_amount, amount or tiers."
+)
+_UNIT_AMOUNT = (
+    "Amount in the currency's minor unit (1999 is 19.99 USD, 0 is free), at most 99,999,999; "
+    "exactly one of unit_amount, amount or tiers."
+)
+_TAX_BEHAVIOR = "Whether the amount includes tax; Stripe changes it only from `unspecified`."
 
 
 class CurrencyOption(Model):
     """Per-currency amounts of a multi-currency price."""
 
-    unit_amount: MinorAmount | None = None
-    amount: Amount | None = None
-    tiers: list[Tier] | None = Field(default=None, min_length=1)
-    tax_behavior: TaxBehavior | None = None
+    unit_amount: MinorAmount | None = Field(default=None, description=_UNIT_AMOUNT)
+    amount: Amount | None = Field(default=None, description=_AMOUNT)
+    tiers: list[Tier] | None = Field(
+        default=None, min_length=1, description="The tiers in this currency (tiered prices only)."
+    )
+    tax_behavior: TaxBehavior | None = Field(default=None, description=_TAX_BEHAVIOR)
 
     def minor_amount(self, currency: str) -> int | None:
         """The per-unit amount in minor units of `currency` (None for tiered options)."""
@@ -281,22 +339,54 @@ class Price(Model):
     """A price: `unit_amount` (minor units), `amount` (major units) or `tiers`; one-time
     unless `recurring` is given. Its key is also its default lookup_key."""
 
-    currency: Currency
-    unit_amount: MinorAmount | None = None
-    amount: Amount | None = None
-    tiers: list[Tier] | None = Field(default=None, min_length=1)
-    tiers_mode: Literal["graduated", "volume"] | None = None
-    recurring: Recurring | None = None
-    nickname: Text | None = None
-    tax_behavior: TaxBehavior | None = None
-    transform_quantity: TransformQuantity | None = None
-    currency_options: dict[Currency, CurrencyOption] = Field(default_factory=dict)
-    metadata: Metadata = Field(default_factory=dict)
-    lookup_key: str | None = Field(default=None, min_length=1, max_length=200)
-    active: bool = True
+    currency: Currency = Field(description="Three-letter currency code, lower case (usd, eur).")
+    unit_amount: MinorAmount | None = Field(default=None, description=_UNIT_AMOUNT)
+    amount: Amount | None = Field(default=None, description=_AMOUNT)
+    tiers: list[Tier] | None = Field(
+        default=None,
+        min_length=1,
+        description="Tiers of a tiered price (needs tiers_mode and recurring); exactly one of "
+        "unit_amount, amount or tiers.",
+    )
+    tiers_mode: Literal["graduated", "volume"] | None = Field(
+        default=None,
+        description="graduated: each unit priced in its own tier; volume: all units at the "
+        "tier the quantity falls in. Only with tiers.",
+    )
+    recurring: Recurring | None = Field(
+        default=None, description="The billing period; without it the price is one-time."
+    )
+    nickname: Text | None = Field(
+        default=None, description="A name for the price, not shown to customers."
+    )
+    tax_behavior: TaxBehavior | None = Field(default=None, description=_TAX_BEHAVIOR)
+    transform_quantity: TransformQuantity | None = Field(
+        default=None, description="Bill the quantity divided and rounded (not with tiers)."
+    )
+    currency_options: dict[Currency, CurrencyOption] = Field(
+        default_factory=dict,
+        description="Amounts in other currencies, keyed by currency (not the price's own).",
+    )
+    metadata: Metadata = Field(
+        default_factory=dict, description="Key-value pairs stored on the Stripe price."
+    )
+    lookup_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="The price's lookup key (default: the price key); unique among prices.",
+    )
+    active: bool = Field(default=True, description="false archives the price.")
     # Pins adoption to this existing price (one without a lookup key: `import` writes it).
-    stripe_id: str | None = Field(default=None, pattern=r"^price_[A-Za-z0-9]{1,250}$")
-    ignore: PriceIgnore = Field(default_factory=PriceIgnore)
+    stripe_id: str | None = Field(
+        default=None,
+        pattern=r"^price_[A-Za-z0-9]{1,250}$",
+        description="The existing Stripe price this declaration adopts (one without a lookup "
+        "key; written by import).",
+    )
+    ignore: PriceIgnore = Field(
+        default_factory=PriceIgnore, description="What billing-sync leaves alone on this price."
+    )
 
     def minor_amount(self) -> int | None:
         """The per-unit amount in minor units (None for tiered prices)."""
@@ -310,27 +400,59 @@ class Price(Model):
 class Product(Model):
     """A product and its prices; the key is the Stripe product id unless `id` is given."""
 
-    name: str = Field(min_length=1, max_length=MAX_TEXT)
-    id: ProductId | None = None
-    description: Text | None = None
-    active: bool = True
-    metadata: Metadata = Field(default_factory=dict)
-    ignore: ProductIgnore = Field(default_factory=ProductIgnore)
-    tax_code: Text | None = None
+    name: str = Field(
+        min_length=1, max_length=MAX_TEXT, description="The product's name, shown to customers."
+    )
+    id: ProductId | None = Field(
+        default=None,
+        description="The Stripe product id (default: the product key); set at creation only.",
+    )
+    description: Text | None = Field(default=None, description="Shown to customers.")
+    active: bool = Field(default=True, description="false archives the product.")
+    metadata: Metadata = Field(
+        default_factory=dict, description="Key-value pairs stored on the Stripe product."
+    )
+    ignore: ProductIgnore = Field(
+        default_factory=ProductIgnore,
+        description="What billing-sync leaves alone on this product.",
+    )
+    tax_code: Text | None = Field(default=None, description="A Stripe tax code (txcd_10103000).")
     statement_descriptor: (
         Annotated[
-            str, Field(min_length=5, max_length=22), AfterValidator(_check_statement_descriptor)
+            str,
+            Field(
+                min_length=5,
+                max_length=22,
+                json_schema_extra={"pattern": STATEMENT_DESCRIPTOR_PATTERN},
+            ),
+            AfterValidator(_check_statement_descriptor),
         ]
         | None
-    ) = None
-    unit_label: str | None = Field(default=None, min_length=1, max_length=12)
-    url: Url | None = None
-    images: list[Url] = Field(default_factory=list, max_length=8)
+    ) = Field(
+        default=None,
+        description="On card statements: 5-22 characters, a letter, none of < > \\ \" '.",
+    )
+    unit_label: str | None = Field(
+        default=None, min_length=1, max_length=12, description="The unit on invoices (seat)."
+    )
+    url: Url | None = Field(default=None, description="The product's web page.")
+    images: list[Url] = Field(default_factory=list, max_length=8, description="Up to 8 image URLs.")
     marketing_features: list[
         Annotated[str, Field(min_length=1, max_length=MAX_MARKETING_FEATURE)]
-    ] = Field(default_factory=list, max_length=15)
-    default_price: str | None = None
-    prices: dict[Key, Price] = Field(default_factory=dict)
+    ] = Field(
+        default_factory=list,
+        max_length=15,
+        description="Up to 15 features shown in pricing tables (1-80 characters each).",
+    )
+    default_price: str | None = Field(
+        default=None,
+        description="The key of an active price of this product; removing it unsets the "
+        "default price.",
+    )
+    prices: dict[Key, Price] = Field(
+        default_factory=dict,
+        description="The product's prices by key (the key is the default lookup_key).",
+    )
 
 
 # -- coupons, promotion codes, tax rates -------------------------------------------------------
@@ -378,9 +500,33 @@ def _timestamp(value: Any) -> Any:
     return value
 
 
-Percent = Annotated[str, BeforeValidator(_amount_text), AfterValidator(_check_percent)]
+Percent = Annotated[
+    str,
+    BeforeValidator(_amount_text),
+    AfterValidator(_check_percent),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
+                {"type": "string", "pattern": r"^\s*[0-9]{1,3}(\.[0-9]{1,4})?\s*$"},
+            ]
+        }
+    ),
+]
 #: Unix seconds (after 2001-09-09, before 2100): the parsed forms of `_timestamp`.
-Timestamp = Annotated[int, BeforeValidator(_timestamp), Field(ge=1_000_000_000, le=4_102_444_800)]
+Timestamp = Annotated[
+    int,
+    BeforeValidator(_timestamp),
+    Field(ge=1_000_000_000, le=4_102_444_800),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 1_000_000_000, "maximum": 4_102_444_800},
+                {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}"},
+            ]
+        }
+    ),
+]
 #: Stripe's coupon ids and promotion codes: letters and digits (codes), plus '-' and '_' (ids).
 COUPON_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 PROMOTION_CODE_PATTERN = r"^[A-Za-z0-9]{1,500}$"
@@ -422,143 +568,286 @@ TaxType = Literal[
 class CouponCurrencyOption(Model):
     """An amount-off coupon's amount in another currency (minor units)."""
 
-    amount_off: int = Field(ge=1, le=MAX_AMOUNT)
+    amount_off: int = Field(
+        ge=1, le=MAX_AMOUNT, description="The amount off in this currency, in minor units."
+    )
 
 
 class CouponAppliesTo(Model):
     """The declared products (by key) the coupon discounts; all products when absent."""
 
-    products: list[str] = Field(min_length=1)
+    products: list[str] = Field(min_length=1, description="Product keys the coupon applies to.")
 
 
 class Coupon(Model):
     """A coupon: `percent_off`, or `amount_off` in `currency`; its key is its Stripe id unless
     `id` is given. Only name, metadata and currency_options change in place."""
 
-    id: Annotated[str, Field(pattern=COUPON_ID_PATTERN)] | None = None
-    name: str | None = Field(default=None, min_length=1, max_length=40)
-    percent_off: Percent | None = None
-    amount_off: int | None = Field(default=None, ge=1, le=MAX_AMOUNT)
-    currency: Currency | None = None
-    currency_options: dict[Currency, CouponCurrencyOption] = Field(default_factory=dict)
-    duration: Literal["once", "repeating", "forever"] = "once"
-    duration_in_months: int | None = Field(default=None, ge=1, le=120)
-    max_redemptions: int | None = Field(default=None, ge=1)
-    redeem_by: Timestamp | None = None
-    applies_to: CouponAppliesTo | None = None
-    metadata: Metadata = Field(default_factory=dict)
+    id: Annotated[str, Field(pattern=COUPON_ID_PATTERN)] | None = Field(
+        default=None, description="The Stripe coupon id (default: the coupon key)."
+    )
+    name: str | None = Field(
+        default=None, min_length=1, max_length=40, description="Shown to customers."
+    )
+    percent_off: Percent | None = Field(
+        default=None, description="Percent off (over 0, at most 100); or amount_off."
+    )
+    amount_off: int | None = Field(
+        default=None, ge=1, le=MAX_AMOUNT, description="Amount off in minor units of currency."
+    )
+    currency: Currency | None = Field(default=None, description="The currency of amount_off.")
+    currency_options: dict[Currency, CouponCurrencyOption] = Field(
+        default_factory=dict, description="amount_off in other currencies."
+    )
+    duration: Literal["once", "repeating", "forever"] = Field(
+        default="once", description="How long a discount from it lasts."
+    )
+    duration_in_months: int | None = Field(
+        default=None, ge=1, le=120, description="Months of a repeating discount."
+    )
+    max_redemptions: int | None = Field(
+        default=None, ge=1, description="How many times it can be redeemed."
+    )
+    redeem_by: Timestamp | None = Field(
+        default=None, description="Last moment to redeem it (2027-01-01T00:00:00Z)."
+    )
+    applies_to: CouponAppliesTo | None = Field(
+        default=None, description="The products it discounts (default: all)."
+    )
+    metadata: Metadata = Field(
+        default_factory=dict, description="Key-value pairs stored on the Stripe coupon."
+    )
 
 
 class PromotionRestrictions(Model):
     """Who may redeem a promotion code: first-time customers, a minimum order."""
 
-    first_time_transaction: bool = False
-    minimum_amount: int | None = Field(default=None, ge=1, le=MAX_AMOUNT)
-    minimum_amount_currency: Currency | None = None
+    first_time_transaction: bool = Field(
+        default=False, description="Only customers without earlier payments."
+    )
+    minimum_amount: int | None = Field(
+        default=None, ge=1, le=MAX_AMOUNT, description="Minimum order, in minor units."
+    )
+    minimum_amount_currency: Currency | None = Field(
+        default=None, description="The currency of minimum_amount."
+    )
 
 
 class PromotionCode(Model):
     """A customer-facing code for a declared coupon. Only `active` and metadata change in
     place; removing it deactivates it (Stripe never deletes promotion codes)."""
 
-    coupon: str
-    code: Annotated[str, Field(pattern=PROMOTION_CODE_PATTERN)]
-    active: bool = True
-    max_redemptions: int | None = Field(default=None, ge=1)
-    expires_at: Timestamp | None = None
-    restrictions: PromotionRestrictions = Field(default_factory=PromotionRestrictions)
-    metadata: Metadata = Field(default_factory=dict)
+    coupon: str = Field(description="The coupon key.")
+    code: Annotated[str, Field(pattern=PROMOTION_CODE_PATTERN)] = Field(
+        description="What customers type: letters and digits."
+    )
+    active: bool = Field(default=True, description="false deactivates the code.")
+    max_redemptions: int | None = Field(
+        default=None, ge=1, description="How many times it can be redeemed."
+    )
+    expires_at: Timestamp | None = Field(
+        default=None, description="When it expires (2026-12-31T23:59:59Z)."
+    )
+    restrictions: PromotionRestrictions = Field(
+        default_factory=PromotionRestrictions, description="Who may redeem it."
+    )
+    metadata: Metadata = Field(
+        default_factory=dict, description="Key-value pairs stored on the promotion code."
+    )
 
 
 class TaxRate(Model):
     """A manual tax rate; `percentage` and `inclusive` are fixed once created (a change makes a
     new rate and archives the old one)."""
 
-    display_name: str = Field(min_length=1, max_length=50)
-    percentage: Percent
-    inclusive: bool
-    active: bool = True
-    description: Text | None = None
-    jurisdiction: str | None = Field(default=None, min_length=1, max_length=50)
-    country: str | None = Field(default=None, pattern=COUNTRY_PATTERN)
-    state: str | None = Field(default=None, min_length=1, max_length=10)
-    tax_type: TaxType | None = None
-    metadata: Metadata = Field(default_factory=dict)
+    display_name: str = Field(
+        min_length=1, max_length=50, description="Shown to customers on invoices."
+    )
+    percentage: Percent = Field(description="The rate in percent; fixed once created.")
+    inclusive: bool = Field(description="Whether prices include it; fixed once created.")
+    active: bool = Field(default=True, description="false archives the rate.")
+    description: Text | None = Field(default=None, description="An internal description.")
+    jurisdiction: str | None = Field(
+        default=None, min_length=1, max_length=50, description="The jurisdiction's label."
+    )
+    country: str | None = Field(
+        default=None, pattern=COUNTRY_PATTERN, description="ISO 3166-1 code, e.g. DE."
+    )
+    state: str | None = Field(
+        default=None, min_length=1, max_length=10, description="ISO 3166-2 subdivision, e.g. NY."
+    )
+    tax_type: TaxType | None = Field(default=None, description="vat, sales_tax, gst, ...")
+    metadata: Metadata = Field(
+        default_factory=dict, description="Key-value pairs stored on the tax rate."
+    )
 
 
 class SubscriptionItem(Model):
     """One line of a subscription: a recurring price key and a quantity."""
 
-    price: str
-    quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY)
-    metadata: Metadata = Field(default_factory=dict)
+    price: str = Field(description="The key of a recurring price in billing.yaml.")
+    quantity: int = Field(
+        default=1, ge=1, le=MAX_QUANTITY, description="How many units (1 to 99,999,999)."
+    )
+    metadata: Metadata = Field(
+        default_factory=dict, description="Key-value pairs stored on the subscription item."
+    )
 
 
 class SubscriptionDiscount(Model):
     """One discount of a subscription: a declared coupon or promotion code (by key)."""
 
-    coupon: str | None = None
-    promotion_code: str | None = None
+    coupon: str | None = Field(default=None, description="A coupon key.")
+    promotion_code: str | None = Field(default=None, description="A promotion code key.")
 
 
 class Subscription(Model):
     """A contracted subscription of a customer (identified by customer key + its own key)."""
 
-    items: list[SubscriptionItem] = Field(min_length=1, max_length=20)
-    collection_method: CollectionMethod = "charge_automatically"
-    days_until_due: int | None = Field(default=None, ge=1, le=MAX_DAYS_UNTIL_DUE)
-    trial_period_days: int | None = Field(default=None, ge=1, le=730)
-    cancel_at_period_end: bool = False
-    default_payment_method: Text | None = None
-    proration_behavior: ProrationBehavior | None = None
-    metadata: Metadata = Field(default_factory=dict)
-    ignore: SubscriptionIgnore = Field(default_factory=SubscriptionIgnore)
-    protect: bool = False
-    discounts: list[SubscriptionDiscount] = Field(default_factory=list, max_length=20)
-    default_tax_rates: list[str] = Field(default_factory=list, max_length=MAX_TAX_RATES)
+    items: list[SubscriptionItem] = Field(
+        min_length=1,
+        max_length=20,
+        description="1 to 20 items, each a different recurring price in one currency.",
+    )
+    collection_method: CollectionMethod = Field(
+        default="charge_automatically",
+        description="charge_automatically, or send_invoice (needs days_until_due).",
+    )
+    days_until_due: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_DAYS_UNTIL_DUE,
+        description="Days to pay an invoice (1-730); only with send_invoice, and required there.",
+    )
+    trial_period_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=730,
+        description="Trial days (1-730), used when the subscription is created.",
+    )
+    trial_end: Moment | None = Field(
+        default=None,
+        description=(
+            "Set, move or end (`now`) the trial of the subscription: `now`, a date "
+            "(YYYY-MM-DD, 00:00 UTC) or a date and time (UTC unless a zone is given)."
+        ),
+    )
+    cancel_at_period_end: bool = Field(
+        default=False, description="Cancel at the end of the current period."
+    )
+    default_payment_method: Text | None = Field(
+        default=None,
+        description="An attached PaymentMethod id, or a test card token (pm_card_visa) in test mode.",
+    )
+    proration_behavior: ProrationBehavior | None = Field(
+        default=None,
+        description="How changes are prorated (default: policies.proration_behavior).",
+    )
+    metadata: Metadata = Field(
+        default_factory=dict, description="Key-value pairs stored on the Stripe subscription."
+    )
+    ignore: SubscriptionIgnore = Field(
+        default_factory=SubscriptionIgnore,
+        description="What billing-sync leaves alone on this subscription.",
+    )
+    protect: bool = Field(
+        default=False,
+        description="Refuse plans that cancel or shrink it without --allow-destroy.",
+    )
+    discounts: list[SubscriptionDiscount] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Coupons or promotion codes (by key) applied to it; kept once applied.",
+    )
+    default_tax_rates: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_TAX_RATES,
+        description="Tax rate keys applied to its invoices.",
+    )
 
 
 class Customer(Model):
     """A customer and its declared subscriptions."""
 
-    email: Email | None = None
-    name: Text | None = None
-    description: Text | None = None
-    phone: Text | None = None
-    metadata: Metadata = Field(default_factory=dict)
-    ignore: CustomerIgnore = Field(default_factory=CustomerIgnore)
-    subscriptions: dict[Key, Subscription] = Field(default_factory=dict)
+    email: Email | None = Field(
+        default=None, description="The customer's email (adopts an existing customer with it)."
+    )
+    name: Text | None = Field(default=None, description="The customer's name.")
+    description: Text | None = Field(default=None, description="An internal description.")
+    phone: Text | None = Field(default=None, description="The customer's phone number.")
+    metadata: Metadata = Field(
+        default_factory=dict, description="Key-value pairs stored on the Stripe customer."
+    )
+    ignore: CustomerIgnore = Field(
+        default_factory=CustomerIgnore,
+        description="What billing-sync leaves alone on this customer.",
+    )
+    subscriptions: dict[Key, Subscription] = Field(
+        default_factory=dict, description="The customer's subscriptions by key."
+    )
 
 
 class Policies(Model):
     """Safety and behaviour policies for plan/apply."""
 
-    subscription_removal: Literal["cancel_at_period_end", "cancel_now", "unmanage"] = (
-        "cancel_at_period_end"
+    subscription_removal: Literal["cancel_at_period_end", "cancel_now", "unmanage"] = Field(
+        default="cancel_at_period_end",
+        description="What removing a subscription from billing.yaml does (unmanage: drop "
+        "ownership, keep billing).",
     )
-    proration_behavior: ProrationBehavior = "create_prorations"
-    max_destroy_percent: float = Field(default=30, ge=0, le=100)
+    proration_behavior: ProrationBehavior = Field(
+        default="create_prorations", description="Default proration of subscription changes."
+    )
+    max_destroy_percent: float = Field(
+        default=30,
+        ge=0,
+        le=100,
+        description="Refuse plans archiving or cancelling more than this share of managed "
+        "objects without --allow-destroy.",
+    )
 
 
 class PaymentsSettings(Model):
     """Defaults for `billing-sync payments`."""
 
-    max_amount: int | None = Field(default=None, ge=1, le=MAX_AMOUNT)
-    max_amount_currency: Currency = "usd"
+    max_amount: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_AMOUNT,
+        description="Largest one-off payment accepted, in minor units of max_amount_currency.",
+    )
+    max_amount_currency: Currency = Field(default="usd", description="The currency of max_amount.")
 
 
 class BillingConfig(Model):
     """The whole billing.yaml document."""
 
-    version: Literal[1] = 1
-    products: dict[ProductId, Product] = Field(default_factory=dict)
-    customers: dict[Key, Customer] = Field(default_factory=dict)
-    coupons: dict[Key, Coupon] = Field(default_factory=dict)
-    promotion_codes: dict[Key, PromotionCode] = Field(default_factory=dict)
-    tax_rates: dict[Key, TaxRate] = Field(default_factory=dict)
-    policies: Policies = Field(default_factory=Policies)
-    ignore: IgnoreRules = Field(default_factory=IgnoreRules)
-    payments: PaymentsSettings = Field(default_factory=PaymentsSettings)
+    version: Literal[1] = Field(default=1, description="The format version: 1.")
+    products: dict[ProductId, Product] = Field(
+        default_factory=dict, description="The catalog: products by key."
+    )
+    customers: dict[Key, Customer] = Field(
+        default_factory=dict, description="Customers and their subscriptions, by key."
+    )
+    coupons: dict[Key, Coupon] = Field(
+        default_factory=dict, description="Coupons by key (the key is the coupon id by default)."
+    )
+    promotion_codes: dict[Key, PromotionCode] = Field(
+        default_factory=dict, description="Customer-facing codes for coupons, by key."
+    )
+    tax_rates: dict[Key, TaxRate] = Field(
+        default_factory=dict, description="Manual tax rates, by key."
+    )
+    policies: Policies = Field(
+        default_factory=Policies, description="Safety and behaviour of plan and apply."
+    )
+    ignore: IgnoreRules = Field(
+        default_factory=IgnoreRules,
+        description="What billing-sync leaves alone on every object of a kind.",
+    )
+    payments: PaymentsSettings = Field(
+        default_factory=PaymentsSettings, description="Defaults for billing-sync payments."
+    )
 
     _locations: dict[tuple[str | int, ...], tuple[str, int, int]] = PrivateAttr(
         default_factory=dict
