@@ -184,9 +184,10 @@ class VersionedKind(Kind[V]):
                 if len(found) > 1:
                     ids = ", ".join(sorted(s.id or "" for s in found))
                     conflicts.append(
-                        f"{self.name} {key}: {len(found)} {self.plural} billing-sync does not "
-                        f"manage match it ({ids}); it cannot tell which one to adopt: archive the "
-                        "extra ones in Stripe, or declare different values"
+                        f"{self.name} {key}: {len(found)} {self.plural.replace('_', ' ')} "
+                        f"billing-sync does not manage match it ({ids}); it cannot tell which "
+                        "one to adopt: archive the extra ones in Stripe, or declare different "
+                        "values"
                     )
                     continue
                 if found:

@@ -300,3 +300,29 @@ def test_a_declared_coupon_id_held_with_other_terms_is_a_conflict(
         r["method"] in ("POST", "DELETE") and "coupon" in r["path"]
         for r in emulator.requests()[before:]
     )
+
+
+def test_two_matching_unmanaged_tax_rates_are_a_conflict(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    c = emulator.client()
+    params: Any = {
+        "display_name": "Sales tax",
+        "percentage": 5,
+        "inclusive": False,
+        "country": "US",
+        "state": "NY",
+    }
+    first = c.v1.tax_rates.create(params=params)
+    second = c.v1.tax_rates.create(params=params)
+    cfg = write_config(
+        tmp_path, HAND.split("coupons:")[0] + "tax_rates:" + HAND.split("tax_rates:")[1]
+    )
+    res = run_cli(emulator, "plan", "-c", str(cfg))
+    text = res.stdout + res.stderr
+    assert "tax_rate sales-tax: 2 tax rates billing-sync does not manage match it" in text, text
+    assert first.id in text and second.id in text
+    before = len(emulator.requests())
+    assert run_cli(emulator, "apply", "-c", str(cfg), "--auto-approve").returncode != 0
+    assert not [r for r in emulator.requests()[before:] if r["method"] in ("POST", "DELETE")]
+    assert len(account(c)["rates"]) == 2

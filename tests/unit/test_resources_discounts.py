@@ -106,3 +106,14 @@ def test_the_applied_account_has_the_same_revenue_before_and_after() -> None:
     before, after = plan.mrr["usd"]
     assert before == after == round((2900 - 580 + 2000) / 2)
     assert plan.changes == ()
+
+
+def test_discounts_another_writer_owns_are_left_alone() -> None:
+    cfg = config(CATALOG + "        discounts: [{coupon: pro-only}]\n")
+    existing = applied(cfg)  # the account has the pro-only discount
+    plain = config(CATALOG + "        discounts: []\n")
+    removes = plan_for(plain, existing)
+    (update,) = [c for c in removes.changes if c.kind == "subscription"]
+    assert update.request.params["discounts"] == ""
+    ignored = config(CATALOG + "        ignore: {fields: [discounts]}\n")
+    assert [c for c in plan_for(ignored, existing).changes if c.kind == "subscription"] == []
