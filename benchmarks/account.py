@@ -48,12 +48,14 @@ class Shape:
 
     def list_requests(self) -> int:
         """What reading it costs with list pages of 100: products, active and archived prices,
-        customers, subscriptions."""
+        one (empty) page each of coupons, promotion codes and tax rates, customers,
+        subscriptions."""
         pages = math.ceil
         return (
             pages(self.products / 100)
             + pages((2 * self.products + self.tiered) / 100)
             + 1
+            + 3
             + pages(self.customers / 100)
             + pages(self.customers / 100)
         )
