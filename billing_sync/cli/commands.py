@@ -108,13 +108,17 @@ def _show(plan: Plan, fmt: str = "text") -> None:
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
-    help="Exit 2 when there are changes, 0 when there are none.",
+    help="Exit 2 when there are changes, 0 when there are none (3 and 1 as without it).",
 )
 @pass_app
 def plan(
     app: AppContext, config_file: str | None, fmt: str, out: str | None, detailed_exitcode: bool
 ) -> None:
-    """Show what apply would change. Read-only: never writes to Stripe."""
+    """Show what apply would change. Read-only: never writes to Stripe.
+
+    Exit 0: no changes (or changes, without --detailed-exitcode); 2: changes (with
+    --detailed-exitcode); 3: apply would refuse the plan as it stands (unsafe or conflicts);
+    1: error."""
     path = str(config_path(config_file))
     remote = app.remote()
     p = build_plan(remote, path)
@@ -123,6 +127,11 @@ def plan(
         provenance.save(p, out)
         click.echo(f"Saved plan to {out}", err=True)
     p.raise_if_conflicts()
+    refusal = p.unsafe_error(
+        allow_destroy=False, allow_mass_update=False, lead="apply would refuse this plan"
+    )
+    if refusal is not None:
+        raise refusal
     if detailed_exitcode and p.has_changes:
         sys.exit(2)
 
@@ -195,6 +204,12 @@ def _progress_printer() -> Any:
     help="Allow a plan that archives/cancels beyond max_destroy_percent or touches "
     "protected subscriptions.",
 )
+@click.option(
+    "--allow-mass-update",
+    is_flag=True,
+    help="Allow a plan that updates or replaces more than max_update_percent of the managed "
+    "objects.",
+)
 @click.option("--live", is_flag=True, help="Allow a live-mode key.")
 @click.option(
     "--parallelism",
@@ -230,6 +245,7 @@ def apply(
     plan_file: str | None,
     auto_approve: bool,
     allow_destroy: bool,
+    allow_mass_update: bool,
     live: bool,
     parallelism: int,
     rate_limit: float | None,
@@ -251,7 +267,7 @@ def apply(
     if not p.has_changes:
         click.echo("Nothing to apply.")
         return
-    p.raise_if_unsafe(allow_destroy=allow_destroy)
+    p.raise_if_unsafe(allow_destroy=allow_destroy, allow_mass_update=allow_mass_update)
     if not auto_approve:
         if not sys.stdin.isatty():
             raise UsageError(

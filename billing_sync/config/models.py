@@ -370,6 +370,8 @@ class Policies(Model):
     )
     proration_behavior: ProrationBehavior = "create_prorations"
     max_destroy_percent: float = Field(default=30, ge=0, le=100)
+    max_update_percent: float = Field(default=30, ge=0, le=100)
+    min_objects_for_thresholds: int = Field(default=10, ge=0)
 
 
 class PaymentsSettings(Model):

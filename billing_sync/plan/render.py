@@ -120,9 +120,9 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
     mrr = mrr_lines(plan)
     if mrr:
         out.append("Monthly recurring revenue of declared subscriptions: " + "; ".join(mrr))
-    for reason in plan.unsafe_reasons:
+    for unsafe in plan.unsafe:
         out.append(
-            style(f"UNSAFE: {reason}; apply refuses this plan without --allow-destroy.", "-")
+            style(f"UNSAFE: {unsafe.reason}; apply refuses this plan without {unsafe.flag}.", "-")
         )
     return "\n".join(out).rstrip() + "\n"
 
