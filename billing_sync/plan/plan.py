@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from billing_sync.changes import ACTIONS, Change
+from billing_sync.changes import ACTIONS, Change, change_from_data
 from billing_sync.errors import ConflictsError, UnsafePlanError
 from billing_sync.plan.graph import dependencies
 from billing_sync.resources import BY_NAME, RANK
@@ -84,6 +84,47 @@ class Plan:
         """A plan of these changes in reading order, their dependencies derived and checked."""
         ordered = tuple(sorted(changes, key=sort_key))
         return cls(ordered, dependencies(ordered, BY_NAME), **kw)
+
+    @classmethod
+    def from_data(cls, doc: Mapping[str, Any]) -> Plan:
+        """The plan a saved JSON document (`.data`) describes, for showing it without the API.
+
+        Raises ValueError unless the document is exactly what this plan renders back (an
+        edited file, even in a field apply does not trust, is refused)."""
+        try:
+            operations = doc["operations"]
+            changes = tuple(change_from_data(op) for op in operations)
+            plan = cls(
+                changes,
+                {c.id: tuple(op["depends_on"]) for c, op in zip(changes, operations, strict=True)},
+                provenance=Provenance(
+                    doc["config_file"],
+                    doc["config_hash"],
+                    doc["remote_fingerprint"],
+                    doc["account"],
+                ),
+                managed_count=doc["managed_count"],
+                max_destroy_percent=doc["max_destroy_percent"],
+                # Plans saved before these policies existed were made with their defaults.
+                max_update_percent=doc.get("max_update_percent", 100.0),
+                min_objects_for_thresholds=doc.get("min_objects_for_thresholds", 0),
+                unmanaged=dict(doc["unmanaged"]),
+                warnings=tuple(doc["warnings"]),
+                conflicts=tuple(doc["conflicts"]),
+                unreachable=tuple(doc["unreachable"]),
+                mrr={cur: (m["before"], m["after"]) for cur, m in doc["mrr"].items()},
+                grandfathered=dict(doc["grandfathered"]),
+            )
+            rendered = plan.data
+        except (KeyError, TypeError, AttributeError, ZeroDivisionError) as err:
+            raise ValueError(f"{type(err).__name__}: {err}") from None
+        for key in ("max_update_percent", "min_objects_for_thresholds"):
+            if key not in doc:
+                rendered.pop(key)
+        if rendered != dict(doc):
+            differs = sorted(k for k in set(rendered) | set(doc) if rendered.get(k) != doc.get(k))
+            raise ValueError(f"its {', '.join(differs)} do not match its operations")
+        return plan
 
     @property
     def checksum(self) -> str:

@@ -347,6 +347,9 @@ def render_markdown(plan: Plan, *, max_chars: int = MARKDOWN_MAX_CHARS) -> str:
     while len(base) > max_chars and cap > 0:
         cap = cap // 4
         base = _markdown(plan, set(), cap)
+    if len(base) > max_chars:
+        # Not even the section headings fit: the summary alone (it is never cut).
+        return markdown_summary(plan, cap=cap, shown=0)
     order = sorted(range(len(plan.changes)), key=lambda i: (_risk(plan.changes[i]), i))
     # Each listed row costs its line; a table that appears costs its header lines.
     room = max_chars - len(base) - 100 * (len({c.kind for c in plan.changes}) + 2)
