@@ -29,7 +29,7 @@ def test_a_saved_plan_reads_back_to_the_same_plan(make: Any, tmp_path: Path) -> 
 
 
 def edited(doc: dict[str, Any], where: str, value: Any) -> dict[str, Any]:
-    copy = json.loads(json.dumps(doc))
+    copy: dict[str, Any] = json.loads(json.dumps(doc))
     target = copy
     *path, last = where.split(".")
     for part in path:
