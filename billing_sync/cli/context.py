@@ -20,6 +20,7 @@ class AppContext:
     api_key: str | None
     api_base: str | None
     live: bool
+    config_file: str | None = None  # -c before the command
 
     def remote(self, *, live: bool = False) -> Remote:
         return connect(self.api_key, self.api_base, live=self.live or live)
@@ -31,12 +32,25 @@ class AppContext:
 
 pass_app = click.make_pass_decorator(AppContext)
 
+# Root options every command accepts after its name too (cli/argv.py gives them to each).
+GLOBAL_OPTIONS = ("api_key", "api_base", "live")
+
+
+def _config_from_root(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A command's -c wins; without it, the one given before the command."""
+    if value is None:
+        app = ctx.find_object(AppContext)
+        return app.config_file if app is not None else None
+    return value
+
+
 config_option = click.option(
     "-c",
     "--config",
     "config_file",
     metavar="FILE",
     default=None,
+    callback=_config_from_root,
     help="billing.yaml to use (default: $BILLING_SYNC_CONFIG or ./billing.yaml).",
 )
 
@@ -63,7 +77,23 @@ config_option = click.option(
     default=False,
     help="Allow a live-mode key (sk_live_/rk_live_). Refused without it.",
 )
+@click.option(
+    "-c",
+    "--config",
+    "config_file",
+    metavar="FILE",
+    default=None,
+    help="billing.yaml for the commands that read it (a command's own -c wins).",
+)
 @click.pass_context
-def cli(ctx: click.Context, api_key: str | None, api_base: str | None, live: bool) -> None:
-    """billing-sync: plan/apply for Stripe billing."""
-    ctx.obj = AppContext(api_key=api_key, api_base=api_base, live=live)
+def cli(
+    ctx: click.Context,
+    api_key: str | None,
+    api_base: str | None,
+    live: bool,
+    config_file: str | None,
+) -> None:
+    """billing-sync: plan/apply for Stripe billing.
+
+    Global options (--api-key, --api-base, --live) go before or after the command."""
+    ctx.obj = AppContext(api_key=api_key, api_base=api_base, live=live, config_file=config_file)
