@@ -35,7 +35,9 @@ def main(argv: list[str] | None = None) -> Any:
         if isinstance(err, click.NoSuchOption):
             err = explain_no_such_option(err, args)
         err.show()
-        sys.exit(err.exit_code)
+        # A usage error is an error (1), as in Terraform: click's 2 would read as "changes
+        # pending" to a CI job running `plan --detailed-exitcode`.
+        sys.exit(1 if isinstance(err, click.UsageError) else err.exit_code)
     except ConfigError as err:
         for issue in err.issues:
             click.echo(str(issue), err=True)

@@ -40,8 +40,8 @@ def test_exit_codes(entry: str, emulator: EmulatorHandle) -> None:
     changes = run("plan", "-c", str(EXAMPLE), "--detailed-exitcode")
     assert changes.returncode == 2, changes.stderr
     assert "Plan: 15 to create" in changes.stdout
-    usage = run("plan", "--no-such-option")
-    assert usage.returncode == 2
+    usage = run("plan", "--no-such-option", "--detailed-exitcode")
+    assert usage.returncode == 1  # an error, never "changes pending" (2)
     assert "Error: No such option '--no-such-option'" in usage.stderr
     for proc in (ok, bad, changes, usage):
         assert "Traceback" not in proc.stderr

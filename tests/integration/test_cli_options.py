@@ -87,18 +87,18 @@ def test_terraform_style_single_dash_options_get_a_hint(
     emulator: EmulatorHandle, args: list[str], message: str
 ) -> None:
     res = run_cli(emulator, *args)
-    assert (res.returncode, res.stdout, res.stderr) == (2, "", message)
+    assert (res.returncode, res.stdout, res.stderr) == (1, "", message)
     assert emulator.requests() == []
 
 
 def test_an_unknown_single_dash_word_is_explained(emulator: EmulatorHandle) -> None:
-    res = run_cli(emulator, "plan", "-var-file=prod.tfvars")
-    assert res.returncode == 2
+    res = run_cli(emulator, "plan", "-var-file=prod.tfvars", "--detailed-exitcode")
+    assert res.returncode == 1
     assert res.stderr.endswith(
         "Error: No such option '-v'. It comes from '-var-file': billing-sync's long options take "
         "two dashes (Terraform's take one), and --var-file is not one of them; see --help.\n"
     )
     # After `--` nothing is an option: no hint is made up.
     res = run_cli(emulator, "plan", "-x", "--", "-detailed-exitcode")
-    assert res.returncode == 2 and "It comes from" not in res.stderr
+    assert res.returncode == 1 and "It comes from" not in res.stderr
     assert emulator.requests() == []
