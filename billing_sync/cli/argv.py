@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import fields
 from typing import Any
 
 import click
 
-from billing_sync.cli.context import GLOBAL_OPTIONS, AppContext
+from billing_sync.cli.context import AppContext
 
 # A single dash and a word of two letters or more: Terraform's spelling of a long option.
 _SINGLE_DASH = re.compile(r"-([A-Za-z][A-Za-z0-9-]+)(=.*)?", re.DOTALL)
@@ -31,14 +32,21 @@ def _commands(group: click.Group) -> Iterator[click.Command]:
             yield from _commands(command)
 
 
+def _global_options(root: click.Group) -> list[click.Option]:
+    """The root's options that set an AppContext field (-c aside: commands have their own)."""
+    names = {f.name for f in fields(AppContext)} - {"config_file"}
+    return [p for p in root.params if isinstance(p, click.Option) and p.name in names]
+
+
 def share_global_options(root: click.Group) -> None:
     """Give every command the root's global options (`plan --api-key KEY` as well as
     `--api-key KEY plan`), except where a command has an option of that name already."""
+    shared = _global_options(root)
     for command in _commands(root):
         taken = {opt for p in command.params for opt in p.opts}
-        for name in GLOBAL_OPTIONS:
-            source = next(p for p in root.params if p.name == name)
-            assert isinstance(source, click.Option)
+        for source in shared:
+            name = source.name
+            assert name is not None
             if taken & set(source.opts):
                 continue
             command.params.append(

@@ -32,9 +32,6 @@ class AppContext:
 
 pass_app = click.make_pass_decorator(AppContext)
 
-# Root options every command accepts after its name too (cli/argv.py gives them to each).
-GLOBAL_OPTIONS = ("api_key", "api_base", "live")
-
 
 def _config_from_root(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """A command's -c wins; without it, the one given before the command."""
