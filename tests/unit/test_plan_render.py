@@ -233,3 +233,9 @@ def test_a_small_plan_is_never_cut() -> None:
     plan = rich_plan()
     assert render(plan, "markdown", max_chars=60_000) == render(plan, "markdown", max_chars=0)
     assert "job artifact" not in render(plan, "markdown")
+
+
+def test_markdown_of_an_account_in_sync_is_one_line() -> None:
+    cfg = config()
+    md = render(plan_for(cfg, applied(cfg)), "markdown")
+    assert md == "### billing-sync plan\n\nNo changes. The Stripe account matches `billing.yaml`.\n"
