@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from billing_sync.changes import ACTIONS, Change, change_from_data
+from billing_sync.changes import ACTIONS, Change, Reason, change_from_data
 from billing_sync.errors import ConflictsError, UnsafePlanError
 from billing_sync.plan.graph import dependencies
 from billing_sync.resources import BY_NAME, RANK
@@ -154,13 +154,16 @@ class Plan:
 
     @property
     def updated_objects(self) -> int:
-        """Managed objects changed in place or replaced (each counted once; destructive changes
-        count against the destroy threshold instead)."""
+        """Managed objects changed in place or replaced, each counted once. Destructive changes
+        count against the destroy threshold instead, and a product's default price following
+        its replaced price is part of that replacement, not an edit of its own."""
         return len(
             {
                 (c.kind, c.key)
                 for c in self.changes
-                if c.action in ("update", "replace") and not c.destructive
+                if c.action in ("update", "replace")
+                and not c.destructive
+                and c.reason is not Reason.DEFAULT_PRICE
             }
         )
 

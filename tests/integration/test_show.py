@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.helpers import EmulatorHandle, run_cli, write_config
+from tests.helpers import EXAMPLE, EmulatorHandle, run_cli, write_config
 from tests.integration.test_plan_apply import SMALL, apply_ok, assert_no_changes
 
 
@@ -108,3 +108,32 @@ def test_markdown_budget_option_and_environment(emulator: EmulatorHandle, tmp_pa
     env = {"BILLING_SYNC_MARKDOWN_MAX_CHARS": "700"}
     via_env = run_cli(emulator, "plan", "-c", str(cfg), "--format", "markdown", env=env)
     assert via_env.stdout == small.stdout
+
+
+def test_the_markdown_of_a_2000_operation_plan_fits_a_comment_risk_first(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    # 600 managed products with 2 prices each and 250 customers with a subscription, none of
+    # them in the example billing.yaml: about 2,000 archives and cancellations, plus its creates.
+    emulator.seed(
+        products=600,
+        prices_per_product=2,
+        customers=250,
+        subscriptions_per_customer=1,
+        items_per_subscription=1,
+    )
+    out = tmp_path / "big.json"
+    res = run_cli(emulator, "plan", "-c", str(EXAMPLE), "--format", "markdown", "--out", str(out))
+    assert res.returncode == 3, res.stderr  # unsafe: shown, saved, refused
+    md = res.stdout
+    operations = len(json.loads(out.read_text())["operations"])
+    assert operations >= 2_000
+    assert len(md) <= 60_000
+    unbounded = run_cli(None, "show", str(out), "--format", "markdown", "--markdown-max-chars", "0")
+    assert len(unbounded.stdout) > 200_000
+    # The risk first: the refusal, then the destructive rows, before anything else.
+    assert md.index("> [!CAUTION]\n> **Unsafe") < md.index("#### 🛑 Destructive")
+    rows = [r for r in md.splitlines() if r.startswith("| ") and not r.startswith("| |")]
+    assert rows and all(r.startswith("| 🛑 |") for r in rows)
+    assert f"This comment lists {len(rows)} of {operations} changes" in md
+    assert emulator.writes() == []

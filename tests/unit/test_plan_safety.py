@@ -71,6 +71,21 @@ def test_update_threshold_counts_each_changed_object_once_and_is_strict() -> Non
     assert plan_of(10, renamed=7, policies="max_update_percent: 40").unsafe_reasons == []
 
 
+def test_a_default_price_that_follows_its_replaced_price_is_not_counted_again() -> None:
+    text = catalog(10)
+    for i in range(10):
+        text = text.replace(f"  p{i}:\n", f"  p{i}:\n    default_price: p{i}-monthly\n")
+    after = text
+    for i in range(6):
+        after = after.replace(
+            f"p{i}-monthly: {{unit_amount: 1000", f"p{i}-monthly: {{unit_amount: 1500"
+        )
+    plan = plan_for(config(after), applied(config(text)))
+    assert sum(c.reason.value == "default_price" for c in plan.changes) == 6
+    # 6 replacements of 20 objects: 30%, not 60% with the 6 default prices moving with them.
+    assert plan.updated_objects == 6 and plan.unsafe_reasons == []
+
+
 def test_each_flag_lets_through_only_its_own_reasons() -> None:
     both = plan_of(10, renamed=4, removed=4)  # 4 renames + 8 archives of 20 objects
     assert [u.flag for u in both.unsafe] == ["--allow-destroy"]
