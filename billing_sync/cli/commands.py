@@ -28,7 +28,7 @@ from billing_sync.plan.plan import Plan
 from billing_sync.plan.planner import Source, build_plan, plan_account
 from billing_sync.plan.render import MARKDOWN_MAX_CHARS, render
 from billing_sync.remote.client import Remote, is_live_key
-from billing_sync.resources import KINDS, SUBSCRIPTION
+from billing_sync.resources import KINDS
 from billing_sync.resources.importer import import_account, refuse_existing, write_file
 from billing_sync.resources.read import read_account
 from billing_sync.resources.status import STATUSES, align, build_report, parse_statuses, text_rows

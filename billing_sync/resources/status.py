@@ -194,7 +194,7 @@ def build_report(
                     for i in found.items
                 ),
                 cancel_at_period_end=found.cancel_at_period_end,
-                trial_end=found.trial_end,
+                trial_end=found.trial_end if isinstance(found.trial_end, int) else None,
                 recurring=_recurring(found, prices),
             )
         )

@@ -91,9 +91,6 @@ class SubscriptionState:
     id: str | None = None  # existing only
     status: str | None = None  # existing only
     customer_id: str | None = None  # existing only: the Stripe customer it bills
-    trial_end: int | None = field(
-        default=None, compare=False, metadata=OBSERVED
-    )  # existing only, as above
 
 
 def sub_key(customer_key: str, subscription_key: str) -> str:
@@ -881,7 +878,6 @@ def _normalise(
         id=obj["id"],
         status=obj.get("status"),
         customer_id=customer_id or None,
-        trial_end=obj.get("trial_end"),
     )
 
 
