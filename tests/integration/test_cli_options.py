@@ -102,3 +102,12 @@ def test_an_unknown_single_dash_word_is_explained(emulator: EmulatorHandle) -> N
     res = run_cli(emulator, "plan", "-x", "--", "-detailed-exitcode")
     assert res.returncode == 1 and "It comes from" not in res.stderr
     assert emulator.requests() == []
+
+
+def test_no_color_after_the_command(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, SMALL)
+    coloured = run_cli(emulator, "plan", "-c", str(cfg), env={"FORCE_COLOR": "1"})
+    assert "\x1b[" in coloured.stdout
+    for args in (["--no-color", "plan"], ["plan", "--no-color"]):
+        res = run_cli(emulator, *args, "-c", str(cfg), env={"FORCE_COLOR": "1"})
+        assert res.returncode == 0 and "\x1b[" not in res.stdout, args
