@@ -47,7 +47,7 @@ def edited(doc: dict[str, Any], where: str, value: Any) -> dict[str, Any]:
         ("checksum", "0" * 64, "its checksum do not match"),
         ("operations.-1.destructive", False, "its checksum, unsafe do not match"),
         ("operations.0.id", "product.create:x", "is not one billing-sync writes"),
-        ("operations.0.action", "delete", "not a change (KeyError: 'delete')"),
+        ("operations.0.action", "destroy", "not a change (KeyError: 'destroy')"),
         ("operations.0.request", "x", "not a change (TypeError"),
         ("operations.0.reason", "because", "'because' is not a valid Reason"),
         ("mrr", [], "AttributeError"),
