@@ -513,11 +513,20 @@ Percent = Annotated[
         }
     ),
 ]
+
+
 #: Unix seconds (after 2001-09-09, before 2100): the parsed forms of `_timestamp`.
+def _check_moment(value: int) -> int:
+    if not 1_000_000_000 <= value <= 4_102_444_800:
+        shown = dt.datetime.fromtimestamp(value, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        raise ValueError(f"{shown} is out of range: write a moment between 2001-09-09 and 2100")
+    return value
+
+
 Timestamp = Annotated[
     int,
     BeforeValidator(_timestamp),
-    Field(ge=1_000_000_000, le=4_102_444_800),
+    AfterValidator(_check_moment),
     WithJsonSchema(
         {
             "anyOf": [

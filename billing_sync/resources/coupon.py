@@ -297,6 +297,9 @@ class CouponKind(Kind[CouponState]):
                         "which billing-sync manages under another key"
                     )
                     continue
+                if (problem := _create_problem(context, d)) is not None:
+                    conflicts.append(f"coupon {key}: {problem}")
+                    continue
                 changes.append(self._create(context, d))
                 continue
             d, notes = reachable(
@@ -304,6 +307,9 @@ class CouponKind(Kind[CouponState]):
             )
             unreachable += notes
             if self._fixed_differ(e, d):
+                if (problem := _create_problem(context, d)) is not None:
+                    conflicts.append(f"coupon {key}: {problem}")
+                    continue
                 changes += self._replace(context, e, d)
                 continue
             update = self._update(e, d)
@@ -431,6 +437,27 @@ class CouponKind(Kind[CouponState]):
             destructive=reason is Reason.REMOVED,
             provides=frozenset({release_token(e.id)}),
         )
+
+
+# "cannot be set to more than 5 years in the future" (stripe.params.CouponCreateParams).
+REDEEM_BY_MAX_YEARS = 5
+
+
+def _create_problem(context: PlanContext, d: CouponState) -> str | None:
+    """Why Stripe would refuse to create the coupon now: a redeem_by past or too far away."""
+    if d.redeem_by is None:
+        return None
+    if d.redeem_by <= context.now:
+        return (
+            f"redeem_by {moment_text(d.redeem_by)} is past, and Stripe creates coupons only with a "
+            "future one: declare a later redeem_by (or remove the coupon)"
+        )
+    if d.redeem_by > context.now + REDEEM_BY_MAX_YEARS * 366 * 86_400:
+        return (
+            f"redeem_by {moment_text(d.redeem_by)} is more than {REDEEM_BY_MAX_YEARS} years away, "
+            "which Stripe refuses"
+        )
+    return None
 
 
 def _quiet(name: str, value: Any) -> bool:

@@ -172,6 +172,14 @@ class PromotionCodeKind(VersionedKind[PromotionCodeState]):
             and not COUPON.replaced(desired, existing, version.coupon)
         )
 
+    def create_problem(self, context: PlanContext, d: PromotionCodeState) -> str | None:
+        if d.expires_at is not None and d.expires_at <= context.now:
+            return (
+                f"expires_at {moment_text(d.expires_at)} is past, and Stripe creates codes only "
+                "with a future expiry: declare a later one (or remove the code)"
+            )
+        return None
+
     def new_waits_for_old(self, old: PromotionCodeState, new: PromotionCodeState) -> bool:
         """The same code text cannot be active twice: deactivate the old code first."""
         return old.code.casefold() == new.code.casefold()

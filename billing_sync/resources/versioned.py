@@ -91,6 +91,10 @@ class VersionedKind(Kind[V]):
         """Unmanaged objects that may be `d` (more than one is a conflict)."""
         return []
 
+    def create_problem(self, context: PlanContext, d: V) -> str | None:
+        """Why Stripe would refuse to create `d` now (a moment already past), or None."""
+        return None
+
     def usable(self, desired: Desired, existing: Existing, version: V) -> bool:
         """Whether an existing object can still serve its key (kept in place or reactivated);
         False makes the plan create a new one (a promotion code whose coupon was deleted)."""
@@ -211,7 +215,12 @@ class VersionedKind(Kind[V]):
                     self.name, key, cur, d, self.fields, context.desired.ignore(self, key)
                 )
                 unreachable += notes
-            changes += self._declared(context, key, cur, d, versions.get(key, []))
+            declared = self._declared(context, key, cur, d, versions.get(key, []))
+            problem = self.create_problem(context, d)
+            if problem and any(isinstance(c, (Create, Replace)) for c in declared):
+                conflicts.append(f"{self.name} {key}: {problem}")
+                continue
+            changes += declared
         changes += self._removed(context, snapshot)
         return KindPlan(tuple(changes), (), tuple(conflicts), unreachable=tuple(unreachable))
 

@@ -117,3 +117,26 @@ def test_discounts_another_writer_owns_are_left_alone() -> None:
     assert update.request.params["discounts"] == ""
     ignored = config(CATALOG + "        ignore: {fields: [discounts]}\n")
     assert [c for c in plan_for(ignored, existing).changes if c.kind == "subscription"] == []
+
+
+def test_a_past_or_too_distant_moment_is_refused_before_any_write() -> None:
+    past = config(
+        CATALOG.replace(
+            "once: {percent_off: 50}", "once: {percent_off: 50, redeem_by: 2020-01-01T00:00:00Z}"
+        ).replace(
+            "half: {coupon: launch, code: HALF}",
+            "half: {coupon: launch, code: HALF, expires_at: 2020-01-01T00:00:00Z}",
+        )
+    )
+    plan = plan_for(past, Existing())
+    assert any("coupon once: redeem_by 2020-01-01T00:00:00Z is past" in c for c in plan.conflicts)
+    assert any(
+        "promotion_code half: expires_at 2020-01-01T00:00:00Z is past" in c for c in plan.conflicts
+    )
+    assert not any(c.key in ("once", "half") for c in plan.changes)
+    far = config(
+        CATALOG.replace(
+            "once: {percent_off: 50}", "once: {percent_off: 50, redeem_by: 2099-01-01T00:00:00Z}"
+        )
+    )
+    assert any("more than 5 years away" in c for c in plan_for(far, Existing()).conflicts)

@@ -95,7 +95,7 @@ coupons:
     duration: repeating
     duration_in_months: 3
     max_redemptions: 500
-    redeem_by: 2030-01-01T00:00:00Z
+    redeem_by: @Y2@-01-01T00:00:00Z
     applies_to: {products: [pro]}
     metadata: {campaign: launch}
   fiver:
@@ -108,7 +108,7 @@ promotion_codes:
     coupon: launch
     code: LAUNCH20
     max_redemptions: 100
-    expires_at: 2029-06-30T23:59:59Z
+    expires_at: @Y1@-06-30T23:59:59Z
     restrictions: {first_time_transaction: true, minimum_amount: 1000, minimum_amount_currency: usd}
     metadata: {channel: blog}
 tax_rates:
@@ -129,6 +129,11 @@ tax_rates:
 policies:
   max_destroy_percent: 100
 """
+
+# Coupon and code moments relative to today: Stripe creates them only in the future (and a
+# coupon's redeem_by at most 5 years away), so fixed dates would expire.
+YEAR = dt.date.today().year
+FULL = FULL.replace("@Y2@", str(YEAR + 2)).replace("@Y1@", str(YEAR + 1))
 
 Doc = dict[str, Any]
 IN_60_DAYS = dt.date.today() + dt.timedelta(days=60)
@@ -397,7 +402,7 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("coupon", "redeem_by"): Case(
         "launch",
-        setter(LAUNCH, "redeem_by", "2031-01-01T00:00:00Z"),
+        setter(LAUNCH, "redeem_by", f"{YEAR + 3}-01-01T00:00:00Z"),
         remover(LAUNCH, "redeem_by"),
     ),
     ("coupon", "applies_to"): Case(
@@ -420,7 +425,7 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("promotion_code", "expires_at"): Case(
         "launch-code",
-        setter(CODE, "expires_at", "2029-12-31T23:59:59Z"),
+        setter(CODE, "expires_at", f"{YEAR + 1}-12-31T23:59:59Z"),
         remover(CODE, "expires_at"),
     ),
     ("promotion_code", "restrictions"): Case(
