@@ -9,6 +9,7 @@ currency per subscription, ...) live in `billing_sync.config.checks` and are run
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -27,7 +28,7 @@ from billing_sync.metadata import (
     METADATA_VALUE_MAX,
     RESERVED_PREFIX,
 )
-from billing_sync.money import CURRENCIES, to_minor
+from billing_sync.money import CURRENCIES, to_minor, to_minor_decimal
 
 Interval = Literal["day", "week", "month", "year"]
 TaxBehavior = Literal["inclusive", "exclusive", "unspecified"]
@@ -233,10 +234,21 @@ class IgnoreRules(Model):
 
 
 class Recurring(Model):
-    """A recurring price's billing period: `interval_count` intervals (at most one year)."""
+    """A recurring price's billing period: `interval_count` intervals (at most one year);
+    a `metered` price bills the usage its `meter` (a meter key) aggregates over the period."""
 
     interval: Interval
     interval_count: int = Field(default=1, ge=1)
+    usage_type: Literal["licensed", "metered"] = "licensed"
+    meter: str | None = None
+
+
+class CustomUnitAmount(Model):
+    """Pay what you want (one-time prices): the customer picks the amount, in minor units."""
+
+    minimum: MinorAmount | None = None
+    maximum: MinorAmount | None = None
+    preset: MinorAmount | None = None
 
 
 class Tier(Model):
@@ -280,6 +292,9 @@ class Price(Model):
     amount: Amount | None = None
     tiers: list[Tier] | None = Field(default=None, min_length=1)
     tiers_mode: Literal["graduated", "volume"] | None = None
+    # Minor units as a decimal string, fractions of a cent allowed ("0.3": 0.003 USD).
+    unit_amount_decimal: Amount | None = None
+    custom_unit_amount: CustomUnitAmount | None = None
     recurring: Recurring | None = None
     nickname: Text | None = None
     tax_behavior: TaxBehavior | None = None
@@ -293,11 +308,18 @@ class Price(Model):
     ignore: PriceIgnore = Field(default_factory=PriceIgnore)
 
     def minor_amount(self) -> int | None:
-        """The per-unit amount in minor units (None for tiered prices)."""
+        """The per-unit amount in whole minor units (None for tiered, custom and sub-cent prices)."""
+        value = self.minor_decimal()
+        return int(value) if value is not None and value == value.to_integral_value() else None
+
+    def minor_decimal(self) -> Decimal | None:
+        """The per-unit amount in minor units, fractions allowed (None for tiered and custom)."""
         if self.unit_amount is not None:
-            return self.unit_amount
+            return Decimal(self.unit_amount)
         if self.amount is not None:
-            return to_minor(self.amount, self.currency)
+            return to_minor_decimal(self.amount, self.currency)
+        if self.unit_amount_decimal is not None:
+            return Decimal(self.unit_amount_decimal.strip())
         return None
 
 
@@ -372,6 +394,38 @@ class Policies(Model):
     max_destroy_percent: float = Field(default=30, ge=0, le=100)
 
 
+class MeterAggregation(Model):
+    """How a meter aggregates its events over a billing period."""
+
+    formula: Literal["sum", "count", "last"] = "sum"
+
+
+class MeterPayloadKey(Model):
+    """Which key of a meter event's payload holds the customer id (or the value)."""
+
+    event_payload_key: str = Field(min_length=1, max_length=100)
+
+
+def _customer_mapping() -> MeterPayloadKey:
+    return MeterPayloadKey(event_payload_key="stripe_customer_id")
+
+
+def _value_settings() -> MeterPayloadKey:
+    return MeterPayloadKey(event_payload_key="value")
+
+
+class Meter(Model):
+    """A billing meter; its key is its Stripe `event_name` (what apps send usage as). Stripe
+    changes only `display_name` in place (see docs/billing-yaml.md, meters)."""
+
+    display_name: str = Field(min_length=1, max_length=250)
+    default_aggregation: MeterAggregation = Field(default_factory=MeterAggregation)
+    customer_mapping: MeterPayloadKey = Field(default_factory=_customer_mapping)
+    value_settings: MeterPayloadKey = Field(default_factory=_value_settings)
+    event_time_window: Literal["day", "hour"] | None = None
+    active: bool = True
+
+
 class PaymentsSettings(Model):
     """Defaults for `billing-sync payments`."""
 
@@ -383,6 +437,7 @@ class BillingConfig(Model):
     """The whole billing.yaml document."""
 
     version: Literal[1] = 1
+    meters: dict[Key, Meter] = Field(default_factory=dict)
     products: dict[ProductId, Product] = Field(default_factory=dict)
     customers: dict[Key, Customer] = Field(default_factory=dict)
     policies: Policies = Field(default_factory=Policies)

@@ -48,7 +48,7 @@ from billing_sync.resources.base import (
     slug,
 )
 from billing_sync.resources.customer import CUSTOMER
-from billing_sync.resources.price import PRICE, describe_price, monthly
+from billing_sync.resources.price import PRICE, PriceState, describe_price, metered_on, monthly
 
 ENDED = frozenset({"canceled", "incomplete_expired"})
 DAY = 86_400
@@ -80,6 +80,16 @@ class SubscriptionState:
     id: str | None = None  # existing only
     status: str | None = None  # existing only
     customer_id: str | None = None  # existing only: the Stripe customer it bills
+
+
+def _metered(price: PriceState | None) -> bool:
+    return price is not None and metered_on(price) is not None
+
+
+def _quantity(quantity: int) -> dict[str, int]:
+    """An item's quantity parameter; none for a metered price ("You cannot set the quantity
+    for metered plans", Stripe's answer quoted in pay-rails/pay#193)."""
+    return {"quantity": quantity} if quantity else {}
 
 
 def sub_key(customer_key: str, subscription_key: str) -> str:
@@ -127,7 +137,13 @@ class SubscriptionKind(Kind[SubscriptionState]):
                     key=key,
                     customer=ckey,
                     items=tuple(
-                        ItemState(i.price, i.quantity, dict(i.metadata)) for i in sub.items
+                        # A metered price takes no quantity (Stripe bills its meter's usage): 0.
+                        ItemState(
+                            i.price,
+                            0 if _metered(prices.get(i.price)) else i.quantity,
+                            dict(i.metadata),
+                        )
+                        for i in sub.items
                     ),
                     collection_method=sub.collection_method,
                     days_until_due=sub.days_until_due,
@@ -154,7 +170,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
     def render(self, state: SubscriptionState) -> tuple[tuple[str, ...], dict[str, Any]]:
         items = []
         for i in state.items:
-            item: dict[str, Any] = {"price": i.price, "quantity": i.quantity}
+            item: dict[str, Any] = {"price": i.price, **_quantity(i.quantity)}
             if i.metadata:
                 item["metadata"] = dict(i.metadata)
             items.append(item)
@@ -362,7 +378,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
         for item in d.items:
             price, price_needs = self._item_price(context, item.price)
             needs |= price_needs
-            entry: dict[str, Any] = {"price": price, "quantity": item.quantity}
+            entry: dict[str, Any] = {"price": price, **_quantity(item.quantity)}
             if item.metadata:
                 entry["metadata"] = dict(item.metadata)
             items.append(entry)
@@ -421,7 +437,8 @@ class SubscriptionKind(Kind[SubscriptionState]):
             entry: dict[str, Any] = {"id": ei.id}
             if target != ei.price_id:
                 entry["price"] = target
-                entry["quantity"] = di.quantity  # Stripe resets quantity to 1 on a price switch
+                # Stripe resets quantity to 1 on a price switch
+                entry.update(_quantity(di.quantity))
                 needs |= price_needs
                 new_label = (
                     f"{di.price} (new price)" if is_ref(target) else f"{di.price} ({target})"
@@ -429,7 +446,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
                 changes.append(
                     FieldChange(f"items.{di.price}.price", f"{ei.price} ({ei.price_id})", new_label)
                 )
-            if di.quantity != ei.quantity:
+            if di.quantity != ei.quantity and di.quantity:
                 entry["quantity"] = di.quantity
                 changes.append(FieldChange(f"items.{di.price}.quantity", ei.quantity, di.quantity))
             if di.metadata != ei.metadata:
@@ -440,7 +457,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
         for di in unmatched_desired:
             target, price_needs = self._item_price(context, di.price)
             needs |= price_needs
-            entry = {"price": target, "quantity": di.quantity}
+            entry = {"price": target, **_quantity(di.quantity)}
             if di.metadata:
                 entry["metadata"] = dict(di.metadata)
             items.append(entry)
@@ -562,7 +579,8 @@ def _items_words(context: PlanContext, items: Iterable[ItemState]) -> str:
     words = []
     for i in items:
         p = prices.get(i.price)
-        words.append(f"{i.quantity} x {i.price}" + (f" ({describe_price(p)})" if p else ""))
+        count = f"{i.quantity} x " if i.quantity else "usage of "
+        words.append(f"{count}{i.price}" + (f" ({describe_price(p)})" if p else ""))
     return ", ".join(words)
 
 
