@@ -293,11 +293,11 @@ def describe_meter(m: MeterState) -> str:
 
 
 def _quiet(name: str, value: Any) -> bool:
-    return (name, value) in {
+    return (name, value) in [
         ("active", True),
         ("customer_mapping", {"event_payload_key": DEFAULT_CUSTOMER_KEY}),
         ("value_settings", {"event_payload_key": DEFAULT_VALUE_KEY}),
-    }
+    ]
 
 
 METER = MeterKind()

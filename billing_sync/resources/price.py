@@ -934,12 +934,11 @@ def describe_price(p: PriceState) -> str:
         shown = f" ({', '.join(bounds)})" if bounds else ""
         return f"pay what you want in {p.currency.upper()}{shown}{sep}{per}"
     if p.unit_amount_decimal is not None:
-        text = format_decimal_amount(p.unit_amount_decimal, p.currency) + sep + per
+        text = format_decimal_amount(p.unit_amount_decimal, p.currency)
     else:
-        text = format_amount(p.unit_amount, p.currency) + sep + per
+        text = format_amount(p.unit_amount, p.currency)
     meter = metered_on(p)
-    if meter is not None:
-        text += f" per unit of meter {meter} (metered)"
+    text += (f" per unit of meter {meter}" if meter is not None else sep) + per
     tq = p.transform_quantity
     if tq:
         text += f" per {tq['divide_by']} units (rounded {tq['round']})"

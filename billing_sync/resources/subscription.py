@@ -92,6 +92,10 @@ def _quantity(quantity: int) -> dict[str, int]:
     return {"quantity": quantity} if quantity else {}
 
 
+def _quantity_words(quantity: int) -> str:
+    return f"quantity {quantity}" if quantity else "metered usage"
+
+
 def sub_key(customer_key: str, subscription_key: str) -> str:
     return f"{customer_key}/{subscription_key}"
 
@@ -404,7 +408,8 @@ class SubscriptionKind(Kind[SubscriptionState]):
             key=d.key,
             request=Request("post", "/v1/subscriptions", params),
             fields=tuple(
-                FieldChange(f"items.{i.price}.quantity", None, i.quantity) for i in d.items
+                FieldChange(f"items.{i.price}.quantity", None, i.quantity or "metered")
+                for i in d.items
             ),
             summary=_items_words(context, d.items),
             needs=frozenset(needs),
@@ -461,13 +466,13 @@ class SubscriptionKind(Kind[SubscriptionState]):
             if di.metadata:
                 entry["metadata"] = dict(di.metadata)
             items.append(entry)
-            changes.append(FieldChange(f"items.{di.price}", None, f"quantity {di.quantity}"))
+            changes.append(FieldChange(f"items.{di.price}", None, _quantity_words(di.quantity)))
         existing_prices = PRICE.by_id(context.existing)
         for ei in unmatched_existing:
             # An item billing.yaml does not declare (added by hand, or removed from the file):
             # deleting it stops billing that line, so it is destructive and shown as money.
             items.append({"id": ei.id, "deleted": True})
-            changes.append(FieldChange(f"items.{ei.price}", f"quantity {ei.quantity}", None))
+            changes.append(FieldChange(f"items.{ei.price}", _quantity_words(ei.quantity), None))
             destructive = True
             price = existing_prices.get(ei.price_id or "")
             if price is not None:

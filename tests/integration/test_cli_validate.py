@@ -27,7 +27,10 @@ def run(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> CliR
 def test_example_is_valid() -> None:
     proc = run("validate", "-c", str(EXAMPLE))
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == f"{EXAMPLE}: valid (4 products, 7 prices, 2 customers, 2 subscriptions)\n"
+    assert (
+        proc.stdout
+        == f"{EXAMPLE}: valid (5 products, 1 meter, 9 prices, 2 customers, 2 subscriptions)\n"
+    )
     assert proc.stderr == ""
 
 

@@ -60,11 +60,12 @@ def test_fresh_account_plan_lists_creates_and_writes_nothing(emulator: EmulatorH
     assert "+ product pro (create)" in res.stdout
     assert "+ price seats-graduated (create)" in res.stdout
     assert "+ subscription acme/main (create)" in res.stdout
-    assert "Plan: 15 to create" in res.stdout
+    assert "Plan: 19 to create" in res.stdout
     assert emulator.writes() == []
     gets = emulator.requests()
     assert {r["path"] for r in gets} == {
         "/v1/products",
+        "/v1/billing/meters",
         "/v1/prices",
         "/v1/customers",
         "/v1/subscriptions",
@@ -73,7 +74,7 @@ def test_fresh_account_plan_lists_creates_and_writes_nothing(emulator: EmulatorH
 
 def test_apply_example_then_plan_is_empty(emulator: EmulatorHandle, tmp_path: Path) -> None:
     out = apply_ok(emulator, EXAMPLE)
-    assert "Apply complete: 17 done, 0 failed, 0 skipped" in out
+    assert "Apply complete: 21 done, 0 failed, 0 skipped" in out
     writes = emulator.writes()
     # Every POST carries a key (Stripe ignores keys on DELETE: only the lock's release is one).
     assert writes and all(w["idempotency_key"] for w in writes if w["method"] == "POST")
