@@ -282,7 +282,7 @@ def test_markdown_and_json_formats(emulator: EmulatorHandle) -> None:
     assert md.startswith("### billing-sync plan")
     assert "| `+` | price | `pro-monthly-jpy` |" in md
     doc = json.loads(run_cli(emulator, "plan", "-c", str(EXAMPLE), "--format", "json").stdout)
-    assert doc["summary"]["create"] == 15
+    assert doc["summary"]["create"] == 19
     assert doc["mrr"]["usd"]["before"] == 0
 
 
