@@ -131,7 +131,7 @@ def test_a_metered_price_bills_the_usage_reported_on_its_meter(
     (sub,) = client.v1.subscriptions.list({"status": "all"}).data
     items = {i.price.id: i.quantity for i in sub["items"].data}
     assert items == {price(client, "base").id: 2, tokens.id: None}
-    customer = sub.customer
+    customer = str(sub.customer)
 
     sent = run_cli(
         emulator,
@@ -296,7 +296,7 @@ def test_meter_create_update_new_event_name_remove_readd_converge(
 def test_import_renders_meters_and_the_new_price_fields(
     emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
-    v1 = emulator.client().v1
+    v1: Any = emulator.client().v1
     meter = v1.billing.meters.create(
         {
             "display_name": "API calls",
