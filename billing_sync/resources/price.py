@@ -266,6 +266,9 @@ class PriceKind(Kind[PriceState]):
                     f"{where}: its {cur} currency option has no whole unit_amount, which "
                     "billing.yaml cannot declare"
                 )
+        meter = metered_on(state)
+        if meter is not None and meter not in set(ids.get(METER.name, {}).values()):
+            return Imported.skip(f"{where}: its meter {meter} is not imported")
         # Without a lookup key nothing else matches it: the id pins its adoption.
         pin = None if state.lookup_key else state.id
         return Imported(
