@@ -579,7 +579,9 @@ class SubscriptionKind(Kind[SubscriptionState]):
             changes.append(FieldChange(f"items.{ei.price}", _quantity_words(ei.quantity), None))
             destructive = True
             price = existing_prices.get(ei.price_id or "")
-            if price is not None:
+            if price is not None and metered_on(price) is not None:
+                stopped.append(f"stops billing the metered usage of {ei.price}")
+            elif price is not None:
                 stopped.append(
                     f"stops billing {ei.quantity} x {ei.price} "
                     f"({format_amount(round(monthly(price, ei.quantity)), price.currency)}/month)"

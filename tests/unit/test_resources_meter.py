@@ -162,3 +162,31 @@ def test_stripe_meter_objects_are_read_by_event_name() -> None:
         replace(state, id=None, created=0, active=True)
         == METER.desired(config(METERED))["ai_tokens"]
     )
+
+
+def test_a_metered_item_takes_no_quantity_and_its_removal_is_shown_as_usage() -> None:
+    with_sub = METERED.replace(
+        "policies:",
+        """      base: {unit_amount: 1000, currency: usd, recurring: {interval: month}}
+customers:
+  acme:
+    subscriptions:
+      main:
+        collection_method: send_invoice
+        days_until_due: 30
+        items: [{price: base, quantity: 2}, {price: ai-tokens}]
+policies:""",
+    )
+    create = find(
+        plan_for(config(with_sub), applied(config(METERED))), "subscription.create:acme/main"
+    )
+    assert create.request.params["items"][1] == {"price": "price_ai-tokens"}  # no quantity
+    assert "usage of ai-tokens (0.00002 USD per unit of meter ai_tokens/month)" in create.summary
+    existing = applied(config(with_sub))
+    assert op_ids(plan_for(config(with_sub), existing)) == []  # Stripe's null quantity is equal
+    dropped = with_sub.replace(", {price: ai-tokens}]", "]")
+    update = find(plan_for(config(dropped), existing), "subscription.update:acme/main")
+    assert update.destructive
+    assert any("stops billing the metered usage of ai-tokens" in n for n in update.notes), (
+        update.notes
+    )
