@@ -5,18 +5,27 @@ Each parses its options, calls a layer, prints and chooses the exit code."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
+import threading
 from typing import Any
 
 import click
 
-from billing_sync.apply.execute import DEFAULT_PARALLELISM, Executor, Result
+from billing_sync.apply.execute import DEFAULT_PARALLELISM, NOT_STARTED, Executor, Report
 from billing_sync.apply.lock import AccountLock, force_unlock
 from billing_sync.cli.context import AppContext, cli, config_option, pass_app
+from billing_sync.cli.terminal import (
+    ApplyProgress,
+    colour_enabled,
+    first_interrupt_sets,
+    left_lines,
+)
 from billing_sync.config.cards import refuse_test_cards
 from billing_sync.config.loader import config_path, load_config
-from billing_sync.config.models import BillingConfig
+from billing_sync.config.schema import json_schema
+from billing_sync.config.starter import STARTER
 from billing_sync.errors import (
     BillingSyncError,
     ConfigError,
@@ -83,17 +92,25 @@ def validate(app: AppContext, config_file: str | None, fmt: str) -> None:
 @cli.command()
 def schema() -> None:
     """Print the JSON Schema of billing.yaml (for editors)."""
-    doc = {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        **BillingConfig.model_json_schema(),
-        "title": "billing.yaml (billing-sync)",
-    }
-    click.echo(json.dumps(doc, indent=2))
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
+@cli.command()
+@config_option
+@click.option("--force", is_flag=True, help="Replace the file if it exists.")
+def init(config_file: str | None, force: bool) -> None:
+    """Write a commented starter billing.yaml (./billing.yaml unless -c FILE says otherwise)."""
+    path = config_path(config_file)
+    if not force and os.path.lexists(path):
+        raise UsageError(f"{path} already exists: add --force to replace it, or -c another file")
+    write_file(path, STARTER, force=force)
+    click.echo(f"Wrote {path}. Next: billing-sync validate -c {path}, then billing-sync plan.")
 
 
 def _show(plan: Plan, fmt: str = "text") -> None:
-    color = fmt == "text" and sys.stdout.isatty()
-    click.echo(render(plan, fmt, color=color), nl=False)
+    app = click.get_current_context().find_object(AppContext)
+    color = fmt == "text" and (app.colour() if app else colour_enabled(sys.stdout))
+    click.echo(render(plan, fmt, color=color), nl=False, color=color)
 
 
 @cli.command()
@@ -123,7 +140,8 @@ def plan(
     """Show what apply would change. Read-only: never writes to Stripe."""
     path = str(config_path(config_file))
     remote = app.remote()
-    p = build_plan(remote, path)
+    with app.progress.reading():
+        p = build_plan(remote, path)
     _show(p, fmt)
     if out:
         provenance.save(p, out)
@@ -146,7 +164,8 @@ def plan(
 def drift(app: AppContext, config_file: str | None, fmt: str) -> None:
     """Exit 0 when the account matches billing.yaml, 2 when it drifted (plan shows how)."""
     path = str(config_path(config_file))
-    p = build_plan(app.remote(), path)
+    with app.progress.reading():
+        p = build_plan(app.remote(), path)
     _show(p, fmt)
     p.raise_if_conflicts()
     if not p.in_sync:
@@ -161,28 +180,6 @@ def _saved_plan(remote: Remote, plan_file: str, config_file: str | None) -> tupl
     fresh = plan_account(remote, source)
     provenance.check_fresh(saved, fresh, remote.account_fingerprint)
     return source, fresh
-
-
-def _progress_printer() -> Any:
-    tty = sys.stderr.isatty()
-
-    def show(event: str, result: Result | None, done: int, total: int) -> None:
-        if result is None:
-            return
-        change = result.change
-        if tty:
-            line = f"[{done}/{total}] {event:8} {change.id}"
-            click.echo("\r\033[K" + line, nl=False, err=True)
-            if event in ("failed", "skipped"):
-                click.echo(f"\n  {result.message}", err=True)
-            return
-        if event == "start":
-            return
-        extra = f"  {result.stripe_id}" if result.stripe_id else ""
-        msg = f"  {result.message}" if result.message else ""
-        click.echo(f"[{done}/{total}] {event:8} {change.id}{extra}{msg}", err=True)
-
-    return show
 
 
 @cli.command()
@@ -247,11 +244,12 @@ def apply(
     The plan shown (or saved) is what is applied: after confirmation, apply takes the account's
     lock, plans again under it and goes on only if the operations are identical."""
     remote = app.remote(live=live)
-    if plan_file:
-        source, p = _saved_plan(remote, plan_file, config_file)
-    else:
-        source = Source.read(str(config_path(config_file)))
-        p = plan_account(remote, source)
+    with app.progress.reading():
+        if plan_file:
+            source, p = _saved_plan(remote, plan_file, config_file)
+        else:
+            source = Source.read(str(config_path(config_file)))
+            p = plan_account(remote, source)
     _show(p)
     p.raise_if_conflicts()
     if not p.has_changes:
@@ -268,30 +266,62 @@ def apply(
         )
         if answer.strip() != "yes":
             raise BillingSyncError("apply cancelled; nothing was changed")
+    progress = ApplyProgress(app.console)
     executor = Executor(
         remote,
         parallelism=parallelism,
         rate_limit=rate_limit,
-        progress=_progress_printer(),
+        progress=progress,
         retry_attempts=max_retries + 1,
     )
-    with AccountLock(remote).hold(timeout=lock_timeout):
-        locked = plan_account(remote, source)
-        if locked.checksum != p.checksum:
-            raise StalePlanError(
-                "the Stripe account changed after this plan was made (another apply, or an "
-                "edit in the Dashboard); nothing was applied: run plan again and review it"
-            )
-        report = executor.run(locked)
-    if sys.stderr.isatty():
-        click.echo("", err=True)
+    stop = threading.Event()
+
+    def stopping() -> None:
+        progress.stopping = True
+        app.console.line(
+            "Interrupted: sending nothing more; waiting for the writes in flight "
+            "(Ctrl-C again to quit at once)."
+        )
+
+    with first_interrupt_sets(stop, stopping):
+        with AccountLock(remote).hold(timeout=lock_timeout):
+            with app.progress.reading():
+                locked = plan_account(remote, source)
+            if locked.checksum != p.checksum:
+                raise StalePlanError(
+                    "the Stripe account changed after this plan was made (another apply, or an "
+                    "edit in the Dashboard); nothing was applied: run plan again and review it"
+                )
+            report = executor.run(locked, stop=stop)
+        app.console.clear()
+    _report(app, report, remote.http.total)
+
+
+def _report(app: AppContext, report: Report, requests: int) -> None:
+    """The end of an apply: what failed, the counts, and after Ctrl-C what was left (exit 130)."""
     for r in report.results:
-        if r.status != "done":
+        if r.status not in ("done", NOT_STARTED):
             click.echo(f"{r.status}: {r.change.id}: {r.message}", err=True)
+    counts = (
+        f"{report.count('done')} done, {report.count('failed')} failed, "
+        f"{report.count('skipped')} skipped"
+    )
+    if report.interrupted:
+        click.echo(
+            f"Apply interrupted: {counts}, {report.count(NOT_STARTED)} not started "
+            f"({requests} requests).",
+        )
+        click.echo("Not started:", err=True)
+        for line in left_lines(report):
+            click.echo(line, err=True)
+        click.echo(
+            "billing.yaml is partly applied: run plan to see what is left; apply is safe to "
+            "re-run.",
+            err=True,
+        )
+        sys.exit(130)
     click.echo(
-        f"Apply {'complete' if report.ok else 'incomplete'}: {report.count('done')} done, "
-        f"{report.count('failed')} failed, {report.count('skipped')} skipped "
-        f"({remote.http.total} requests)."
+        f"Apply {'complete' if report.ok else 'incomplete'}: {counts} ({requests} requests)."
     )
     if not report.ok:
         click.echo("Run plan again to see what is left; apply is safe to re-run.", err=True)

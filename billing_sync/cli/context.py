@@ -3,11 +3,15 @@ lazily built config and client, and the -c/--config option."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TextIO
 
 import click
 
 from billing_sync import __version__
+from billing_sync.cli.terminal import Console, ReadProgress, colour_enabled
 from billing_sync.config.loader import config_path, load_config
 from billing_sync.config.models import BillingConfig
 from billing_sync.remote.client import Remote, connect
@@ -20,9 +24,25 @@ class AppContext:
     api_key: str | None
     api_base: str | None
     live: bool
+    no_color: bool = field(default=False)
 
     def remote(self, *, live: bool = False) -> Remote:
-        return connect(self.api_key, self.api_base, live=self.live or live)
+        remote = connect(self.api_key, self.api_base, live=self.live or live)
+        remote.observer = self.progress
+        return remote
+
+    def colour(self, stream: TextIO | None = None) -> bool:
+        """Whether to colour `stream` (default stdout): see terminal.colour_enabled."""
+        return colour_enabled(stream if stream is not None else sys.stdout, no_color=self.no_color)
+
+    @cached_property
+    def console(self) -> Console:
+        """Progress on stderr: a live line on a terminal, plain lines otherwise."""
+        return Console(sys.stderr, colour=self.colour(sys.stderr))
+
+    @cached_property
+    def progress(self) -> ReadProgress:
+        return ReadProgress(self.console)
 
     def config(self, path: str | None) -> tuple[str, BillingConfig]:
         p = config_path(path)
@@ -63,7 +83,16 @@ config_option = click.option(
     default=False,
     help="Allow a live-mode key (sk_live_/rk_live_). Refused without it.",
 )
+@click.option(
+    "--no-color",
+    "no_color",
+    is_flag=True,
+    default=False,
+    help="No colour (also NO_COLOR=1 or TERM=dumb; FORCE_COLOR=1 colours a pipe).",
+)
 @click.pass_context
-def cli(ctx: click.Context, api_key: str | None, api_base: str | None, live: bool) -> None:
+def cli(
+    ctx: click.Context, api_key: str | None, api_base: str | None, live: bool, no_color: bool
+) -> None:
     """billing-sync: plan/apply for Stripe billing."""
-    ctx.obj = AppContext(api_key=api_key, api_base=api_base, live=live)
+    ctx.obj = AppContext(api_key=api_key, api_base=api_base, live=live, no_color=no_color)

@@ -218,8 +218,16 @@ def test_live_key_is_refused_before_any_request(emulator: EmulatorHandle) -> Non
 def test_unreachable_api_and_bad_key_are_one_line(emulator: EmulatorHandle, tmp_path: Path) -> None:
     res = run_cli(emulator, "plan", "-c", str(EXAMPLE), api_base="http://127.0.0.1:9")
     assert res.returncode == 1
-    assert res.stderr.startswith("error: could not reach the Stripe API")
-    assert len(res.stderr.strip().splitlines()) == 1
+    # Each retry is reported as it happens (no silent wait), then one error line.
+    *retries, last = res.stderr.strip().splitlines()
+    assert last == "error: could not reach the Stripe API at http://127.0.0.1:9: connection refused"
+    assert len(retries) == 5, retries
+    for n, line in enumerate(retries, start=2):
+        assert line.startswith("retrying GET /v1/products in "), line
+        assert line.endswith(
+            f"(attempt {n} of 6): could not reach the Stripe API at http://127.0.0.1:9: "
+            "connection refused"
+        ), line
     res = run_cli(emulator, "plan", "-c", str(EXAMPLE), api_key="pk_test_123456789012")
     assert res.returncode == 1
     assert "is not a secret or restricted key" in res.stderr
