@@ -84,8 +84,7 @@ def validate(app: AppContext, config_file: str | None, fmt: str) -> None:
         doc = {"format_version": 1, "valid": True, "file": path, "errors": [], "counts": counts}
         click.echo(json.dumps(doc, indent=2))
     else:
-        names = {kind.plural: kind.name for kind in KINDS}
-        summary = ", ".join(f"{n} {names[what] if n == 1 else what}" for what, n in counts.items())
+        summary = ", ".join(f"{n} {what}" for what, n in counts.items())
         click.echo(f"{path}: valid ({summary})")
 
 

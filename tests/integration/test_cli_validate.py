@@ -29,7 +29,7 @@ def test_example_is_valid() -> None:
     assert proc.returncode == 0, proc.stderr
     assert (
         proc.stdout
-        == f"{EXAMPLE}: valid (5 products, 1 meter, 9 prices, 2 customers, 2 subscriptions)\n"
+        == f"{EXAMPLE}: valid (5 products, 1 meters, 9 prices, 2 customers, 2 subscriptions)\n"
     )
     assert proc.stderr == ""
 
