@@ -1,4 +1,4 @@
-"""The core commands: validate, schema, plan, drift, apply, ids, status, import.
+"""The core commands: validate, schema, plan, drift, show, apply, ids, status, import.
 
 Each parses its options, calls a layer, prints and chooses the exit code."""
 
@@ -35,7 +35,7 @@ from billing_sync.errors import (
 from billing_sync.plan import provenance
 from billing_sync.plan.plan import Plan
 from billing_sync.plan.planner import Source, build_plan, plan_account
-from billing_sync.plan.render import render
+from billing_sync.plan.render import MARKDOWN_MAX_CHARS, render
 from billing_sync.remote.client import Remote, is_live_key
 from billing_sync.resources import KINDS
 from billing_sync.resources.importer import import_account, refuse_existing, write_file
@@ -106,10 +106,23 @@ def init(config_file: str | None, force: bool) -> None:
     click.echo(f"Wrote {path}. Next: billing-sync validate -c {path}, then billing-sync plan.")
 
 
-def _show(plan: Plan, fmt: str = "text") -> None:
+def _show(plan: Plan, fmt: str = "text", max_chars: int = MARKDOWN_MAX_CHARS) -> None:
     app = click.get_current_context().find_object(AppContext)
     color = fmt == "text" and (app.colour() if app else colour_enabled(sys.stdout))
-    click.echo(render(plan, fmt, color=color), nl=False, color=color)
+    click.echo(render(plan, fmt, color=color, max_chars=max_chars), nl=False, color=color)
+
+
+markdown_max_chars_option = click.option(
+    "--markdown-max-chars",
+    "max_chars",
+    type=click.IntRange(min=0),
+    default=MARKDOWN_MAX_CHARS,
+    show_default=True,
+    envvar="BILLING_SYNC_MARKDOWN_MAX_CHARS",
+    metavar="N",
+    help="Size budget of --format markdown (GitHub refuses comments over 65,536): the summary "
+    "and the riskiest rows are kept, the rest counted. 0: no limit.",
+)
 
 
 @cli.command()
@@ -130,22 +143,37 @@ def _show(plan: Plan, fmt: str = "text") -> None:
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
-    help="Exit 2 when there are changes, 0 when there are none.",
+    help="Exit 2 when there are changes, 0 when there are none (3 and 1 as without it).",
 )
+@markdown_max_chars_option
 @pass_app
 def plan(
-    app: AppContext, config_file: str | None, fmt: str, out: str | None, detailed_exitcode: bool
+    app: AppContext,
+    config_file: str | None,
+    fmt: str,
+    out: str | None,
+    detailed_exitcode: bool,
+    max_chars: int,
 ) -> None:
-    """Show what apply would change. Read-only: never writes to Stripe."""
+    """Show what apply would change. Read-only: never writes to Stripe.
+
+    Exit 0: no changes (or changes, without --detailed-exitcode); 2: changes (with
+    --detailed-exitcode); 3: apply would refuse the plan as it stands (unsafe or conflicts);
+    1: error."""
     path = str(config_path(config_file))
     remote = app.remote()
     with app.progress.reading():
         p = build_plan(remote, path)
-    _show(p, fmt)
+    _show(p, fmt, max_chars)
     if out:
         provenance.save(p, out)
         click.echo(f"Saved plan to {out}", err=True)
     p.raise_if_conflicts()
+    refusal = p.unsafe_error(
+        allow_destroy=False, allow_mass_update=False, lead="apply would refuse this plan"
+    )
+    if refusal is not None:
+        raise refusal
     if detailed_exitcode and p.has_changes:
         sys.exit(2)
 
@@ -159,17 +187,44 @@ def plan(
     default="text",
     help="Output format (json: every change with its fields' existing and desired values).",
 )
+@markdown_max_chars_option
 @pass_app
-def drift(app: AppContext, config_file: str | None, fmt: str) -> None:
-    """Exit 0 when the account matches billing.yaml, 2 when it drifted (plan shows how)."""
+def drift(app: AppContext, config_file: str | None, fmt: str, max_chars: int) -> None:
+    """Exit 0 when the account matches billing.yaml, 2 when it drifted (plan shows how), 3 on
+    conflicts."""
     path = str(config_path(config_file))
     with app.progress.reading():
         p = build_plan(app.remote(), path)
-    _show(p, fmt)
+    _show(p, fmt, max_chars)
     p.raise_if_conflicts()
     if not p.in_sync:
         click.echo("Drift: the Stripe account does not match billing.yaml.", err=True)
         sys.exit(2)
+
+
+@cli.command()
+@click.argument("plan_file", metavar="PLAN")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    help="Output format (json: the saved document itself).",
+)
+@markdown_max_chars_option
+def show(plan_file: str, fmt: str, max_chars: int) -> None:
+    """Show a saved plan (`plan --out FILE`) without contacting Stripe.
+
+    The file must be exactly as plan saved it. `apply --plan PLAN` applies it after checking
+    that billing.yaml and the account still give these operations."""
+    p = provenance.read(plan_file)
+    _show(p, fmt, max_chars)
+    click.echo(
+        f"Saved plan {plan_file} of {p.provenance.config_file or 'billing.yaml'} "
+        f"(operations checksum {p.checksum[:12]}); apply it with: "
+        f"billing-sync apply --plan {plan_file}",
+        err=True,
+    )
 
 
 def _saved_plan(remote: Remote, plan_file: str, config_file: str | None) -> tuple[Source, Plan]:
@@ -188,7 +243,8 @@ def _saved_plan(remote: Remote, plan_file: str, config_file: str | None) -> tupl
     "plan_file",
     metavar="FILE",
     default=None,
-    help="Apply exactly this saved plan; refused if billing.yaml or the account changed.",
+    help="Apply exactly this saved plan, without asking (the reviewed plan is the approval); "
+    "refused if billing.yaml or the account changed.",
 )
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (CI).")
 @click.option(
@@ -196,6 +252,12 @@ def _saved_plan(remote: Remote, plan_file: str, config_file: str | None) -> tupl
     is_flag=True,
     help="Allow a plan that archives/cancels beyond max_destroy_percent or touches "
     "protected subscriptions.",
+)
+@click.option(
+    "--allow-mass-update",
+    is_flag=True,
+    help="Allow a plan that updates or replaces more than max_update_percent of the managed "
+    "objects.",
 )
 @click.option("--live", is_flag=True, help="Allow a live-mode key.")
 @click.option(
@@ -232,6 +294,7 @@ def apply(
     plan_file: str | None,
     auto_approve: bool,
     allow_destroy: bool,
+    allow_mass_update: bool,
     live: bool,
     parallelism: int,
     rate_limit: float | None,
@@ -254,8 +317,10 @@ def apply(
     if not p.has_changes:
         click.echo("Nothing to apply.")
         return
-    p.raise_if_unsafe(allow_destroy=allow_destroy)
-    if not auto_approve:
+    p.raise_if_unsafe(allow_destroy=allow_destroy, allow_mass_update=allow_mass_update)
+    # A saved plan is the approval (as in Terraform): it was reviewed when it was made, and it
+    # is applied only if billing.yaml and the account still give exactly its operations.
+    if not auto_approve and not plan_file:
         if not sys.stdin.isatty():
             raise UsageError(
                 "refusing to apply without confirmation: no terminal to ask; pass --auto-approve"

@@ -25,6 +25,7 @@ class AppContext:
     api_base: str | None
     live: bool
     no_color: bool = field(default=False)
+    config_file: str | None = None  # -c before the command
 
     def remote(self, *, live: bool = False) -> Remote:
         remote = connect(self.api_key, self.api_base, live=self.live or live)
@@ -51,12 +52,22 @@ class AppContext:
 
 pass_app = click.make_pass_decorator(AppContext)
 
+
+def _config_from_root(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A command's -c wins; without it, the one given before the command."""
+    if value is None:
+        app = ctx.find_object(AppContext)
+        return app.config_file if app is not None else None
+    return value
+
+
 config_option = click.option(
     "-c",
     "--config",
     "config_file",
     metavar="FILE",
     default=None,
+    callback=_config_from_root,
     help="billing.yaml to use (default: $BILLING_SYNC_CONFIG or ./billing.yaml).",
 )
 
@@ -90,9 +101,30 @@ config_option = click.option(
     default=False,
     help="No colour (also NO_COLOR=1 or TERM=dumb; FORCE_COLOR=1 colours a pipe).",
 )
+@click.option(
+    "-c",
+    "--config",
+    "config_file",
+    metavar="FILE",
+    default=None,
+    help="billing.yaml for the commands that read it (a command's own -c wins).",
+)
 @click.pass_context
 def cli(
-    ctx: click.Context, api_key: str | None, api_base: str | None, live: bool, no_color: bool
+    ctx: click.Context,
+    api_key: str | None,
+    api_base: str | None,
+    live: bool,
+    no_color: bool,
+    config_file: str | None,
 ) -> None:
-    """billing-sync: plan/apply for Stripe billing."""
-    ctx.obj = AppContext(api_key=api_key, api_base=api_base, live=live, no_color=no_color)
+    """billing-sync: plan/apply for Stripe billing.
+
+    Global options (--api-key, --api-base, --live, --no-color) go before or after the command."""
+    ctx.obj = AppContext(
+        api_key=api_key,
+        api_base=api_base,
+        live=live,
+        no_color=no_color,
+        config_file=config_file,
+    )

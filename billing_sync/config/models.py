@@ -591,6 +591,18 @@ class Policies(Model):
         description="Refuse plans archiving or cancelling more than this share of managed "
         "objects without --allow-destroy.",
     )
+    max_update_percent: float = Field(
+        default=30,
+        ge=0,
+        le=100,
+        description="Refuse plans updating or replacing more than this share of managed objects "
+        "without --allow-mass-update.",
+    )
+    min_objects_for_thresholds: int = Field(
+        default=10,
+        ge=0,
+        description="The percentage thresholds apply only from this many managed objects.",
+    )
 
 
 class MeterAggregation(Model):

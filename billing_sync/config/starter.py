@@ -50,6 +50,9 @@ policies:
   subscription_removal: cancel_at_period_end   # or cancel_now, or unmanage
   proration_behavior: create_prorations
   # apply refuses plans that archive or cancel more than this share of managed objects
-  # unless --allow-destroy is given.
+  # unless --allow-destroy is given, and plans that update or replace more than this share
+  # unless --allow-mass-update is given; neither applies below min_objects_for_thresholds.
   max_destroy_percent: 30
+  max_update_percent: 30
+  min_objects_for_thresholds: 10
 """
