@@ -290,7 +290,8 @@ def test_saved_plan_applies_exactly_and_goes_stale(
 def test_markdown_and_json_formats(emulator: EmulatorHandle) -> None:
     md = run_cli(emulator, "plan", "-c", str(EXAMPLE), "--format", "markdown").stdout
     assert md.startswith("### billing-sync plan")
-    assert "<details><summary><b>price</b>: 7 to create</summary>" in md
+    assert "<details><summary><b>price</b>: 9 to create</summary>" in md
+    assert "<details><summary><b>meter</b>: 1 to create</summary>" in md
     assert "| `+` | `pro-monthly-jpy` | create |" in md
     doc = json.loads(run_cli(emulator, "plan", "-c", str(EXAMPLE), "--format", "json").stdout)
     assert doc["summary"]["create"] == 19
