@@ -145,6 +145,14 @@ class MeterKind(Kind[MeterState]):
     def is_live(self, state: MeterState) -> bool:
         return state.active
 
+    def managed_count(self, existing: Existing) -> int:
+        """Meters carry no metadata, so only the active meters a billing-sync price is metered
+        on count as billing-sync's (a meter made by hand must not dilute the thresholds)."""
+        referenced = _metered_on_prices(existing)
+        return sum(
+            1 for m in existing.of(self).managed.values() if m.active and m.key in referenced
+        )
+
     def keys_by_id(self, existing: Existing) -> dict[str, str]:
         """Stripe meter id -> its key (event name), for every meter read."""
         snap = existing.of(self)
@@ -251,7 +259,11 @@ class MeterKind(Kind[MeterState]):
 
 def _metered_on(context: PlanContext) -> set[str]:
     """Keys of the meters a billing-sync price (current or archived) is metered on."""
-    snap = context.existing.snapshots.get("price")
+    return _metered_on_prices(context.existing)
+
+
+def _metered_on_prices(existing: Existing) -> set[str]:
+    snap = existing.snapshots.get("price")
     if snap is None:
         return set()
     return {

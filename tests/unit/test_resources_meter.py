@@ -190,3 +190,16 @@ policies:""",
     assert any("stops billing the metered usage of ai-tokens" in n for n in update.notes), (
         update.notes
     )
+
+
+def test_a_meter_made_by_hand_does_not_count_towards_the_thresholds() -> None:
+    existing = applied(config(METERED))
+    own = existing.of(METER).managed["ai_tokens"]
+    assert METER.managed_count(existing) == 1  # the meter a billing-sync price is metered on
+    hand = replace(own, key="by_hand", id="mtr_hand")
+    managed = {**existing.of(METER).managed, "by_hand": hand}
+    widened = with_snapshot(existing, METER, managed=managed)
+    assert METER.managed_count(widened) == 1
+    plan = plan_for(config(METERED), widened)
+    assert plan.managed_count == plan_for(config(METERED), existing).managed_count
+    assert not [c for c in plan.changes if c.key == "by_hand"]
