@@ -20,6 +20,7 @@ from billing_sync.resources.base import (
 )
 from billing_sync.resources.coupon import COUPON
 from billing_sync.resources.customer import CUSTOMER
+from billing_sync.resources.meter import METER
 from billing_sync.resources.price import PRICE
 from billing_sync.resources.product import PRODUCT
 from billing_sync.resources.promotion_code import PROMOTION_CODE
@@ -29,6 +30,7 @@ from billing_sync.resources.tax_rate import TAX_RATE
 # A kind comes after every kind it refers to: it is read, and its changes listed, in this order.
 KINDS: tuple[Kind[Any], ...] = (
     PRODUCT,
+    METER,
     PRICE,
     # Discounts and taxes: coupons refer to products, codes to coupons, subscriptions to all three.
     COUPON,
@@ -48,6 +50,7 @@ __all__ = [
     "COUPON",
     "CUSTOMER",
     "KINDS",
+    "METER",
     "PRICE",
     "PRODUCT",
     "PROMOTION_CODE",

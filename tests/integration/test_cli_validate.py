@@ -29,7 +29,7 @@ def test_example_is_valid() -> None:
     assert proc.returncode == 0, proc.stderr
     assert (
         proc.stdout
-        == f"{EXAMPLE}: valid (4 products, 7 prices, 1 coupon, 1 promotion code, 1 tax rate, 2 customers, 2 subscriptions)\n"
+        == f"{EXAMPLE}: valid (5 products, 1 meter, 9 prices, 1 coupon, 1 promotion code, 1 tax rate, 2 customers, 2 subscriptions)\n"
     )
     assert proc.stderr == ""
 
@@ -106,8 +106,9 @@ def test_json_format_valid() -> None:
     assert doc["valid"] is True
     assert doc["errors"] == []
     assert doc["counts"] == {
-        "products": 4,
-        "prices": 7,
+        "products": 5,
+        "meters": 1,
+        "prices": 9,
         "coupons": 1,
         "promotion_codes": 1,
         "tax_rates": 1,
@@ -125,6 +126,7 @@ def test_schema_is_json_schema_of_billing_yaml() -> None:
     assert doc["additionalProperties"] is False
     assert set(doc["properties"]) == {
         "version",
+        "meters",
         "products",
         "customers",
         "coupons",

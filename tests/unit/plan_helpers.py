@@ -14,6 +14,7 @@ from billing_sync.plan.planner import plan
 from billing_sync.resources import (
     COUPON,
     CUSTOMER,
+    METER,
     PRICE,
     PRODUCT,
     PROMOTION_CODE,
@@ -78,6 +79,7 @@ def applied(
         for key, p in d.of(PRICE).items()
     }
     customers = {key: replace(c, id=f"cus_{key}") for key, c in d.of(CUSTOMER).items()}
+    meters = {key: replace(m, id=f"mtr_{key}") for key, m in d.of(METER).items()}
     coupons = dict(d.of(COUPON))
     codes = {
         key: replace(p, id=f"promo_{key}", coupon_id=coupons[p.coupon].id)
@@ -126,6 +128,7 @@ def applied(
     return Existing(
         {
             PRODUCT.name: Snapshot(products),
+            METER.name: Snapshot(meters),
             PRICE.name: Snapshot(prices),
             COUPON.name: Snapshot(coupons),
             PROMOTION_CODE.name: Snapshot(codes),
