@@ -31,6 +31,8 @@ MY_TYPES = {
     "subscription",
     "subscription_item",
     "plan",
+    "entitlements.feature",
+    "product_feature",
 }
 ROUTE_IDS = [f"{r.method} {r.template}" for r in ROUTES]
 
@@ -160,6 +162,10 @@ def populated() -> Emulator:
         "POST",
         "/v1/subscriptions",
         {"customer": cus["id"], "items": [{"price": price["id"], "quantity": 2}]},
+    )
+    feature = _call(emu, "POST", "/v1/entitlements/features", {"name": "SSO", "lookup_key": "sso"})
+    _call(
+        emu, "POST", f"/v1/products/{prod['id']}/features", {"entitlement_feature": feature["id"]}
     )
     # The payments resources (another module's surface), when served: one refunded payment.
     if any(r.template == "/v1/refunds" for r in ROUTES):
