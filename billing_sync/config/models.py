@@ -325,6 +325,21 @@ class Product(Model):
     ] = Field(default_factory=list, max_length=15)
     default_price: str | None = None
     prices: dict[Key, Price] = Field(default_factory=dict)
+    # Keys of top-level `features` this product grants (entitlements).
+    features: list[Key] = Field(default_factory=list)
+
+
+#: An entitlement feature's name and lookup key: "up to 80 characters" (the Feature object,
+#: https://docs.stripe.com/api/entitlements/feature/object).
+MAX_FEATURE_TEXT = 80
+
+
+class Feature(Model):
+    """An entitlement feature that apps check (`lookup_key`) and products grant (`features:`)."""
+
+    name: str = Field(min_length=1, max_length=MAX_FEATURE_TEXT)
+    lookup_key: str | None = Field(default=None, min_length=1, max_length=MAX_FEATURE_TEXT)
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class SubscriptionItem(Model):
@@ -385,6 +400,7 @@ class BillingConfig(Model):
     version: Literal[1] = 1
     products: dict[ProductId, Product] = Field(default_factory=dict)
     customers: dict[Key, Customer] = Field(default_factory=dict)
+    features: dict[Key, Feature] = Field(default_factory=dict)
     policies: Policies = Field(default_factory=Policies)
     ignore: IgnoreRules = Field(default_factory=IgnoreRules)
     payments: PaymentsSettings = Field(default_factory=PaymentsSettings)

@@ -11,7 +11,16 @@ from billing_sync.config.loader import load_text
 from billing_sync.config.models import BillingConfig
 from billing_sync.plan.plan import Plan
 from billing_sync.plan.planner import plan
-from billing_sync.resources import CUSTOMER, PRICE, PRODUCT, SUBSCRIPTION, Existing, Snapshot
+from billing_sync.resources import (
+    CUSTOMER,
+    FEATURE,
+    PRICE,
+    PRODUCT,
+    PRODUCT_FEATURE,
+    SUBSCRIPTION,
+    Existing,
+    Snapshot,
+)
 from billing_sync.resources.read import desired_state
 from billing_sync.resources.subscription import ItemState, SubscriptionState
 
@@ -96,8 +105,20 @@ def applied(
         for price_key, count in (unmanaged_subscriptions or {}).items()
         for n in range(count)
     ]
+    features = {key: replace(f, id=f"feat_{key}") for key, f in d.of(FEATURE).items()}
+    product_features = {
+        key: replace(
+            a,
+            id="prodft_" + key.replace("/", "_"),
+            product_id=products[a.product].id,
+            feature_id=features[a.feature].id,
+        )
+        for key, a in d.of(PRODUCT_FEATURE).items()
+    }
     return Existing(
         {
+            FEATURE.name: Snapshot(features),
+            PRODUCT_FEATURE.name: Snapshot(product_features),
             PRODUCT.name: Snapshot(products),
             PRICE.name: Snapshot(prices),
             CUSTOMER.name: Snapshot(customers),

@@ -64,8 +64,14 @@ products:
         currency: usd
         recurring: {interval: month}
         transform_quantity: {divide_by: 10, round: up}
+    features: [sso]
   team:
     name: Team
+features:
+  sso:
+    name: SSO
+    lookup_key: sso-v1
+    metadata: {team: identity}
 customers:
   acme:
     email: billing@acme.example
@@ -96,6 +102,7 @@ SEATS = ("products", "pro", "prices", "seats")
 PACKS = ("products", "pro", "prices", "packs")
 ACME = ("customers", "acme")
 MAIN = ("customers", "acme", "subscriptions", "main")
+SSO = ("features", "sso")
 
 
 def at(doc: Doc, path: tuple[str, ...]) -> Doc:
@@ -302,6 +309,14 @@ CASES: dict[tuple[str, str], Case] = {
         setter(MAIN, "proration_behavior", "always_invoice"),
         remover(MAIN, "proration_behavior"),
     ),
+    ("feature", "name"): Case("sso", setter(SSO, "name", "Single sign-on"), remover(SSO, "name")),
+    ("feature", "metadata"): Case(
+        "sso", setter(SSO, "metadata", {"team": "platform"}), remover(SSO, "metadata")
+    ),
+    # Stripe fixes a feature's lookup key: a new feature takes over (removing it: the key).
+    ("feature", "lookup_key"): Case(
+        "sso", setter(SSO, "lookup_key", "sso-v2"), remover(SSO, "lookup_key")
+    ),
 }
 
 FIELDS = [(kind, spec) for kind in KINDS for spec in kind.fields]
@@ -359,6 +374,10 @@ def test_every_state_field_is_declared() -> None:
         "customer",
         "customer_id",
         "pin",
+        "product",
+        "feature",
+        "feature_id",
+        "active",
     }
     for kind in KINDS:
         state = next(iter(kind.desired(load_text(FULL)).values()))
