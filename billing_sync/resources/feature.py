@@ -288,6 +288,13 @@ class FeatureKind(Kind[FeatureState]):
                 )
             ]
         old = live[0]
+        # The old feature is archived after its successor exists, unless that successor waits
+        # for an archive itself (two features swapping lookup keys would wait for each other).
+        held = any(
+            f.active and f.key != key and f.lookup_key == d.lookup_key
+            for f in (*snapshot.managed.values(), *snapshot.others)
+        )
+        after = frozenset() if held else provides
         return [
             Replace(
                 kind=self.name,
@@ -303,8 +310,8 @@ class FeatureKind(Kind[FeatureState]):
                 needs=needs,
                 provides=provides,
             ),
-            self._archive(old, Reason.REPLACED, Stage.CLEANUP, after=provides),
-            *(self._archive(f, Reason.STALE, Stage.CLEANUP, after=provides) for f in live[1:]),
+            self._archive(old, Reason.REPLACED, Stage.CLEANUP, after=after),
+            *(self._archive(f, Reason.STALE, Stage.CLEANUP, after=after) for f in live[1:]),
         ]
 
     def _archive(

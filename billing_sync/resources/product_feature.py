@@ -164,11 +164,15 @@ class ProductFeatureKind(Kind[ProductFeatureState]):
         by_ends = {(a.product_id, a.feature_id): a for a in everything}
         changes: list[Change] = []
         kept: set[str] = set()
+        untouchable: set[str] = (
+            set()
+        )  # a conflict of the product or feature: links stay as they are
         for key, d in context.desired.of(self).items():
             product_id = context.target(PRODUCT, d.product)
             feature_id = context.target(FEATURE, d.feature)
             if product_id is None or feature_id is None:
-                continue  # a conflict of the product or the feature, reported there
+                untouchable.add(key)  # the conflict is reported by the product or the feature
+                continue
             found = by_ends.get((product_id, feature_id))
             if found is not None:
                 kept.add(found.id or "")
@@ -191,7 +195,7 @@ class ProductFeatureKind(Kind[ProductFeatureState]):
         declared = context.desired.of(self)
         moved: set[str] = set()
         for a in sorted((*snapshot.managed.values(), *snapshot.others), key=lambda a: a.key):
-            if a.id in kept:
+            if a.id in kept or a.key in untouchable:
                 continue
             if a.product not in declared_products and a.feature in declared_features:
                 # The product is archived, not gone: its subscribers keep what it granted.
