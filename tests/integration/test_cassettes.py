@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import stripe
 import vcr
 
 from billing_sync.apply import lock
@@ -77,7 +79,17 @@ def target() -> Iterator[tuple[str, str]]:
 
 
 @pytest.mark.skipif(not RECORD, reason="set BILLING_SYNC_RECORD=1 (make record) to re-record")
-def test_record_demo_cassette() -> None:
+def test_record_demo_cassette(monkeypatch: pytest.MonkeyPatch) -> None:
+    # vcrpy's recorder loses interactions of concurrent requests (the list streams are read
+    # several at a time): record them one at a time. Replay keeps the tool's concurrency.
+    one_at_a_time = threading.Lock()
+    send = stripe.RequestsClient.request
+
+    def serialised(self: stripe.RequestsClient, *args: Any, **kwargs: Any) -> Any:
+        with one_at_a_time:
+            return send(self, *args, **kwargs)
+
+    monkeypatch.setattr(stripe.RequestsClient, "request", serialised)
     CASSETTE.unlink(missing_ok=True)
     CASSETTE.parent.mkdir(exist_ok=True)
     with target() as (key, base), recorder("all").use_cassette(str(CASSETTE)):
@@ -101,6 +113,6 @@ def test_replay_demo_cassette(
         assert cassette.all_played, "the tool made fewer requests than recorded"
     out = capsys.readouterr()
     assert codes == [2, 0, 0], out.out + out.err
-    assert "Plan: 15 to create" in out.out
-    assert "Apply complete: 17 done, 0 failed, 0 skipped" in out.out
+    assert "Plan: 22 to create" in out.out
+    assert "Apply complete: 24 done, 0 failed, 0 skipped" in out.out
     assert "No changes" in out.out
