@@ -48,7 +48,8 @@ class Shape:
 
     def list_requests(self) -> int:
         """What reading it costs with list pages of 100: products, active and archived prices,
-        customers, subscriptions."""
+        customers, subscriptions, active and archived entitlement features (none: one page
+        each, and no product's feature list)."""
         pages = math.ceil
         return (
             pages(self.products / 100)
@@ -56,6 +57,7 @@ class Shape:
             + 1
             + pages(self.customers / 100)
             + pages(self.customers / 100)
+            + 2
         )
 
 
