@@ -164,9 +164,7 @@ class ProductFeatureKind(Kind[ProductFeatureState]):
         by_ends = {(a.product_id, a.feature_id): a for a in everything}
         changes: list[Change] = []
         kept: set[str] = set()
-        untouchable: set[str] = (
-            set()
-        )  # a conflict of the product or feature: links stay as they are
+        untouchable: set[str] = set()  # a conflict of an end: its links stay as they are
         for key, d in context.desired.of(self).items():
             product_id = context.target(PRODUCT, d.product)
             feature_id = context.target(FEATURE, d.feature)
@@ -194,7 +192,8 @@ class ProductFeatureKind(Kind[ProductFeatureState]):
         declared_features = context.desired.of(FEATURE)
         declared = context.desired.of(self)
         moved: set[str] = set()
-        for a in sorted((*snapshot.managed.values(), *snapshot.others), key=lambda a: a.key):
+        ours = (*snapshot.managed.values(), *snapshot.others, *self._adopted(context, snapshot))
+        for a in sorted(ours, key=lambda a: a.key):
             if a.id in kept or a.key in untouchable:
                 continue
             if a.product not in declared_products and a.feature in declared_features:
@@ -207,6 +206,24 @@ class ProductFeatureKind(Kind[ProductFeatureState]):
                 reason = Reason.REMOVED
             changes.append(self._detach(a, reason))
         return KindPlan(tuple(changes))
+
+    def _adopted(
+        self, context: PlanContext, snapshot: Snapshot[ProductFeatureState]
+    ) -> list[ProductFeatureState]:
+        """Unmanaged links whose ends are each managed or adopted in this plan: billing-sync's
+        from this apply on, so what billing.yaml does not declare is detached now, not on the
+        next run."""
+        products = _owned(context, PRODUCT, context.existing.of(PRODUCT).managed)
+        features = _owned(context, FEATURE, context.existing.of(FEATURE).managed)
+        for f in context.existing.of(FEATURE).others:
+            features.setdefault(f.id or "", f.key)
+        out = []
+        for a in snapshot.unmanaged:
+            pkey = products.get(a.product_id or "")
+            fkey = features.get(a.feature_id or "")
+            if pkey is not None and fkey is not None:
+                out.append(replace(a, key=attachment_key(pkey, fkey), product=pkey, feature=fkey))
+        return out
 
     def _detach(self, a: ProductFeatureState, reason: Reason) -> Change:
         return Detach(
@@ -225,3 +242,11 @@ class ProductFeatureKind(Kind[ProductFeatureState]):
 
 
 PRODUCT_FEATURE = ProductFeatureKind()
+
+
+def _owned(context: PlanContext, kind: Kind[Any], managed: Mapping[str, Any]) -> dict[str, str]:
+    """Stripe id -> key of `kind`'s objects billing-sync manages or adopts in this plan."""
+    out = {kind.stripe_id(s) or "": key for key, s in managed.items()}
+    for key, target in context.targets.get(kind.name, {}).items():
+        out.setdefault(target, key)
+    return out

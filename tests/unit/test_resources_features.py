@@ -235,3 +235,40 @@ def test_reading_links_classifies_by_both_ends() -> None:
     ]
     assert list(snap.managed) == ["pro/sso"]
     assert sorted(u.key for u in snap.unmanaged) == ["pro/feat_theirs", "prod_x/sso"]
+
+
+def test_an_adopted_products_undeclared_links_to_managed_features_are_detached_at_once() -> None:
+    """The product is adopted in this plan: its link to a managed feature that billing.yaml does
+    not list is detached now (one apply converges); a link to an unmanaged feature stays."""
+    cfg = config(CATALOG.replace("[sso, audit]", "[sso]"))
+    existing = _unmanaged_feature(applied(config(CATALOG)), lookup_key="theirs")
+    products = existing.of(PRODUCT)
+    pro = products.managed["pro"]
+    existing = with_snapshot(
+        existing,
+        PRODUCT,
+        managed={k: v for k, v in products.managed.items() if k != "pro"},
+        unmanaged=(replace(pro, key="pro"),),
+    )
+    links = existing.of(PRODUCT_FEATURE).managed
+
+    def unmanaged(a: ProductFeatureState) -> ProductFeatureState:
+        return replace(a, key=f"pro/{a.feature_id}", product="pro")
+
+    theirs = ProductFeatureState(
+        key="pro/feat_theirs",
+        product="pro",
+        feature="feat_theirs",
+        id="prodft_theirs",
+        product_id="pro",
+        feature_id="feat_theirs",
+    )
+    existing = with_snapshot(
+        existing,
+        PRODUCT_FEATURE,
+        managed={k: v for k, v in links.items() if not k.startswith("pro/")},
+        unmanaged=(unmanaged(links["pro/sso"]), unmanaged(links["pro/audit"]), theirs),
+    )
+    plan = plan_for(cfg, existing)
+    assert op_ids(plan) == ["product.adopt:pro", "product_feature.detach:pro/audit"]
+    assert plan.changes[1].request.path == "/v1/products/pro/features/prodft_pro_audit"
