@@ -55,6 +55,8 @@ class Reason(StrEnum):
     STALE = "stale"  # a duplicate left by an interrupted apply
     DEFAULT_PRICE = "default_price"  # a product's default price moves
     UNMANAGED = "unmanaged"  # no longer declared, and left to bill as it is: ownership dropped
+    # a test card token attached to the customer, for the subscription that declares it
+    PAYMENT_METHOD = "payment_method"
 
 
 class Stage(IntEnum):
@@ -124,6 +126,8 @@ class Change:
             return f"stale.{self.stripe_id}"
         if self.reason is Reason.DEFAULT_PRICE:
             return "default_price"
+        if self.reason is Reason.PAYMENT_METHOD:
+            return "payment_method"
         return ""
 
     @property
@@ -165,7 +169,9 @@ class Create(Change):
 
     @property
     def produces(self) -> str | None:
-        return ref(self.kind, self.key)
+        """${kind:key}, or ${kind:key.step} for an object created on another's behalf (the
+        payment method a subscription declares)."""
+        return ref(self.kind, f"{self.key}.{self.step}" if self.step else self.key)
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,11 @@ class EmulatorHandle:
         result: dict[str, Any] = _control(self.url, "POST", "seed", kw)
         return result
 
+    def control(self, name: str, body: dict[str, Any] | None = None) -> Any:
+        """POST /_emulator/NAME (a test control, e.g. `checkout_sessions/cs_.../complete`);
+        a refusal raises urllib.error.HTTPError."""
+        return _control(self.url, "POST", name, body or {})
+
     def health(self) -> dict[str, Any]:
         result: dict[str, Any] = _control(self.url, "GET", "health")
         return result

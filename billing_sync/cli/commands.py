@@ -14,6 +14,7 @@ import click
 from billing_sync.apply.execute import DEFAULT_PARALLELISM, Executor, Result
 from billing_sync.apply.lock import AccountLock, force_unlock
 from billing_sync.cli.context import AppContext, cli, config_option, pass_app
+from billing_sync.config.cards import refuse_test_cards
 from billing_sync.config.loader import config_path, load_config
 from billing_sync.config.models import BillingConfig
 from billing_sync.errors import (
@@ -26,10 +27,11 @@ from billing_sync.plan import provenance
 from billing_sync.plan.plan import Plan
 from billing_sync.plan.planner import Source, build_plan, plan_account
 from billing_sync.plan.render import render
-from billing_sync.remote.client import Remote
-from billing_sync.resources import KINDS, SUBSCRIPTION
+from billing_sync.remote.client import Remote, is_live_key
+from billing_sync.resources import KINDS
 from billing_sync.resources.importer import import_account, refuse_existing, write_file
 from billing_sync.resources.read import read_account
+from billing_sync.resources.status import STATUSES, align, build_report, parse_statuses, text_rows
 
 
 @cli.command()
@@ -37,10 +39,13 @@ from billing_sync.resources.read import read_account
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @pass_app
 def validate(app: AppContext, config_file: str | None, fmt: str) -> None:
-    """Check billing.yaml; exit 0 when valid, 1 with every error otherwise."""
+    """Check billing.yaml; exit 0 when valid, 1 with every error otherwise (with a live key,
+    test card tokens are errors too)."""
     path = str(config_path(config_file))
     try:
         cfg = load_config(path)
+        if app.api_key and is_live_key(app.api_key.strip()):
+            refuse_test_cards(cfg, path)
     except ConfigError as err:
         if fmt == "json":
             doc: dict[str, Any] = {
@@ -333,32 +338,71 @@ def ids(app: AppContext, fmt: str) -> None:
         click.echo(f"{name}={stripe_id}")
 
 
+# `status --fail-on`: a row in one of the given statuses. Distinct from 1 (an error: the
+# account could not be read) and 2 (click's usage errors, a bad --fail-on included), so a
+# scheduled alert can tell "a subscription needs attention" from "the check did not run".
+EXIT_STATUS_MATCH = 3
+
+
+def _fail_on(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
+    try:
+        return parse_statuses(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err), ctx=ctx, param=param) from None
+
+
 @cli.command()
 @config_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option("--customer", metavar="KEY", default=None, help="Only this customer's subscriptions.")
 @click.option(
     "--fail-on",
     metavar="STATUSES",
     default="",
-    help="Comma-separated statuses (e.g. past_due,unpaid,missing) that make it exit 2.",
+    callback=_fail_on,
+    help=(
+        f"Comma-separated statuses ({', '.join(STATUSES)}); exit {EXIT_STATUS_MATCH} when a "
+        "declared subscription is in one of them."
+    ),
 )
 @pass_app
-def status(app: AppContext, config_file: str | None, fail_on: str) -> None:
-    """Declared subscriptions and their status in Stripe."""
+def status(
+    app: AppContext,
+    config_file: str | None,
+    fmt: str,
+    customer: str | None,
+    fail_on: tuple[str, ...],
+) -> None:
+    """Declared subscriptions and their status in Stripe (read-only, list reads only)."""
     _, cfg = app.config(config_file)
-    existing = read_account(app.remote()).of(SUBSCRIPTION)
-    bad = {s.strip() for s in fail_on.split(",") if s.strip()}
-    failing = 0
-    for key in SUBSCRIPTION.desired(cfg):
-        found = existing.managed.get(key) or SUBSCRIPTION.ended(existing, key)
-        state = (found.status or "unknown") if found else "missing"
-        extra = f" {found.id}" if found else ""
-        if found and found.cancel_at_period_end:
-            extra += " (cancels at period end)"
-        click.echo(f"{key:40} {state}{extra}")
-        failing += state in bad
+    if customer is not None and customer not in cfg.customers:
+        known = ", ".join(sorted(cfg.customers)) or "none"
+        raise click.BadParameter(
+            f"{customer!r} is not a customer key of billing.yaml ({known})",
+            param_hint="'--customer'",
+        )
+    report = build_report(cfg, read_account(app.remote()), customer)
+    failing = report.failing(fail_on)
+    if fmt == "json":
+        click.echo(json.dumps(report.data(fail_on), indent=2))
+    else:
+        if report.rows:
+            click.echo("\n".join(align(text_rows(report))))
+        else:
+            click.echo("No declared subscriptions.")
+        click.echo("")
+        click.echo(f"Missing in Stripe: {', '.join(report.missing) or 'none'}")
+        click.echo(
+            f"Undeclared subscriptions on managed prices: {len(report.undeclared)}"
+            + (" (`--format json` lists their ids)" if report.undeclared else "")
+        )
     if failing:
-        click.echo(f"{failing} subscription(s) in {', '.join(sorted(bad))}", err=True)
-        sys.exit(2)
+        click.echo(
+            f"{len(failing)} subscription(s) in a --fail-on status: "
+            + ", ".join(f"{r.key} ({r.status})" for r in failing),
+            err=True,
+        )
+        sys.exit(EXIT_STATUS_MATCH)
 
 
 @cli.command(name="force-unlock")

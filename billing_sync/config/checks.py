@@ -189,6 +189,14 @@ def check_subscription(sub: Subscription, path: Path) -> Iterator[Finding]:
             "days_until_due is only allowed with collection_method: send_invoice",
             "key",
         )
+    if sub.trial_period_days is not None and sub.trial_end is not None:
+        yield Finding(
+            (*path, "trial_end"),
+            "declare trial_period_days or trial_end, not both: Stripe starts a trial from one of "
+            "them; trial_end (a date, or now) also moves or ends the trial of an existing "
+            "subscription",
+            "key",
+        )
     seen: dict[str, int] = {}
     for i, item in enumerate(sub.items):
         if item.price in seen:

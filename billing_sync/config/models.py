@@ -21,6 +21,7 @@ from pydantic import (
     StringConstraints,
 )
 
+from billing_sync.config.timestamps import Moment
 from billing_sync.metadata import (
     METADATA_KEY_MAX,
     METADATA_MAX_KEYS,
@@ -357,6 +358,9 @@ class Subscription(Model):
     collection_method: CollectionMethod = "charge_automatically"
     days_until_due: int | None = Field(default=None, ge=1, le=MAX_DAYS_UNTIL_DUE)
     trial_period_days: int | None = Field(default=None, ge=1, le=730)
+    trial_end: Moment | None = (
+        None  # set, move or end the trial (`now`); see resources.subscription
+    )
     cancel_at_period_end: bool = False
     default_payment_method: Text | None = None
     proration_behavior: ProrationBehavior | None = None

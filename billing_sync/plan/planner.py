@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from billing_sync.changes import Change
+from billing_sync.config.cards import refuse_test_cards
 from billing_sync.config.loader import load_text, read_source
 from billing_sync.config.models import BillingConfig
 from billing_sync.plan.plan import Plan, Provenance
@@ -86,7 +87,10 @@ class Source:
 
 
 def plan_account(remote: Remote, source: Source) -> Plan:
-    """Read the account and plan it against `source`."""
+    """Read the account and plan it against `source` (test card tokens are refused, located in
+    billing.yaml, before a live key makes any request)."""
+    if remote.livemode:
+        refuse_test_cards(source.config, source.path)
     existing = read_account(remote)
     return plan(
         desired_state(source.config),

@@ -28,6 +28,8 @@ def reason_words(change: Change) -> str:
         return "move default price"
     if change.reason is Reason.UNMANAGED:
         return "stop managing"
+    if change.reason is Reason.PAYMENT_METHOD:
+        return "attach test card"
     return change.action
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import time
 import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping
@@ -148,10 +149,16 @@ class Existing:
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
+# Field metadata of a state field that is read for reports (`status`) but is not part of the
+# account's state for planning: never compared, and left out of the fingerprint, so that time
+# passing (a period renewing) does not make a saved plan stale.
+OBSERVED: Mapping[str, bool] = {"observed": True}
+
+
 def _plain(obj: Any) -> Any:
     """JSON encoding of the state's dataclasses, sets and enums (without asdict's deep copies)."""
     if is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: getattr(obj, f.name) for f in fields(obj)}
+        return {f.name: getattr(obj, f.name) for f in fields(obj) if not f.metadata.get("observed")}
     if isinstance(obj, (set, frozenset)):
         return sorted(obj)
     if isinstance(obj, Enum):
@@ -169,6 +176,9 @@ class PlanContext:
     targets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # Stripe id -> (kind name, key) of every live object that points at it (managed or not)
     references: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    # The plan's clock (Unix seconds): what is past or future (a declared trial end) is
+    # decided once, against this, for the whole plan.
+    now: int = field(default_factory=lambda: int(time.time()))
 
     @property
     def policies(self) -> Policies:

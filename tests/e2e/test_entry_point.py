@@ -43,6 +43,12 @@ def test_exit_codes(entry: str, emulator: EmulatorHandle) -> None:
     usage = run("plan", "--no-such-option")
     assert usage.returncode == 2
     assert "Error: No such option '--no-such-option'" in usage.stderr
-    for proc in (ok, bad, changes, usage):
+    # `status --fail-on`: 3 when a row matches (nothing is applied: every row is missing),
+    # 2 for a word that is not a status.
+    alert = run("status", "-c", str(EXAMPLE), "--fail-on", "missing")
+    assert alert.returncode == 3 and "acme/main (missing)" in alert.stderr
+    typo = run("status", "-c", str(EXAMPLE), "--fail-on", "pastdue")
+    assert typo.returncode == 2 and "'pastdue' is not a subscription status" in typo.stderr
+    for proc in (ok, bad, changes, usage, alert, typo):
         assert "Traceback" not in proc.stderr
     assert emulator.writes() == []

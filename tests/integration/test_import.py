@@ -290,6 +290,9 @@ def declared_as(
         out["items"] = tuple(
             type(i)(keys["price"][i.price_id], i.quantity, i.metadata) for i in state.items
         )
+        # A trial is declared by its length (trial_period_days), never by its end as well:
+        # validate refuses both, and the plan compares trial_end only when it is declared.
+        out["trial_end"] = None
     return out
 
 

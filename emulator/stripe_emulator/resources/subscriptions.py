@@ -252,9 +252,11 @@ def _default_pm(store: Store, customer: Obj, value: Any, param: str) -> str | No
     if pm_id is None:
         return None
     pm = store.get("payment_method", pm_id)
-    if pm is None:
+    if pm is None and pm_id not in TEST_CARDS:
         raise ApiError.missing_param("PaymentMethod", str(pm_id), param=param)
-    if pm.get("customer") != customer["id"]:
+    # A test card token (pm_card_visa) names a new, unattached PaymentMethod each time it is
+    # used, never one of the customer's: refused like any unattached one (see BEHAVIOUR.md).
+    if pm is None or pm.get("customer") != customer["id"]:
         raise ApiError.conflict(
             f"The customer does not have a payment method with the ID {pm_id}. The payment "
             "method must be attached to the customer.",
@@ -757,18 +759,28 @@ def update_subscription(req: Request) -> Obj:
         sub["description"] = unset(p["description"])
     if metadata is not None:
         sub["metadata"] = metadata
+    # "The billing_cycle_anchor will be updated to the trial_end value" (API reference,
+    # subscriptions update `trial_end`): ending a trial starts a period now, a new trial end
+    # ends the current period then.
     if trial_end_param == "now" and sub["status"] == "trialing":
         sub["trial_end"] = req.now
         sub["status"] = "active"
+        sub["billing_cycle_anchor"] = req.now
         for item in _items_of(store, sub["id"]):
             price_obj = store.get("price", item["price"])
             item["current_period_start"] = req.now
             if price_obj is not None:
                 item["current_period_end"] = _period_end(price_obj, req.now)
     elif new_trial_end is not None:
+        if sub["status"] != "trialing":
+            # A trial added to a paying subscription starts now (an intra-subscription trial,
+            # https://stripe.com/docs/subscriptions/billing-cycle); prorations are not modelled.
+            sub["trial_start"] = req.now
+            for item in _items_of(store, sub["id"]):
+                item["current_period_start"] = req.now
         sub["trial_end"] = new_trial_end
-        sub["trial_start"] = sub["trial_start"] or req.now
         sub["status"] = "trialing"
+        sub["billing_cycle_anchor"] = new_trial_end
         for item in _items_of(store, sub["id"]):
             item["current_period_end"] = new_trial_end
     if "cancel_at" in p:
