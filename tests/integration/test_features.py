@@ -207,3 +207,25 @@ def test_import_renders_features_and_links_and_plans_nothing(
     assert_converged(emulator, out)
     assert features(client)["sso"].id == sso.id
     assert granted(client, pro.id) == ["export.csv", "sso"]
+
+
+def test_a_link_detached_by_hand_is_drift_and_reattached(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    client = emulator.client()
+    config = write_config(tmp_path, CATALOG)
+    apply_ok(emulator, config)
+    link = next(
+        pf
+        for pf in client.v1.products.features.list("pro").data
+        if pf.entitlement_feature.lookup_key == "sso"
+    )
+    client.v1.products.features.delete("pro", link.id)
+    res = run_cli(emulator, "drift", "-c", str(config))
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "+ product_feature pro/sso (create)" in res.stdout
+    apply_ok(emulator, config)
+    assert_converged(emulator, config)
+    assert granted(client, "pro") == ["audit-log", "sso"]
+    ids = run_cli(emulator, "ids")
+    assert '"pro/sso": "prodft_' in ids.stdout and '"sso": "feat_test_' in ids.stdout
