@@ -229,3 +229,28 @@ def test_a_link_detached_by_hand_is_drift_and_reattached(
     assert granted(client, "pro") == ["audit-log", "sso"]
     ids = run_cli(emulator, "ids")
     assert '"pro/sso": "prodft_' in ids.stdout and '"sso": "feat_test_' in ids.stdout
+
+
+def test_a_detach_whose_answer_is_lost_is_done_on_its_retry(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """Stripe ignores idempotency keys on DELETE: the retry of a detach that went through
+    finds the link gone (404), which is what the detach was for."""
+    client = emulator.client()
+    config = write_config(tmp_path, CATALOG)
+    apply_ok(emulator, config)
+    write_config(tmp_path, CATALOG.replace("    features: [audit-log]\n", ""))
+    before = len(emulator.requests())
+    run_cli(emulator, "plan", "-c", str(config))
+    reads = len(emulator.requests()) - before
+    # Counted from now: plan reads, the lock, the same reads under it, then the detach.
+    detach_at = reads + 1 + reads + 1
+    emulator.configure(fail_nth={str(detach_at): "lost_response"})
+    out = apply_ok(emulator, config)
+    assert "Apply complete: 1 done, 0 failed" in out
+    deletes = [
+        r for r in emulator.requests() if r["method"] == "DELETE" and "features" in r["path"]
+    ]
+    assert [r["status"] for r in deletes] == [500, 404]  # applied, answer lost; the retry
+    assert_converged(emulator, config)
+    assert granted(client, "basic") == []
