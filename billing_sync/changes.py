@@ -239,6 +239,37 @@ CHANGE_TYPES: tuple[type[Change], ...] = (
     Detach,
 )
 ACTIONS: tuple[str, ...] = tuple(t.action for t in CHANGE_TYPES)
+_BY_ACTION: dict[str, type[Change]] = {t.action: t for t in CHANGE_TYPES}
+
+
+def change_from_data(data: Mapping[str, Any]) -> Change:
+    """The change whose `.data` this is (a saved plan's operation, `depends_on` aside).
+
+    Raises ValueError when it is not exactly what a change of this vocabulary writes."""
+    try:
+        cls = _BY_ACTION[data["action"]]
+        request = data["request"]
+        change = cls(
+            kind=data["kind"],
+            key=data["key"],
+            request=Request(request["method"], request["path"], dict(request["params"])),
+            stripe_id=data["stripe_id"],
+            reason=Reason(data["reason"]),
+            stage=Stage(data["stage"]),
+            fields=tuple(FieldChange(f["path"], f["old"], f["new"]) for f in data["changes"]),
+            summary=data["summary"],
+            notes=tuple(data["notes"]),
+            protected=data["protected"],
+            destructive=data["destructive"],
+            provides=frozenset(data["provides"]),
+            needs=frozenset(data["needs"]),
+        )
+    except (KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"not a change ({type(err).__name__}: {err})") from None
+    expected = {k: v for k, v in data.items() if k != "depends_on"}
+    if change.data != expected:
+        raise ValueError(f"operation {data.get('id')!r} is not one billing-sync writes")
+    return change
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,7 @@ def _remote(ctx: click.Context) -> Remote:
 
 def _load_config(ctx: click.Context, config_file: str | None) -> tuple[str, BillingConfig] | None:
     """-c FILE (or $BILLING_SYNC_CONFIG) must exist; ./billing.yaml is used only when present."""
+    config_file = config_file or _app(ctx).config_file  # -c before the command
     explicit = config_file or os.environ.get("BILLING_SYNC_CONFIG")
     if not explicit and not Path(config_path(None)).exists():
         return None

@@ -124,6 +124,10 @@ MAX_MARKETING_FEATURE = 80
 # stripe/stripe-dotnet#1897). Deliberately loose: a valid address is never refused.
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+\Z")
 _URL_RE = re.compile(r"https?://[^\s/?#]+[^\s]*\Z")
+# The same rules for the JSON Schema (ECMA-262 regular expressions: no \Z).
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$"
+URL_PATTERN = r"^https?://[^\s/?#]+[^\s]*$"
+STATEMENT_DESCRIPTOR_PATTERN = r"^[^<>\\\"']*[A-Za-z][^<>\\\"']*$"
 
 
 def _check_email(value: str) -> str:
@@ -145,8 +149,16 @@ def _up_to(value: Any) -> Any:
 
 
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
-Email = Annotated[str, Field(max_length=MAX_EMAIL), AfterValidator(_check_email)]
-Url = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(_check_url)]
+Email = Annotated[
+    str,
+    Field(max_length=MAX_EMAIL, json_schema_extra={"pattern": EMAIL_PATTERN}),
+    AfterValidator(_check_email),
+]
+Url = Annotated[
+    str,
+    Field(max_length=MAX_TEXT, json_schema_extra={"pattern": URL_PATTERN}),
+    AfterValidator(_check_url),
+]
 Key = Annotated[str, AfterValidator(_check_key), Field(json_schema_extra={"pattern": KEY_PATTERN})]
 ProductId = Annotated[Key, AfterValidator(_check_product_id)]
 Currency = Annotated[
@@ -190,7 +202,13 @@ class _Ignore(Model):
     """What another writer owns on this object: metadata keys and fields billing-sync never
     compares, sets or unsets (their values in Stripe are kept)."""
 
-    metadata: list[MetadataKey] = Field(default_factory=list)
+    metadata: list[MetadataKey] = Field(
+        default_factory=list,
+        description="Metadata keys another writer owns: never compared, set or unset.",
+    )
+
+
+_IGNORED_FIELDS = "Fields another writer owns: never compared, set or unset."
 
 
 class ProductIgnore(_Ignore):
@@ -205,15 +223,17 @@ class ProductIgnore(_Ignore):
             "images",
             "marketing_features",
         ]
-    ] = Field(default_factory=list)
+    ] = Field(default_factory=list, description=_IGNORED_FIELDS)
 
 
 class PriceIgnore(_Ignore):
-    fields: list[Literal["nickname"]] = Field(default_factory=list)
+    fields: list[Literal["nickname"]] = Field(default_factory=list, description=_IGNORED_FIELDS)
 
 
 class CustomerIgnore(_Ignore):
-    fields: list[Literal["email", "name", "description", "phone"]] = Field(default_factory=list)
+    fields: list[Literal["email", "name", "description", "phone"]] = Field(
+        default_factory=list, description=_IGNORED_FIELDS
+    )
 
 
 class SubscriptionIgnore(_Ignore):
@@ -221,47 +241,83 @@ class SubscriptionIgnore(_Ignore):
         Literal[
             "collection_method", "days_until_due", "cancel_at_period_end", "default_payment_method"
         ]
-    ] = Field(default_factory=list)
+    ] = Field(default_factory=list, description=_IGNORED_FIELDS)
 
 
 class IgnoreRules(Model):
     """`ignore:` for every object of a kind (per object: each object's own `ignore:`)."""
 
-    products: ProductIgnore = Field(default_factory=ProductIgnore)
-    prices: PriceIgnore = Field(default_factory=PriceIgnore)
-    customers: CustomerIgnore = Field(default_factory=CustomerIgnore)
-    subscriptions: SubscriptionIgnore = Field(default_factory=SubscriptionIgnore)
+    products: ProductIgnore = Field(
+        default_factory=ProductIgnore,
+        description="What billing-sync leaves alone on every product.",
+    )
+    prices: PriceIgnore = Field(
+        default_factory=PriceIgnore, description="What billing-sync leaves alone on every price."
+    )
+    customers: CustomerIgnore = Field(
+        default_factory=CustomerIgnore,
+        description="What billing-sync leaves alone on every customer.",
+    )
+    subscriptions: SubscriptionIgnore = Field(
+        default_factory=SubscriptionIgnore,
+        description="What billing-sync leaves alone on every subscription.",
+    )
 
 
 class Recurring(Model):
     """A recurring price's billing period: `interval_count` intervals (at most one year)."""
 
-    interval: Interval
-    interval_count: int = Field(default=1, ge=1)
+    interval: Interval = Field(description="The billing period's unit: day, week, month or year.")
+    interval_count: int = Field(
+        default=1,
+        ge=1,
+        description="Intervals per billing period (at most one year: 365 days, 52 weeks, "
+        "12 months or 1 year).",
+    )
 
 
 class Tier(Model):
     """One tier of a tiered price; only the last tier has `up_to: inf`."""
 
-    up_to: Annotated[int | Literal["inf"], BeforeValidator(_up_to)]
-    unit_amount: MinorAmount | None = None
-    flat_amount: MinorAmount | None = None
+    up_to: Annotated[int | Literal["inf"], BeforeValidator(_up_to)] = Field(
+        description="The last quantity in this tier, or `inf` for the last tier (strictly "
+        "increasing)."
+    )
+    unit_amount: MinorAmount | None = Field(
+        default=None, description="Per-unit amount in this tier, in minor units (cents)."
+    )
+    flat_amount: MinorAmount | None = Field(
+        default=None, description="Flat amount for the whole tier, in minor units (cents)."
+    )
 
 
 class TransformQuantity(Model):
     """Bill `quantity / divide_by`, rounded up or down (package pricing)."""
 
-    divide_by: int = Field(ge=1)
-    round: Literal["up", "down"]
+    divide_by: int = Field(ge=1, description="Divide the quantity by this before billing.")
+    round: Literal["up", "down"] = Field(description="Round the divided quantity up or down.")
+
+
+_AMOUNT = (
+    'Amount in major units as a decimal string ("19.99"), converted with the currency\'s '
+    "decimals; exactly one of unit_amount, amount or tiers."
+)
+_UNIT_AMOUNT = (
+    "Amount in the currency's minor unit (1999 is 19.99 USD, 0 is free), at most 99,999,999; "
+    "exactly one of unit_amount, amount or tiers."
+)
+_TAX_BEHAVIOR = "Whether the amount includes tax; Stripe changes it only from `unspecified`."
 
 
 class CurrencyOption(Model):
     """Per-currency amounts of a multi-currency price."""
 
-    unit_amount: MinorAmount | None = None
-    amount: Amount | None = None
-    tiers: list[Tier] | None = Field(default=None, min_length=1)
-    tax_behavior: TaxBehavior | None = None
+    unit_amount: MinorAmount | None = Field(default=None, description=_UNIT_AMOUNT)
+    amount: Amount | None = Field(default=None, description=_AMOUNT)
+    tiers: list[Tier] | None = Field(
+        default=None, min_length=1, description="The tiers in this currency (tiered prices only)."
+    )
+    tax_behavior: TaxBehavior | None = Field(default=None, description=_TAX_BEHAVIOR)
 
     def minor_amount(self, currency: str) -> int | None:
         """The per-unit amount in minor units of `currency` (None for tiered options)."""
@@ -276,22 +332,54 @@ class Price(Model):
     """A price: `unit_amount` (minor units), `amount` (major units) or `tiers`; one-time
     unless `recurring` is given. Its key is also its default lookup_key."""
 
-    currency: Currency
-    unit_amount: MinorAmount | None = None
-    amount: Amount | None = None
-    tiers: list[Tier] | None = Field(default=None, min_length=1)
-    tiers_mode: Literal["graduated", "volume"] | None = None
-    recurring: Recurring | None = None
-    nickname: Text | None = None
-    tax_behavior: TaxBehavior | None = None
-    transform_quantity: TransformQuantity | None = None
-    currency_options: dict[Currency, CurrencyOption] = Field(default_factory=dict)
-    metadata: Metadata = Field(default_factory=dict)
-    lookup_key: str | None = Field(default=None, min_length=1, max_length=200)
-    active: bool = True
+    currency: Currency = Field(description="Three-letter currency code, lower case (usd, eur).")
+    unit_amount: MinorAmount | None = Field(default=None, description=_UNIT_AMOUNT)
+    amount: Amount | None = Field(default=None, description=_AMOUNT)
+    tiers: list[Tier] | None = Field(
+        default=None,
+        min_length=1,
+        description="Tiers of a tiered price (needs tiers_mode and recurring); exactly one of "
+        "unit_amount, amount or tiers.",
+    )
+    tiers_mode: Literal["graduated", "volume"] | None = Field(
+        default=None,
+        description="graduated: each unit priced in its own tier; volume: all units at the "
+        "tier the quantity falls in. Only with tiers.",
+    )
+    recurring: Recurring | None = Field(
+        default=None, description="The billing period; without it the price is one-time."
+    )
+    nickname: Text | None = Field(
+        default=None, description="A name for the price, not shown to customers."
+    )
+    tax_behavior: TaxBehavior | None = Field(default=None, description=_TAX_BEHAVIOR)
+    transform_quantity: TransformQuantity | None = Field(
+        default=None, description="Bill the quantity divided and rounded (not with tiers)."
+    )
+    currency_options: dict[Currency, CurrencyOption] = Field(
+        default_factory=dict,
+        description="Amounts in other currencies, keyed by currency (not the price's own).",
+    )
+    metadata: Metadata = Field(
+        default_factory=dict, description="Key-value pairs stored on the Stripe price."
+    )
+    lookup_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="The price's lookup key (default: the price key); unique among prices.",
+    )
+    active: bool = Field(default=True, description="false archives the price.")
     # Pins adoption to this existing price (one without a lookup key: `import` writes it).
-    stripe_id: str | None = Field(default=None, pattern=r"^price_[A-Za-z0-9]{1,250}$")
-    ignore: PriceIgnore = Field(default_factory=PriceIgnore)
+    stripe_id: str | None = Field(
+        default=None,
+        pattern=r"^price_[A-Za-z0-9]{1,250}$",
+        description="The existing Stripe price this declaration adopts (one without a lookup "
+        "key; written by import).",
+    )
+    ignore: PriceIgnore = Field(
+        default_factory=PriceIgnore, description="What billing-sync leaves alone on this price."
+    )
 
     def minor_amount(self) -> int | None:
         """The per-unit amount in minor units (None for tiered prices)."""
@@ -305,29 +393,64 @@ class Price(Model):
 class Product(Model):
     """A product and its prices; the key is the Stripe product id unless `id` is given."""
 
-    name: str = Field(min_length=1, max_length=MAX_TEXT)
-    id: ProductId | None = None
-    description: Text | None = None
-    active: bool = True
-    metadata: Metadata = Field(default_factory=dict)
-    ignore: ProductIgnore = Field(default_factory=ProductIgnore)
-    tax_code: Text | None = None
+    name: str = Field(
+        min_length=1, max_length=MAX_TEXT, description="The product's name, shown to customers."
+    )
+    id: ProductId | None = Field(
+        default=None,
+        description="The Stripe product id (default: the product key); set at creation only.",
+    )
+    description: Text | None = Field(default=None, description="Shown to customers.")
+    active: bool = Field(default=True, description="false archives the product.")
+    metadata: Metadata = Field(
+        default_factory=dict, description="Key-value pairs stored on the Stripe product."
+    )
+    ignore: ProductIgnore = Field(
+        default_factory=ProductIgnore,
+        description="What billing-sync leaves alone on this product.",
+    )
+    tax_code: Text | None = Field(default=None, description="A Stripe tax code (txcd_10103000).")
     statement_descriptor: (
         Annotated[
-            str, Field(min_length=5, max_length=22), AfterValidator(_check_statement_descriptor)
+            str,
+            Field(
+                min_length=5,
+                max_length=22,
+                json_schema_extra={"pattern": STATEMENT_DESCRIPTOR_PATTERN},
+            ),
+            AfterValidator(_check_statement_descriptor),
         ]
         | None
-    ) = None
-    unit_label: str | None = Field(default=None, min_length=1, max_length=12)
-    url: Url | None = None
-    images: list[Url] = Field(default_factory=list, max_length=8)
+    ) = Field(
+        default=None,
+        description="On card statements: 5-22 characters, a letter, none of < > \\ \" '.",
+    )
+    unit_label: str | None = Field(
+        default=None, min_length=1, max_length=12, description="The unit on invoices (seat)."
+    )
+    url: Url | None = Field(default=None, description="The product's web page.")
+    images: list[Url] = Field(default_factory=list, max_length=8, description="Up to 8 image URLs.")
     marketing_features: list[
         Annotated[str, Field(min_length=1, max_length=MAX_MARKETING_FEATURE)]
-    ] = Field(default_factory=list, max_length=15)
-    default_price: str | None = None
-    prices: dict[Key, Price] = Field(default_factory=dict)
-    # Keys of top-level `features` this product grants (entitlements).
-    features: list[Key] = Field(default_factory=list)
+    ] = Field(
+        default_factory=list,
+        max_length=15,
+        description="Up to 15 features shown in pricing tables (1-80 characters each).",
+    )
+    default_price: str | None = Field(
+        default=None,
+        description="The key of an active price of this product; removing it unsets the "
+        "default price.",
+    )
+    prices: dict[Key, Price] = Field(
+        default_factory=dict,
+        description="The product's prices by key (the key is the default lookup_key).",
+    )
+    features: list[Key] = Field(
+        default_factory=list,
+        description="Keys of the entitlement features (top-level `features`) this product grants.",
+        json_schema_extra={"uniqueItems": True},
+    )
 
 
 #: An entitlement feature's name and lookup key: "up to 80 characters" (the Feature object,
@@ -338,76 +461,177 @@ MAX_FEATURE_TEXT = 80
 class Feature(Model):
     """An entitlement feature that apps check (`lookup_key`) and products grant (`features:`)."""
 
-    name: str = Field(min_length=1, max_length=MAX_FEATURE_TEXT)
-    lookup_key: str | None = Field(default=None, min_length=1, max_length=MAX_FEATURE_TEXT)
-    metadata: Metadata = Field(default_factory=dict)
+    name: str = Field(
+        min_length=1,
+        max_length=MAX_FEATURE_TEXT,
+        description="The feature's name (not shown to customers).",
+    )
+    lookup_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_FEATURE_TEXT,
+        description="What apps check (default: the feature key); a new value replaces the feature.",
+    )
+    metadata: Metadata = Field(
+        default_factory=dict, description="Key-value pairs stored on the Stripe feature."
+    )
 
 
 class SubscriptionItem(Model):
     """One line of a subscription: a recurring price key and a quantity."""
 
-    price: str
-    quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY)
-    metadata: Metadata = Field(default_factory=dict)
+    price: str = Field(description="The key of a recurring price in billing.yaml.")
+    quantity: int = Field(
+        default=1, ge=1, le=MAX_QUANTITY, description="How many units (1 to 99,999,999)."
+    )
+    metadata: Metadata = Field(
+        default_factory=dict, description="Key-value pairs stored on the subscription item."
+    )
 
 
 class Subscription(Model):
     """A contracted subscription of a customer (identified by customer key + its own key)."""
 
-    items: list[SubscriptionItem] = Field(min_length=1, max_length=20)
-    collection_method: CollectionMethod = "charge_automatically"
-    days_until_due: int | None = Field(default=None, ge=1, le=MAX_DAYS_UNTIL_DUE)
-    trial_period_days: int | None = Field(default=None, ge=1, le=730)
-    trial_end: Moment | None = (
-        None  # set, move or end the trial (`now`); see resources.subscription
+    items: list[SubscriptionItem] = Field(
+        min_length=1,
+        max_length=20,
+        description="1 to 20 items, each a different recurring price in one currency.",
     )
-    cancel_at_period_end: bool = False
-    default_payment_method: Text | None = None
-    proration_behavior: ProrationBehavior | None = None
-    metadata: Metadata = Field(default_factory=dict)
-    ignore: SubscriptionIgnore = Field(default_factory=SubscriptionIgnore)
-    protect: bool = False
+    collection_method: CollectionMethod = Field(
+        default="charge_automatically",
+        description="charge_automatically, or send_invoice (needs days_until_due).",
+    )
+    days_until_due: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_DAYS_UNTIL_DUE,
+        description="Days to pay an invoice (1-730); only with send_invoice, and required there.",
+    )
+    trial_period_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=730,
+        description="Trial days (1-730), used when the subscription is created.",
+    )
+    trial_end: Moment | None = Field(
+        default=None,
+        description=(
+            "Set, move or end (`now`) the trial of the subscription: `now`, a date "
+            "(YYYY-MM-DD, 00:00 UTC) or a date and time (UTC unless a zone is given)."
+        ),
+    )
+    cancel_at_period_end: bool = Field(
+        default=False, description="Cancel at the end of the current period."
+    )
+    default_payment_method: Text | None = Field(
+        default=None,
+        description="An attached PaymentMethod id, or a test card token (pm_card_visa) in test mode.",
+    )
+    proration_behavior: ProrationBehavior | None = Field(
+        default=None,
+        description="How changes are prorated (default: policies.proration_behavior).",
+    )
+    metadata: Metadata = Field(
+        default_factory=dict, description="Key-value pairs stored on the Stripe subscription."
+    )
+    ignore: SubscriptionIgnore = Field(
+        default_factory=SubscriptionIgnore,
+        description="What billing-sync leaves alone on this subscription.",
+    )
+    protect: bool = Field(
+        default=False,
+        description="Refuse plans that cancel or shrink it without --allow-destroy.",
+    )
 
 
 class Customer(Model):
     """A customer and its declared subscriptions."""
 
-    email: Email | None = None
-    name: Text | None = None
-    description: Text | None = None
-    phone: Text | None = None
-    metadata: Metadata = Field(default_factory=dict)
-    ignore: CustomerIgnore = Field(default_factory=CustomerIgnore)
-    subscriptions: dict[Key, Subscription] = Field(default_factory=dict)
+    email: Email | None = Field(
+        default=None, description="The customer's email (adopts an existing customer with it)."
+    )
+    name: Text | None = Field(default=None, description="The customer's name.")
+    description: Text | None = Field(default=None, description="An internal description.")
+    phone: Text | None = Field(default=None, description="The customer's phone number.")
+    metadata: Metadata = Field(
+        default_factory=dict, description="Key-value pairs stored on the Stripe customer."
+    )
+    ignore: CustomerIgnore = Field(
+        default_factory=CustomerIgnore,
+        description="What billing-sync leaves alone on this customer.",
+    )
+    subscriptions: dict[Key, Subscription] = Field(
+        default_factory=dict, description="The customer's subscriptions by key."
+    )
 
 
 class Policies(Model):
     """Safety and behaviour policies for plan/apply."""
 
-    subscription_removal: Literal["cancel_at_period_end", "cancel_now", "unmanage"] = (
-        "cancel_at_period_end"
+    subscription_removal: Literal["cancel_at_period_end", "cancel_now", "unmanage"] = Field(
+        default="cancel_at_period_end",
+        description="What removing a subscription from billing.yaml does (unmanage: drop "
+        "ownership, keep billing).",
     )
-    proration_behavior: ProrationBehavior = "create_prorations"
-    max_destroy_percent: float = Field(default=30, ge=0, le=100)
+    proration_behavior: ProrationBehavior = Field(
+        default="create_prorations", description="Default proration of subscription changes."
+    )
+    max_destroy_percent: float = Field(
+        default=30,
+        ge=0,
+        le=100,
+        description="Refuse plans archiving or cancelling more than this share of managed "
+        "objects without --allow-destroy.",
+    )
+    max_update_percent: float = Field(
+        default=30,
+        ge=0,
+        le=100,
+        description="Refuse plans updating or replacing more than this share of managed objects "
+        "without --allow-mass-update.",
+    )
+    min_objects_for_thresholds: int = Field(
+        default=10,
+        ge=0,
+        description="The percentage thresholds apply only from this many managed objects.",
+    )
 
 
 class PaymentsSettings(Model):
     """Defaults for `billing-sync payments`."""
 
-    max_amount: int | None = Field(default=None, ge=1, le=MAX_AMOUNT)
-    max_amount_currency: Currency = "usd"
+    max_amount: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_AMOUNT,
+        description="Largest one-off payment accepted, in minor units of max_amount_currency.",
+    )
+    max_amount_currency: Currency = Field(default="usd", description="The currency of max_amount.")
 
 
 class BillingConfig(Model):
     """The whole billing.yaml document."""
 
-    version: Literal[1] = 1
-    products: dict[ProductId, Product] = Field(default_factory=dict)
-    customers: dict[Key, Customer] = Field(default_factory=dict)
-    features: dict[Key, Feature] = Field(default_factory=dict)
-    policies: Policies = Field(default_factory=Policies)
-    ignore: IgnoreRules = Field(default_factory=IgnoreRules)
-    payments: PaymentsSettings = Field(default_factory=PaymentsSettings)
+    version: Literal[1] = Field(default=1, description="The format version: 1.")
+    products: dict[ProductId, Product] = Field(
+        default_factory=dict, description="The catalog: products by key."
+    )
+    customers: dict[Key, Customer] = Field(
+        default_factory=dict, description="Customers and their subscriptions, by key."
+    )
+    features: dict[Key, Feature] = Field(
+        default_factory=dict, description="Entitlement features that products grant, by key."
+    )
+    policies: Policies = Field(
+        default_factory=Policies, description="Safety and behaviour of plan and apply."
+    )
+    ignore: IgnoreRules = Field(
+        default_factory=IgnoreRules,
+        description="What billing-sync leaves alone on every object of a kind.",
+    )
+    payments: PaymentsSettings = Field(
+        default_factory=PaymentsSettings, description="Defaults for billing-sync payments."
+    )
 
     _locations: dict[tuple[str | int, ...], tuple[str, int, int]] = PrivateAttr(
         default_factory=dict

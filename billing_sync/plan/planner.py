@@ -60,6 +60,8 @@ def plan(
         provenance=(provenance or Provenance(remote_fingerprint=existing.fingerprint())),
         managed_count=sum(kind.managed_count(existing.of(kind)) for kind in kinds),
         max_destroy_percent=desired.policies.max_destroy_percent,
+        max_update_percent=desired.policies.max_update_percent,
+        min_objects_for_thresholds=desired.policies.min_objects_for_thresholds,
         unmanaged={kind.plural: n for kind in kinds if (n := len(existing.of(kind).unmanaged))},
         warnings=tuple(warnings),
         conflicts=tuple(conflicts),

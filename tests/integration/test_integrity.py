@@ -104,14 +104,21 @@ def test_safety_inputs_of_a_saved_plan_are_recomputed_not_read(
         + "customers:\n  acme:\n    email: billing@acme.example\n    name: Acme\n    metadata: {crm: A-1, segment: smb}\n"
     )
     out = tmp_path / "plans" / "destroy.json"
-    assert run_cli(emulator, "plan", "-c", str(cfg), "--out", str(out)).returncode == 0
+    # plan saves it, and exits 3: apply would refuse it as it stands.
+    assert run_cli(emulator, "plan", "-c", str(cfg), "--out", str(out)).returncode == 3
     doc = json.loads(out.read_text())
     assert doc["unsafe"] == ["subscription acme/main is protected (protect: true)"]
-    doc.update(unsafe=[], max_destroy_percent=100, conflicts=[])
+    doc.update(
+        unsafe=[],
+        max_destroy_percent=100,
+        max_update_percent=100,
+        min_objects_for_thresholds=1_000,
+        conflicts=[],
+    )
     out.write_text(json.dumps(doc))
     writes = len(emulator.writes())
     res = run_cli(emulator, "apply", "--plan", str(out), "--auto-approve")
-    assert res.returncode == 1 and "refusing an unsafe plan" in res.stderr, res.stderr
+    assert res.returncode == 3 and "refusing an unsafe plan" in res.stderr, res.stderr
 
     # Clearing the flags inside the operations changes their checksum: refused as edited.
     def look_safe(ops: list[Doc]) -> None:

@@ -172,11 +172,13 @@ def test_removing_a_subscription_cancels_per_policy_and_unsafe_plans_are_refused
 ) -> None:
     cfg = write_config(tmp_path, SMALL)
     apply_ok(emulator, cfg)
-    without = SMALL.split("    subscriptions:")[0] + "policies:\n  max_destroy_percent: 10\n"
+    without = SMALL.split("    subscriptions:")[0] + (
+        "policies:\n  max_destroy_percent: 10\n  min_objects_for_thresholds: 0\n"
+    )
     cfg.write_text(without)
     writes = len(emulator.writes())
     res = run_cli(emulator, "apply", "-c", str(cfg), "--auto-approve")
-    assert res.returncode == 1
+    assert res.returncode == 3  # refused as it stands, told apart from errors (1)
     assert "- subscription acme/main (cancel" in res.stdout  # rendered before it is refused
     assert "refusing an unsafe plan" in res.stderr and "--allow-destroy" in res.stderr
     assert "Traceback" not in res.stderr
@@ -218,8 +220,16 @@ def test_live_key_is_refused_before_any_request(emulator: EmulatorHandle) -> Non
 def test_unreachable_api_and_bad_key_are_one_line(emulator: EmulatorHandle, tmp_path: Path) -> None:
     res = run_cli(emulator, "plan", "-c", str(EXAMPLE), api_base="http://127.0.0.1:9")
     assert res.returncode == 1
-    assert res.stderr.startswith("error: could not reach the Stripe API")
-    assert len(res.stderr.strip().splitlines()) == 1
+    # Each retry is reported as it happens (no silent wait), then one error line.
+    *retries, last = res.stderr.strip().splitlines()
+    assert last == "error: could not reach the Stripe API at http://127.0.0.1:9: connection refused"
+    assert len(retries) == 5, retries
+    for n, line in enumerate(retries, start=2):
+        assert line.startswith("retrying GET /v1/products in "), line
+        assert line.endswith(
+            f"(attempt {n} of 6): could not reach the Stripe API at http://127.0.0.1:9: "
+            "connection refused"
+        ), line
     res = run_cli(emulator, "plan", "-c", str(EXAMPLE), api_key="pk_test_123456789012")
     assert res.returncode == 1
     assert "is not a secret or restricted key" in res.stderr
@@ -280,7 +290,8 @@ def test_saved_plan_applies_exactly_and_goes_stale(
 def test_markdown_and_json_formats(emulator: EmulatorHandle) -> None:
     md = run_cli(emulator, "plan", "-c", str(EXAMPLE), "--format", "markdown").stdout
     assert md.startswith("### billing-sync plan")
-    assert "| `+` | price | `pro-monthly-jpy` |" in md
+    assert "<details><summary><b>price</b>: 7 to create</summary>" in md
+    assert "| `+` | `pro-monthly-jpy` | create |" in md
     doc = json.loads(run_cli(emulator, "plan", "-c", str(EXAMPLE), "--format", "json").stdout)
     assert doc["summary"]["create"] == 22
     assert doc["mrr"]["usd"]["before"] == 0

@@ -21,7 +21,7 @@ def test_plan_of_a_large_account_costs_one_request_per_page(emulator: EmulatorHa
     managed = products * (1 + prices_per_product) + customers * 2
     assert managed >= 1000
     res = run_cli(emulator, "plan", "-c", str(EXAMPLE))
-    assert res.returncode == 0, res.stderr
+    assert res.returncode == 3, res.stderr  # unsafe (see below): shown, then refused
     assert "Traceback" not in res.stderr
     requests = emulator.requests()
     assert all(r["method"] == "GET" for r in requests)
@@ -50,7 +50,7 @@ def test_subscription_items_beyond_the_embedded_page_are_paged(emulator: Emulato
         items_per_subscription=15,
     )
     res = run_cli(emulator, "plan", "-c", str(EXAMPLE))
-    assert res.returncode == 0, res.stderr
+    assert res.returncode == 3, res.stderr  # it removes all 32 seeded objects: unsafe
     paths = Counter(r["path"] for r in emulator.requests())
     assert paths["/v1/subscription_items"] == 1
     # All 15 items were read: the revenue the plan removes is that of all 15 items.
@@ -76,7 +76,8 @@ def test_links_cost_one_list_per_product_once_the_account_has_features(
     emulator.client().v1.entitlements.features.create(params={"name": "SSO", "lookup_key": "sso"})
     before = len(emulator.requests())
     res = run_cli(emulator, "plan", "-c", str(EXAMPLE))
-    assert res.returncode == 0, res.stderr
+    # The seeded products are managed and not in the example: the plan archives them (unsafe).
+    assert res.returncode == 3 and "Traceback" not in res.stderr, res.stderr
     paths = Counter(r["path"] for r in emulator.requests()[before:])
     links = [p for p in paths if p.startswith("/v1/products/") and p.endswith("/features")]
     assert len(links) == products and all(paths[p] == 1 for p in links)

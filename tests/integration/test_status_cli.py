@@ -147,7 +147,7 @@ def test_fail_on_accepts_only_stripe_statuses_and_missing(
     if value == "canceled,":  # an empty entry is ignored, not a status
         assert res.returncode == 0, res.stderr
         return
-    assert res.returncode == 2, res.stdout + res.stderr
+    assert res.returncode == 1, res.stdout + res.stderr  # a usage error (never 2)
     bad = next(v for v in value.split(",") if v and v != "past_due")
     assert f"Invalid value for '--fail-on': {bad!r} is not a subscription status" in res.stderr
     assert "past_due" in res.stderr and "missing" in res.stderr
@@ -189,7 +189,7 @@ def test_customer_filter(emulator: EmulatorHandle) -> None:
     doc = json.loads(status(emulator, "--format", "json", "--customer", "globex").stdout)
     assert [r["key"] for r in doc["subscriptions"]] == ["globex/main"]
     res = status(emulator, "--customer", "nobody")
-    assert res.returncode == 2
+    assert res.returncode == 1
     assert "Invalid value for '--customer': 'nobody' is not a customer key" in res.stderr
 
 

@@ -127,7 +127,7 @@ def test_a_trial_added_to_an_active_subscription_is_guarded_and_priced(
     )
 
     code, out = plan(emulator, trial)
-    assert code == 2, out
+    assert code == 3, out  # changes, but refused as they stand: the subscription is protected
     assert (
         f"puts an active subscription on a trial until {until.isoformat()}: nothing is charged"
         in out
@@ -183,7 +183,9 @@ def test_a_new_subscription_takes_a_declared_trial_end_or_is_refused(
 ) -> None:
     past = config(tmp_path, "        trial_end: 2020-01-31", "past.yaml")
     code, out = plan(emulator, past)
-    assert code == 1, out  # a conflict: created without its trial it would be charged at once
+    # A conflict: created without its trial it would be charged at once. Exit 3: the plan is
+    # made and shown, and apply refuses it as it stands.
+    assert code == 3, out
     assert "subscription acme/main: trial_end 2020-01-31T00:00:00Z is in the past" in out
     assert emulator.writes() == []
 

@@ -270,7 +270,7 @@ def test_format_path(path: tuple[str | int, ...], text: str) -> None:
 def test_unknown_field_without_close_match_lists_fields() -> None:
     text = "version: 1\npolicies:\n  zzz: 1\n"
     assert errors_of(text) == [
-        "billing.yaml:3:3: policies.zzz: unknown field 'zzz' (expected one of: subscription_removal, proration_behavior, max_destroy_percent)"
+        "billing.yaml:3:3: policies.zzz: unknown field 'zzz' (expected one of: subscription_removal, proration_behavior, max_destroy_percent, max_update_percent, min_objects_for_thresholds)"
     ]
 
 
