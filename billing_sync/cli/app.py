@@ -15,9 +15,11 @@ from billing_sync.errors import BillingSyncError, ConfigError
 
 
 def _register_subgroups() -> None:
+    from billing_sync.cli.meters import meters
     from billing_sync.cli.payments import payments
 
     cli.add_command(payments)
+    cli.add_command(meters)
     share_global_options(cli)
 
 

@@ -9,6 +9,7 @@ currency per subscription, ...) live in `billing_sync.config.checks` and are run
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -28,7 +29,7 @@ from billing_sync.metadata import (
     METADATA_VALUE_MAX,
     RESERVED_PREFIX,
 )
-from billing_sync.money import CURRENCIES, to_minor
+from billing_sync.money import CURRENCIES, to_minor, to_minor_decimal
 
 Interval = Literal["day", "week", "month", "year"]
 TaxBehavior = Literal["inclusive", "exclusive", "unspecified"]
@@ -265,7 +266,8 @@ class IgnoreRules(Model):
 
 
 class Recurring(Model):
-    """A recurring price's billing period: `interval_count` intervals (at most one year)."""
+    """A recurring price's billing period: `interval_count` intervals (at most one year);
+    a `metered` price bills the usage its `meter` (a meter key) aggregates over the period."""
 
     interval: Interval = Field(description="The billing period's unit: day, week, month or year.")
     interval_count: int = Field(
@@ -273,6 +275,25 @@ class Recurring(Model):
         ge=1,
         description="Intervals per billing period (at most one year: 365 days, 52 weeks, "
         "12 months or 1 year).",
+    )
+    usage_type: Literal["licensed", "metered"] = Field(
+        default="licensed",
+        description="metered: bill the usage the price's meter aggregates, not a quantity.",
+    )
+    meter: str | None = Field(
+        default=None,
+        description="The meter key (its event name) a metered price bills; only with "
+        "usage_type: metered.",
+    )
+
+
+class CustomUnitAmount(Model):
+    """Pay what you want (one-time prices): the customer picks the amount, in minor units."""
+
+    minimum: MinorAmount | None = Field(default=None, description="Lowest amount (minor units).")
+    maximum: MinorAmount | None = Field(default=None, description="Highest amount (minor units).")
+    preset: MinorAmount | None = Field(
+        default=None, description="Amount shown first (minor units), between the bounds."
     )
 
 
@@ -299,12 +320,12 @@ class TransformQuantity(Model):
 
 
 _AMOUNT = (
-    'Amount in major units as a decimal string ("19.99"), converted with the currency\'s '
-    "decimals; exactly one of unit_amount, amount or tiers."
+    'Amount in major units as a decimal string ("19.99", or "0.003" for a fraction of a cent), '
+    "converted with the currency's decimals; exactly one amount field or tiers."
 )
 _UNIT_AMOUNT = (
     "Amount in the currency's minor unit (1999 is 19.99 USD, 0 is free), at most 99,999,999; "
-    "exactly one of unit_amount, amount or tiers."
+    "exactly one amount field or tiers."
 )
 _TAX_BEHAVIOR = "Whether the amount includes tax; Stripe changes it only from `unspecified`."
 
@@ -346,6 +367,15 @@ class Price(Model):
         description="graduated: each unit priced in its own tier; volume: all units at the "
         "tier the quantity falls in. Only with tiers.",
     )
+    unit_amount_decimal: Amount | None = Field(
+        default=None,
+        description='Amount in minor units with a fraction, as a decimal string ("0.3" is '
+        "0.003 USD), at most 12 decimal places.",
+    )
+    custom_unit_amount: CustomUnitAmount | None = Field(
+        default=None,
+        description="Pay what you want: the customer chooses the amount (one-time prices only).",
+    )
     recurring: Recurring | None = Field(
         default=None, description="The billing period; without it the price is one-time."
     )
@@ -382,11 +412,18 @@ class Price(Model):
     )
 
     def minor_amount(self) -> int | None:
-        """The per-unit amount in minor units (None for tiered prices)."""
+        """The per-unit amount in whole minor units (None for tiered, custom and sub-cent prices)."""
+        value = self.minor_decimal()
+        return int(value) if value is not None and value == value.to_integral_value() else None
+
+    def minor_decimal(self) -> Decimal | None:
+        """The per-unit amount in minor units, fractions allowed (None for tiered and custom)."""
         if self.unit_amount is not None:
-            return self.unit_amount
+            return Decimal(self.unit_amount)
         if self.amount is not None:
-            return to_minor(self.amount, self.currency)
+            return to_minor_decimal(self.amount, self.currency)
+        if self.unit_amount_decimal is not None:
+            return Decimal(self.unit_amount_decimal.strip())
         return None
 
 
@@ -597,6 +634,54 @@ class Policies(Model):
     )
 
 
+class MeterAggregation(Model):
+    """How a meter aggregates its events over a billing period."""
+
+    formula: Literal["sum", "count", "last"] = Field(
+        default="sum", description="sum or last of the event values, or count of the events."
+    )
+
+
+class MeterPayloadKey(Model):
+    """Which key of a meter event's payload holds the customer id (or the value)."""
+
+    event_payload_key: str = Field(
+        min_length=1, max_length=100, description="The key in the meter event's payload."
+    )
+
+
+def _customer_mapping() -> MeterPayloadKey:
+    return MeterPayloadKey(event_payload_key="stripe_customer_id")
+
+
+def _value_settings() -> MeterPayloadKey:
+    return MeterPayloadKey(event_payload_key="value")
+
+
+class Meter(Model):
+    """A billing meter; its key is its Stripe `event_name` (what apps send usage as). Stripe
+    changes only `display_name` in place (see docs/billing-yaml.md, meters)."""
+
+    display_name: str = Field(
+        min_length=1, max_length=250, description="The meter's name (the only in-place change)."
+    )
+    default_aggregation: MeterAggregation = Field(
+        default_factory=MeterAggregation, description="How events aggregate (fixed at creation)."
+    )
+    customer_mapping: MeterPayloadKey = Field(
+        default_factory=_customer_mapping,
+        description="The payload key with the customer id (default stripe_customer_id; fixed).",
+    )
+    value_settings: MeterPayloadKey = Field(
+        default_factory=_value_settings,
+        description="The payload key with the usage value (default value; fixed).",
+    )
+    event_time_window: Literal["day", "hour"] | None = Field(
+        default=None, description="Events pre-aggregated per day or hour (fixed at creation)."
+    )
+    active: bool = Field(default=True, description="false deactivates the meter.")
+
+
 class PaymentsSettings(Model):
     """Defaults for `billing-sync payments`."""
 
@@ -613,6 +698,9 @@ class BillingConfig(Model):
     """The whole billing.yaml document."""
 
     version: Literal[1] = Field(default=1, description="The format version: 1.")
+    meters: dict[Key, Meter] = Field(
+        default_factory=dict, description="Usage meters by key (the key is the event name)."
+    )
     products: dict[ProductId, Product] = Field(
         default_factory=dict, description="The catalog: products by key."
     )

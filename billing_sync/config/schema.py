@@ -20,7 +20,13 @@ from billing_sync.config.models import (
     BillingConfig,
 )
 from billing_sync.metadata import RESERVED_PREFIX
-from billing_sync.money import CURRENCIES, THREE_DECIMAL, ZERO_DECIMAL, exponent
+from billing_sync.money import (
+    CURRENCIES,
+    MAX_MINOR_DECIMALS,
+    THREE_DECIMAL,
+    ZERO_DECIMAL,
+    exponent,
+)
 
 #: The schema's identity: billing.yaml format version 1, whichever file or URL it is served
 #: from (editors point at a local copy: `billing-sync schema > billing.schema.json`).
@@ -39,27 +45,31 @@ def _ci(text: str) -> str:
 RESERVED = {"not": {"pattern": "^" + _ci(RESERVED_PREFIX)}}
 
 
-def _amount_pattern(currency_exponent: int, whole_digits: int) -> str:
+def _amount_pattern(currency_exponent: int, whole_digits: int, sub_minor: bool = False) -> str:
     """A decimal string `validate` accepts for a currency with this exponent and maximum.
 
     Trailing zeros are fine ("19.990" is 1999 cents); three-decimal currencies must end in 0,
-    so they take the two-decimal pattern."""
+    so they take the two-decimal pattern. A price's own amount (`sub_minor`) may go on to 12
+    decimal places of the minor unit (unit_amount_decimal), except in three-decimal currencies."""
     decimals = min(currency_exponent, 2)
+    if sub_minor and currency_exponent != 3:
+        decimals = currency_exponent + MAX_MINOR_DECIMALS
     fraction = r"(\.0+)?" if decimals == 0 else rf"(\.[0-9]{{1,{decimals}}}0*)?"
     return rf"^\s*0*[0-9]{{1,{whole_digits}}}{fraction}\s*$"
 
 
-def _amount(currency_exponent: int) -> Schema:
-    """`amount` for currencies of one exponent: a decimal string, or a plain YAML number."""
+def _amount(currency_exponent: int, sub_minor: bool = False) -> Schema:
+    """`amount` for currencies of one exponent: a decimal string, or a plain YAML number (a
+    price's own amount may be a fraction of the minor unit: `sub_minor`)."""
     # The largest amount, 99,999,999 minor units; three-decimal amounts end in 0.
     top = MAX_AMOUNT - (MAX_AMOUNT % 10 if currency_exponent == 3 else 0)
     whole = len(str(MAX_AMOUNT // 10**currency_exponent))
     number: Schema = {"type": "number", "minimum": 0, "maximum": top / 10**currency_exponent}
-    if currency_exponent == 0:
+    if currency_exponent == 0 and not sub_minor:
         number["multipleOf"] = 1
     return {
         "anyOf": [
-            {"type": "string", "pattern": _amount_pattern(currency_exponent, whole)},
+            {"type": "string", "pattern": _amount_pattern(currency_exponent, whole, sub_minor)},
             number,
             {"type": "null"},
         ]
@@ -122,7 +132,17 @@ def _strict_keys(node: Any) -> None:
 
 def _price(price: Schema, option_ref: str) -> None:
     price["allOf"] = [
-        _exactly_one("unit_amount", "amount", "tiers"),
+        _exactly_one("unit_amount", "amount", "unit_amount_decimal", "tiers", "custom_unit_amount"),
+        # Pay what you want: one-time, without currency options.
+        {
+            "if": _present("custom_unit_amount"),
+            "then": {
+                "allOf": [
+                    _absent("recurring"),
+                    {"properties": {"currency_options": {"maxProperties": 0}}},
+                ]
+            },
+        },
         # tiers need tiers_mode and recurring, and exclude transform_quantity; tiers_mode
         # needs tiers.
         {
@@ -139,7 +159,7 @@ def _price(price: Schema, option_ref: str) -> None:
         *(
             {
                 "if": {"required": ["currency"], "properties": {"currency": {"enum": currencies}}},
-                "then": {"properties": {"amount": _amount(exp)}},
+                "then": {"properties": {"amount": _amount(exp, sub_minor=True)}},
             }
             for exp, currencies in GROUPS.items()
         ),
@@ -158,12 +178,17 @@ def _price(price: Schema, option_ref: str) -> None:
 
 
 def _recurring(recurring: Schema) -> None:
+    metered = {"required": ["usage_type"], "properties": {"usage_type": {"const": "metered"}}}
     recurring["allOf"] = [
-        {
-            "if": {"properties": {"interval": {"const": interval}}},
-            "then": {"properties": {"interval_count": {"maximum": most}}},
-        }
-        for interval, most in MAX_INTERVAL_COUNT.items()
+        # A metered price names its meter; only a metered one does.
+        {"if": metered, "then": _present("meter"), "else": _absent("meter")},
+        *(
+            {
+                "if": {"properties": {"interval": {"const": interval}}},
+                "then": {"properties": {"interval_count": {"maximum": most}}},
+            }
+            for interval, most in MAX_INTERVAL_COUNT.items()
+        ),
     ]
 
 
@@ -201,6 +226,11 @@ def json_schema() -> Schema:
         props = defs[model]["properties"]
         props["amount"] = _any_amount(props["amount"])
     _price(defs["Price"], "#/$defs/CurrencyOption")
+    decimal = defs["Price"]["properties"]["unit_amount_decimal"]
+    decimal["anyOf"] = [
+        {"type": "string", "pattern": rf"^\s*[0-9]+(\.[0-9]{{1,{MAX_MINOR_DECIMALS}}})?\s*$"},
+        {"type": "null"},
+    ]
     defs["CurrencyOption"]["allOf"] = [_exactly_one("unit_amount", "amount", "tiers")]
     tier = defs["Tier"]
     tier["anyOf"] = [_present("unit_amount"), _present("flat_amount")]

@@ -58,7 +58,7 @@ def plan(
     return Plan.of(
         changes,
         provenance=(provenance or Provenance(remote_fingerprint=existing.fingerprint())),
-        managed_count=sum(kind.managed_count(existing.of(kind)) for kind in kinds),
+        managed_count=sum(kind.managed_count(existing) for kind in kinds),
         max_destroy_percent=desired.policies.max_destroy_percent,
         max_update_percent=desired.policies.max_update_percent,
         min_objects_for_thresholds=desired.policies.min_objects_for_thresholds,

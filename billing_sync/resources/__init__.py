@@ -20,6 +20,7 @@ from billing_sync.resources.base import (
 )
 from billing_sync.resources.customer import CUSTOMER
 from billing_sync.resources.feature import FEATURE
+from billing_sync.resources.meter import METER
 from billing_sync.resources.price import PRICE
 from billing_sync.resources.product import PRODUCT
 from billing_sync.resources.product_feature import PRODUCT_FEATURE
@@ -28,6 +29,7 @@ from billing_sync.resources.subscription import SUBSCRIPTION
 # A kind comes after every kind it refers to: it is read, and its changes listed, in this order.
 KINDS: tuple[Kind[Any], ...] = (
     PRODUCT,
+    METER,
     PRICE,
     CUSTOMER,
     SUBSCRIPTION,
@@ -45,6 +47,7 @@ __all__ = [
     "CUSTOMER",
     "FEATURE",
     "KINDS",
+    "METER",
     "PRICE",
     "PRODUCT",
     "PRODUCT_FEATURE",

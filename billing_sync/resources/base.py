@@ -247,8 +247,10 @@ class Kind(ABC, Generic[S]):
         """Monthly recurring revenue this kind declares, before and after, per currency."""
         return {}
 
-    def managed_count(self, snapshot: Snapshot[S]) -> int:
-        return sum(1 for s in snapshot.managed.values() if self.is_live(s))
+    def managed_count(self, existing: Existing) -> int:
+        """Live objects of this kind that billing-sync owns: the base of the percentage
+        thresholds (never inflated by objects it does not own)."""
+        return sum(1 for s in existing.of(self).managed.values() if self.is_live(s))
 
     def needs_of(self, key: str) -> frozenset[str]:
         """The token a reference to `key` of this kind waits for."""

@@ -89,7 +89,7 @@ class StatusRow:
                 {
                     "price": i.price,
                     "price_id": i.price_id,
-                    "quantity": i.quantity,
+                    "quantity": i.quantity or None,  # None: a metered price (usage, no quantity)
                     "current_period_end": i.current_period_end,
                 }
                 for i in self.items
@@ -269,7 +269,10 @@ def text_rows(report: StatusReport) -> list[tuple[str, ...]]:
                 r.subscription,
                 r.id or "-",
                 r.status,
-                ", ".join(f"{i.price} x{i.quantity}" for i in r.items),
+                ", ".join(
+                    f"{i.price} x{i.quantity}" if i.quantity else f"{i.price} (metered)"
+                    for i in r.items
+                ),
                 day(r.current_period_end),
                 "at period end" if r.cancel_at_period_end else "-",
                 day(r.trial_end),

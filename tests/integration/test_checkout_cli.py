@@ -176,7 +176,10 @@ def test_reference_makes_it_idempotent_and_replaces_an_expired_session(
             ["--cancel-url", "ftp://shop.example/"],
             "error: --cancel-url 'ftp://shop.example/' is not an absolute http(s) URL",
         ),
-        (["--price", "nope"], "error: unknown price key 'nope' (billing.yaml declares: basic-"),
+        (
+            ["--price", "nope"],
+            "error: unknown price key 'nope' (billing.yaml declares: ai-credits, ai-tokens, basic-",
+        ),
         (["--quantity", "0"], "Invalid value for '--quantity': 0 is not in the range"),
         (["--mode", "setup"], "Invalid value for '--mode': 'setup' is not one of"),
         (["--reference", " "], "error: --reference must not be empty"),

@@ -20,7 +20,7 @@ def test_init_writes_a_commented_starter_that_validates(tmp_path: Path) -> None:
     assert check.returncode == 0, check.stderr
     assert (
         check.stdout
-        == "billing.yaml: valid (1 products, 2 prices, 0 customers, 0 subscriptions, 0 features, 0 product_features)\n"
+        == "billing.yaml: valid (1 products, 0 meters, 2 prices, 0 customers, 0 subscriptions, 0 features, 0 product_features)\n"
     )
 
 
@@ -33,8 +33,8 @@ def test_the_commented_examples_validate_once_uncommented(tmp_path: Path) -> Non
     check = run_cli(None, "validate", cwd=tmp_path)
     assert check.returncode == 0, check.stderr
     assert (
-        "(1 products, 3 prices, 1 customers, 1 subscriptions, 0 features, 0 product_features)"
-        in check.stdout
+        "(1 products, 0 meters, 3 prices, 1 customers, 1 subscriptions, 0 features, "
+        "0 product_features)" in check.stdout
     )
 
 

@@ -29,7 +29,7 @@ def test_example_is_valid() -> None:
     assert proc.returncode == 0, proc.stderr
     assert (
         proc.stdout
-        == f"{EXAMPLE}: valid (4 products, 7 prices, 2 customers, 2 subscriptions, 3 features, 4 product_features)\n"
+        == f"{EXAMPLE}: valid (5 products, 1 meters, 9 prices, 2 customers, 2 subscriptions, 3 features, 4 product_features)\n"
     )
     assert proc.stderr == ""
 
@@ -106,8 +106,9 @@ def test_json_format_valid() -> None:
     assert doc["valid"] is True
     assert doc["errors"] == []
     assert doc["counts"] == {
-        "products": 4,
-        "prices": 7,
+        "products": 5,
+        "meters": 1,
+        "prices": 9,
         "customers": 2,
         "subscriptions": 2,
         "features": 3,
@@ -124,6 +125,7 @@ def test_schema_is_json_schema_of_billing_yaml() -> None:
     assert doc["additionalProperties"] is False
     assert set(doc["properties"]) == {
         "version",
+        "meters",
         "products",
         "customers",
         "features",

@@ -60,11 +60,12 @@ def test_fresh_account_plan_lists_creates_and_writes_nothing(emulator: EmulatorH
     assert "+ product pro (create)" in res.stdout
     assert "+ price seats-graduated (create)" in res.stdout
     assert "+ subscription acme/main (create)" in res.stdout
-    assert "Plan: 22 to create" in res.stdout  # 15 catalog objects, 3 features, 4 links
+    assert "Plan: 26 to create" in res.stdout  # 19 catalog objects, 3 features, 4 links
     assert emulator.writes() == []
     gets = emulator.requests()
     assert {r["path"] for r in gets} == {
         "/v1/products",
+        "/v1/billing/meters",
         "/v1/prices",
         "/v1/customers",
         "/v1/subscriptions",
@@ -74,7 +75,7 @@ def test_fresh_account_plan_lists_creates_and_writes_nothing(emulator: EmulatorH
 
 def test_apply_example_then_plan_is_empty(emulator: EmulatorHandle, tmp_path: Path) -> None:
     out = apply_ok(emulator, EXAMPLE)
-    assert "Apply complete: 24 done, 0 failed, 0 skipped" in out
+    assert "Apply complete: 28 done, 0 failed, 0 skipped" in out
     writes = emulator.writes()
     # Every POST carries a key (Stripe ignores keys on DELETE: only the lock's release is one).
     assert writes and all(w["idempotency_key"] for w in writes if w["method"] == "POST")
@@ -290,10 +291,11 @@ def test_saved_plan_applies_exactly_and_goes_stale(
 def test_markdown_and_json_formats(emulator: EmulatorHandle) -> None:
     md = run_cli(emulator, "plan", "-c", str(EXAMPLE), "--format", "markdown").stdout
     assert md.startswith("### billing-sync plan")
-    assert "<details><summary><b>price</b>: 7 to create</summary>" in md
+    assert "<details><summary><b>price</b>: 9 to create</summary>" in md
+    assert "<details><summary><b>meter</b>: 1 to create</summary>" in md
     assert "| `+` | `pro-monthly-jpy` | create |" in md
     doc = json.loads(run_cli(emulator, "plan", "-c", str(EXAMPLE), "--format", "json").stdout)
-    assert doc["summary"]["create"] == 22
+    assert doc["summary"]["create"] == 26
     assert doc["mrr"]["usd"]["before"] == 0
 
 

@@ -28,6 +28,7 @@ def test_plan_of_a_large_account_costs_one_request_per_page(emulator: EmulatorHa
     per_path = Counter(r["path"] for r in requests)
     assert per_path == {
         "/v1/products": math.ceil(products / 100),
+        "/v1/billing/meters": 1,
         # active prices, then one page of (no) archived prices
         "/v1/prices": math.ceil(products * prices_per_product / 100) + 1,
         "/v1/customers": math.ceil(customers / 100),
@@ -35,7 +36,7 @@ def test_plan_of_a_large_account_costs_one_request_per_page(emulator: EmulatorHa
         # active features, then archived ones; no feature, so no product's links are read
         "/v1/entitlements/features": 2,
     }
-    assert sum(per_path.values()) == 21  # against 1,700 GETs for one request per object
+    assert sum(per_path.values()) == 22  # against 1,700 GETs for one request per object
     # Every seeded object is managed (it carries billing_sync_key) and absent from the
     # example: the plan archives and cancels them, and is unsafe.
     assert "UNSAFE" in res.stdout

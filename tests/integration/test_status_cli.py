@@ -78,7 +78,9 @@ def test_after_the_demo_apply_every_declared_subscription_is_active_or_trialing(
     # Read-only and list-based: list endpoints only, never one GET per object.
     asked = emulator.requests()[before:]
     assert asked and all(r["method"] == "GET" for r in asked)
-    lists = re.compile(r"/v1/[a-z_]+|/v1/entitlements/features|/v1/products/[^/]+/features")
+    lists = re.compile(
+        r"/v1/[a-z_]+|/v1/billing/meters|/v1/entitlements/features|/v1/products/[^/]+/features"
+    )
     assert all(lists.fullmatch(r["path"]) for r in asked), [r["path"] for r in asked]
 
 
@@ -96,6 +98,7 @@ def test_json_shape_and_period_end_from_the_items(emulator: EmulatorHandle) -> N
     assert [(i["price"], i["quantity"]) for i in acme["items"]] == [
         ("pro-monthly", 1),
         ("seats-graduated", 25),
+        ("ai-tokens", None),  # metered: Stripe bills the usage, no quantity
     ]
     assert [i["current_period_end"] for i in acme["items"]] == [
         i["current_period_end"] for i in stripe_items

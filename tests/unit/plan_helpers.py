@@ -14,6 +14,7 @@ from billing_sync.plan.planner import plan
 from billing_sync.resources import (
     CUSTOMER,
     FEATURE,
+    METER,
     PRICE,
     PRODUCT,
     PRODUCT_FEATURE,
@@ -77,6 +78,7 @@ def applied(
         for key, p in d.of(PRICE).items()
     }
     customers = {key: replace(c, id=f"cus_{key}") for key, c in d.of(CUSTOMER).items()}
+    meters = {key: replace(m, id=f"mtr_{key}") for key, m in d.of(METER).items()}
     subscriptions = {
         key: replace(
             s,
@@ -120,6 +122,7 @@ def applied(
             FEATURE.name: Snapshot(features),
             PRODUCT_FEATURE.name: Snapshot(product_features),
             PRODUCT.name: Snapshot(products),
+            METER.name: Snapshot(meters),
             PRICE.name: Snapshot(prices),
             CUSTOMER.name: Snapshot(customers),
             SUBSCRIPTION.name: Snapshot(subscriptions, unmanaged=tuple(others)),

@@ -39,6 +39,11 @@ CROSS_FIELD = {
     "mixed_currencies.yaml": "a subscription's items share the currency of prices declared elsewhere",
     "one_time_price_in_subscription.yaml": "an item's price, declared elsewhere, is recurring",
     "same_price_twice.yaml": "no price twice among a subscription's items",
+    "unknown_meter.yaml": "a metered price's meter must be declared elsewhere in the file",
+    "metered_price_on_inactive_meter.yaml": "the meter, declared elsewhere, must be active",
+    "metered_item_quantity.yaml": "an item's price, declared elsewhere, is metered",
+    "custom_amount_preset_below_minimum.yaml": "preset between minimum and maximum (values "
+    "compared with each other)",
     "feature_lookup_key_taken.yaml": "feature lookup keys unique (key or lookup_key:)",
     "feature_unknown.yaml": "a product's feature must be declared under `features`",
 }
@@ -122,9 +127,16 @@ def test_the_good_fixtures_are_valid_and_the_bad_ones_invalid(
     [
         # The disagreements the schema had (issue 17): each now agrees with validate.
         ({"amount": 29.00}, True),
-        ({"amount": "29.001"}, False),
+        ({"amount": "29.001"}, True),  # a fraction of a cent: unit_amount_decimal
+        ({"amount": "0.000000000000001"}, False),  # 13 decimal places of a cent
+        ({"amount": "0.3", "unit_amount_decimal": "30"}, False),
+        ({"unit_amount_decimal": "0.123456789012"}, True),
+        ({"unit_amount_decimal": "0.1234567890123"}, False),
+        ({"custom_unit_amount": {"minimum": 100}}, True),
+        ({"custom_unit_amount": {}, "recurring": {"interval": "month"}}, False),
         ({"amount": "29.00", "unit_amount": 2900}, False),
-        ({"amount": "4200.5", "currency": "jpy"}, False),
+        ({"amount": "4200.5", "currency": "jpy"}, True),
+        ({"amount": "4200.0000000000001", "currency": "jpy"}, False),
         ({"amount": "1.255", "currency": "kwd"}, False),
         ({"amount": "1000000.00"}, False),
         ({"amount": "1e3"}, False),

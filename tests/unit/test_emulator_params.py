@@ -31,6 +31,7 @@ MY_TYPES = {
     "subscription",
     "subscription_item",
     "plan",
+    "billing.meter",
     "entitlements.feature",
     "product_feature",
     "checkout.session",
@@ -159,11 +160,35 @@ def populated() -> Emulator:
         f"/v1/customers/{cus['id']}",
         {"invoice_settings": {"default_payment_method": pm["id"]}},
     )
+    meter = _call(
+        emu,
+        "POST",
+        "/v1/billing/meters",
+        {
+            "display_name": "Tokens",
+            "event_name": "tokens",
+            "default_aggregation": {"formula": "sum"},
+        },
+    )
+    metered = _call(
+        emu,
+        "POST",
+        "/v1/prices",
+        {
+            "product": prod["id"],
+            "currency": "usd",
+            "unit_amount_decimal": "0.3",
+            "recurring": {"interval": "month", "usage_type": "metered", "meter": meter["id"]},
+        },
+    )
     _call(
         emu,
         "POST",
         "/v1/subscriptions",
-        {"customer": cus["id"], "items": [{"price": price["id"], "quantity": 2}]},
+        {
+            "customer": cus["id"],
+            "items": [{"price": price["id"], "quantity": 2}, {"price": metered["id"]}],
+        },
     )
     feature = _call(emu, "POST", "/v1/entitlements/features", {"name": "SSO", "lookup_key": "sso"})
     _call(
@@ -354,6 +379,29 @@ def test_returned_objects_carry_declared_fields(populated: Emulator, tname: str)
         if "livemode" in declared:
             assert plain["livemode"] is False
         assert not any(k.startswith("_") for k in full)
+
+
+def test_meter_events_and_summaries_carry_declared_fields(populated: Emulator) -> None:
+    store = populated.store
+    meter = next(iter(store.coll("billing.meter").objs.values()))
+    cus = next(iter(store.coll("customer").objs.values()))
+    event = _call(
+        populated,
+        "POST",
+        "/v1/billing/meter_events",
+        {"event_name": "tokens", "payload": {"stripe_customer_id": cus["id"], "value": "7"}},
+    )
+    assert set(event) == _declared(stripe.billing.MeterEvent)
+    now = event["timestamp"] - event["timestamp"] % 60
+    page = _call(
+        populated,
+        "GET",
+        f"/v1/billing/meters/{meter['id']}/event_summaries",
+        {"customer": cus["id"], "start_time": now, "end_time": now + 60},
+    )
+    (summary,) = page["data"]
+    assert set(summary) == _declared(stripe.billing.MeterEventSummary)
+    assert summary["aggregated_value"] == 7.0
 
 
 def test_field_check_can_fail(populated: Emulator) -> None:

@@ -75,7 +75,7 @@ def plan_of(price: Obj) -> Obj:
         "interval_count": rec.get("interval_count"),
         "livemode": False,
         "metadata": price["metadata"],
-        "meter": None,
+        "meter": rec.get("meter"),
         "nickname": price["nickname"],
         "product": price["product"],
         "tiers": price.get("tiers"),
@@ -223,6 +223,19 @@ def _quantity(value: Any, param: str) -> int:
     return non_negative(value, param)
 
 
+def _item_quantity(price: Obj, value: Any, param: str) -> int | None:
+    """An item's quantity; None for a metered price, which bills its meter's usage and refuses
+    a quantity ("You cannot set the quantity for metered plans": Stripe's answer quoted in
+    pay-rails/pay#193 and andrewculver/koudoku#204; "You can only specify a quantity when
+    creating a subscription with a recurring[usage_type] of licensed",
+    https://docs.stripe.com/billing/subscriptions/quantities)."""
+    if (price.get("recurring") or {}).get("usage_type") == "metered":
+        if value not in (None, ""):
+            raise ApiError.invalid("You cannot set the quantity for metered plans.", param=param)
+        return None
+    return _quantity(value, param)
+
+
 def _check_currency(prices: list[tuple[Obj, str]]) -> str:
     currency = prices[0][0]["currency"]
     for price, param in prices[1:]:
@@ -297,7 +310,7 @@ def _new_item(
     store: Store,
     sub_id: str,
     price: Obj,
-    quantity: int,
+    quantity: int | None,
     metadata: Any,
     now: int,
     start: int,
@@ -422,6 +435,12 @@ def _plan_items(
             if unset(spec.get("price")) is not None:
                 price = _usable_price(store, spec["price"], param(i, "price"))
                 final[iid] = (price, param(i, "price"))
+            if "quantity" in spec:
+                _item_quantity(
+                    price or store.get("price", current[iid]["price"]) or {},
+                    spec["quantity"],
+                    param(i, "quantity"),
+                )
             changes.append((iid, price, spec))
         else:
             if spec.get("deleted") is True:
@@ -433,6 +452,7 @@ def _plan_items(
                     code="parameter_missing",
                 )
             price = _usable_price(store, spec["price"], param(i, "price"))
+            _item_quantity(price, spec.get("quantity"), param(i, "quantity"))
             final[f"new{i}"] = (price, param(i, "price"))
             changes.append(("", price, spec))
     if check:
@@ -474,7 +494,7 @@ def _apply_items(
             item = current[iid]
             if price is not None and price["id"] != item["price"]:
                 item["price"] = price["id"]
-                item["quantity"] = _quantity(spec.get("quantity"), "quantity")
+                item["quantity"] = _item_quantity(price, spec.get("quantity"), "quantity")
             elif "quantity" in spec:
                 item["quantity"] = _quantity(spec["quantity"], "quantity")
             if "metadata" in spec:
@@ -493,7 +513,7 @@ def _apply_items(
                     store,
                     sub["id"],
                     price,
-                    _quantity(spec.get("quantity"), "quantity"),
+                    _item_quantity(price, spec.get("quantity"), "quantity"),
                     spec.get("metadata"),
                     now,
                     start,
@@ -524,7 +544,7 @@ def build_subscription(store: Store, p: dict[str, Any], now: int) -> Obj:
         raise ApiError.invalid(f"A subscription can have at most {MAX_ITEMS} items.", param="items")
     customer = store.get_named("customer", customer_id, param="customer")
     prices: list[tuple[Obj, str]] = []
-    quantities: list[int] = []
+    quantities: list[int | None] = []
     for i, it in enumerate(items):
         if unset(it.get("price")) is None:
             raise ApiError.invalid(
@@ -532,10 +552,9 @@ def build_subscription(store: Store, p: dict[str, Any], now: int) -> Obj:
                 param=f"items[{i}][price]",
                 code="parameter_missing",
             )
-        quantities.append(_quantity(it.get("quantity"), f"items[{i}][quantity]"))
-        prices.append(
-            (_usable_price(store, it["price"], f"items[{i}][price]"), f"items[{i}][price]")
-        )
+        price = _usable_price(store, it["price"], f"items[{i}][price]")
+        quantities.append(_item_quantity(price, it.get("quantity"), f"items[{i}][quantity]"))
+        prices.append((price, f"items[{i}][price]"))
     currency = _check_currency(prices)
     _check_duplicates(prices)
     method, days = _collection(p, None, None)
