@@ -47,9 +47,10 @@ class Shape:
         return 3 * self.products + self.tiered + 2 * self.customers
 
     def list_requests(self) -> int:
-        """What reading it costs with list pages of 100: products, active and archived prices,
-        one (empty) page each of coupons, promotion codes and tax rates, customers,
-        subscriptions."""
+        """What reading it costs with list pages of 100: products, meters (none: one page),
+        active and archived prices, one (empty) page each of coupons, promotion codes and tax
+        rates, customers, subscriptions, active and archived entitlement features (none: one
+        page each, and no product's feature list)."""
         pages = math.ceil
         return (
             pages(self.products / 100)
@@ -58,6 +59,8 @@ class Shape:
             + 3
             + pages(self.customers / 100)
             + pages(self.customers / 100)
+            + 1
+            + 2
         )
 
 

@@ -20,9 +20,11 @@ from billing_sync.resources.base import (
 )
 from billing_sync.resources.coupon import COUPON
 from billing_sync.resources.customer import CUSTOMER
+from billing_sync.resources.feature import FEATURE
 from billing_sync.resources.meter import METER
 from billing_sync.resources.price import PRICE
 from billing_sync.resources.product import PRODUCT
+from billing_sync.resources.product_feature import PRODUCT_FEATURE
 from billing_sync.resources.promotion_code import PROMOTION_CODE
 from billing_sync.resources.subscription import SUBSCRIPTION
 from billing_sync.resources.tax_rate import TAX_RATE
@@ -38,6 +40,8 @@ KINDS: tuple[Kind[Any], ...] = (
     TAX_RATE,
     CUSTOMER,
     SUBSCRIPTION,
+    FEATURE,
+    PRODUCT_FEATURE,
 )
 BY_NAME: dict[str, Kind[Any]] = {k.name: k for k in KINDS}
 RANK: dict[str, int] = {k.name: n for n, k in enumerate(KINDS)}
@@ -49,10 +53,12 @@ __all__ = [
     "BY_NAME",
     "COUPON",
     "CUSTOMER",
+    "FEATURE",
     "KINDS",
     "METER",
     "PRICE",
     "PRODUCT",
+    "PRODUCT_FEATURE",
     "PROMOTION_CODE",
     "RANK",
     "SUBSCRIPTION",

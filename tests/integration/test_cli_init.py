@@ -20,7 +20,7 @@ def test_init_writes_a_commented_starter_that_validates(tmp_path: Path) -> None:
     assert check.returncode == 0, check.stderr
     assert (
         check.stdout
-        == "billing.yaml: valid (1 product, 0 meters, 2 prices, 0 coupons, 0 promotion codes, 0 tax rates, 0 customers, 0 subscriptions)\n"
+        == "billing.yaml: valid (1 product, 0 meters, 2 prices, 0 coupons, 0 promotion codes, 0 tax rates, 0 customers, 0 subscriptions, 0 features, 0 product features)\n"
     )
 
 
@@ -33,8 +33,8 @@ def test_the_commented_examples_validate_once_uncommented(tmp_path: Path) -> Non
     check = run_cli(None, "validate", cwd=tmp_path)
     assert check.returncode == 0, check.stderr
     assert (
-        "(1 product, 0 meters, 3 prices, 0 coupons, 0 promotion codes, 0 tax rates, 1 customer, 1 subscription)"
-        in check.stdout
+        "(1 product, 0 meters, 3 prices, 0 coupons, 0 promotion codes, 0 tax rates, 1 customer, "
+        "1 subscription, 0 features, 0 product features)" in check.stdout
     )
 
 

@@ -316,7 +316,7 @@ def test_a_stored_500_fails_its_run_only_and_a_rerun_converges(
     """Stripe replays a stored 500 to every retry with the same key: the change fails in this
     run (its retries cannot get past it), and the next run, with keys of its own, finishes it."""
     cfg = write_config(tmp_path, SMALL)
-    first_catalog_write = READS_BEFORE_FIRST_WRITE + 1  # plan reads, lock, reads under it
+    first_catalog_write = READS_BEFORE_FIRST_WRITE + 1  # plan reads, lock, reads again, writes
     emulator.configure(fail_nth={str(first_catalog_write): kind})
     res = run_cli(
         emulator,

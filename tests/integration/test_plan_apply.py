@@ -60,7 +60,7 @@ def test_fresh_account_plan_lists_creates_and_writes_nothing(emulator: EmulatorH
     assert "+ product pro (create)" in res.stdout
     assert "+ price seats-graduated (create)" in res.stdout
     assert "+ subscription acme/main (create)" in res.stdout
-    assert "Plan: 22 to create" in res.stdout
+    assert "Plan: 29 to create" in res.stdout  # 22 catalog objects, 3 features, 4 links
     assert emulator.writes() == []
     gets = emulator.requests()
     assert {r["path"] for r in gets} == {
@@ -72,12 +72,13 @@ def test_fresh_account_plan_lists_creates_and_writes_nothing(emulator: EmulatorH
         "/v1/tax_rates",
         "/v1/customers",
         "/v1/subscriptions",
+        "/v1/entitlements/features",
     }
 
 
 def test_apply_example_then_plan_is_empty(emulator: EmulatorHandle, tmp_path: Path) -> None:
     out = apply_ok(emulator, EXAMPLE)
-    assert "Apply complete: 24 done, 0 failed, 0 skipped" in out
+    assert "Apply complete: 31 done, 0 failed, 0 skipped" in out
     writes = emulator.writes()
     # Every POST carries a key (Stripe ignores keys on DELETE: only the lock's release is one).
     assert writes and all(w["idempotency_key"] for w in writes if w["method"] == "POST")
@@ -297,7 +298,7 @@ def test_markdown_and_json_formats(emulator: EmulatorHandle) -> None:
     assert "<details><summary><b>meter</b>: 1 to create</summary>" in md
     assert "| `+` | `pro-monthly-jpy` | create |" in md
     doc = json.loads(run_cli(emulator, "plan", "-c", str(EXAMPLE), "--format", "json").stdout)
-    assert doc["summary"]["create"] == 22
+    assert doc["summary"]["create"] == 29
     assert doc["mrr"]["usd"]["before"] == 0
 
 

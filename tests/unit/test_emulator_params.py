@@ -36,6 +36,8 @@ MY_TYPES = {
     "tax_rate",
     "discount",
     "billing.meter",
+    "entitlements.feature",
+    "product_feature",
     "checkout.session",
     "item",
 }
@@ -213,6 +215,10 @@ def populated() -> Emulator:
             "discounts": [{"promotion_code": promo["id"]}],
             "default_tax_rates": [rate["id"]],
         },
+    )
+    feature = _call(emu, "POST", "/v1/entitlements/features", {"name": "SSO", "lookup_key": "sso"})
+    _call(
+        emu, "POST", f"/v1/products/{prod['id']}/features", {"entitlement_feature": feature["id"]}
     )
     # The payments resources (another module's surface), when served: one refunded payment.
     if any(r.template == "/v1/refunds" for r in ROUTES):

@@ -82,8 +82,14 @@ products:
       tip:
         currency: usd
         custom_unit_amount: {minimum: 500, preset: 1000, maximum: 50000}
+    features: [sso]
   team:
     name: Team
+features:
+  sso:
+    name: SSO
+    lookup_key: sso-v1
+    metadata: {team: identity}
 customers:
   acme:
     email: billing@acme.example
@@ -168,6 +174,7 @@ LAUNCH = ("coupons", "launch")
 FIVER = ("coupons", "fiver")
 CODE = ("promotion_codes", "launch-code")
 VAT = ("tax_rates", "vat")
+SSO = ("features", "sso")
 
 
 def at(doc: Doc, path: tuple[str, ...]) -> Doc:
@@ -518,6 +525,14 @@ CASES: dict[tuple[str, str], Case] = {
     ("tax_rate", "metadata"): Case(
         "vat", setter(VAT, "metadata", {"ledger": "4401"}), remover(VAT, "metadata")
     ),
+    ("feature", "name"): Case("sso", setter(SSO, "name", "Single sign-on"), remover(SSO, "name")),
+    ("feature", "metadata"): Case(
+        "sso", setter(SSO, "metadata", {"team": "platform"}), remover(SSO, "metadata")
+    ),
+    # Stripe fixes a feature's lookup key: a new feature takes over (removing it: the key).
+    ("feature", "lookup_key"): Case(
+        "sso", setter(SSO, "lookup_key", "sso-v2"), remover(SSO, "lookup_key")
+    ),
 }
 
 FIELDS = [(kind, spec) for kind in KINDS for spec in kind.fields]
@@ -578,6 +593,10 @@ def test_every_state_field_is_declared() -> None:
         "coupon_id",
         "discount_ids",
         "tax_rate_ids",
+        "product",
+        "feature",
+        "feature_id",
+        "active",
     }
     for kind in KINDS:
         state = next(iter(kind.desired(load_text(FULL)).values()))
