@@ -468,6 +468,7 @@ def _check_discount_refs(
 ) -> Iterator[Finding]:
     discounts = sub.get("discounts")
     seen: set[tuple[str, str]] = set()
+    applied: dict[str, str] = {}
     for i, entry in enumerate(discounts if isinstance(discounts, list) else []):
         entry = _mapping(entry)
         given = [f for f in ("coupon", "promotion_code") if entry.get(f) is not None]
@@ -490,6 +491,19 @@ def _check_discount_refs(
             yield Finding(
                 (*dpath, field), f"{field} {ref!r} is already in this subscription's discounts"
             )
+        else:
+            # Stripe applies a coupon once per subscription, whether named directly or through
+            # a promotion code ("Coupon X is applied twice in discounts").
+            coupon = ref if field == "coupon" else _mapping(promos[ref]).get("coupon")
+            if isinstance(coupon, str) and coupon in applied:
+                through = "" if field == "coupon" else f" (through promotion code {ref!r})"
+                yield Finding(
+                    (*dpath, field),
+                    f"coupon {coupon!r}{through} is already applied by {applied[coupon]}: "
+                    "Stripe applies a coupon once per subscription",
+                )
+            elif isinstance(coupon, str):
+                applied[coupon] = f"discounts[{i}]"
         seen.add((field, ref))
     tax = sub.get("default_tax_rates")
     for i, ref in enumerate(tax if isinstance(tax, list) else []):

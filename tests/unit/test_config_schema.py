@@ -45,6 +45,7 @@ CROSS_FIELD = {
     "promotion_code_unknown_coupon.yaml": "a code's coupon is declared elsewhere",
     "promotion_code_duplicate_active_code.yaml": "active codes unique across codes",
     "subscription_discount_twice.yaml": "no coupon twice among a subscription's discounts",
+    "subscription_discount_coupon_through_code.yaml": "a coupon once, directly or through a code",
     "subscription_discount_unknown_code.yaml": "a discount's code is declared elsewhere",
     "subscription_discount_unknown_coupon.yaml": "a discount's coupon is declared elsewhere",
     "subscription_unknown_tax_rate.yaml": "a tax rate is declared elsewhere",
