@@ -439,13 +439,20 @@ class SubscriptionKind(Kind[SubscriptionState]):
     def _reachable(
         self, context: PlanContext, d: SubscriptionState, e: SubscriptionState
     ) -> tuple[SubscriptionState, tuple[str, ...]]:
-        """The generic `reachable`, with the trial length compared by its own rule: only while
-        trial_end is not declared (trial_end then says what the trial is)."""
+        """The generic `reachable`, with the trial length compared by its own rule: only when it
+        is declared and trial_end is not (trial_end then says what the trial is)."""
         specs = tuple(f for f in self.fields if f.name != "trial_period_days")
         reached, notes = reachable(
             self.name, d.key, e, d, specs, context.desired.ignore(self, d.key)
         )
-        if d.trial_end is None and d.trial_period_days != e.trial_period_days:
+        # A trial length declared without trial_end is compared (a change cannot be sent: said
+        # so). Neither declared: nothing is asked of the trial Stripe holds (removing trial_end
+        # or trial_period_days changes nothing, as Stripe keeps neither after creation).
+        if (
+            d.trial_end is None
+            and d.trial_period_days is not None
+            and d.trial_period_days != e.trial_period_days
+        ):
             notes = (
                 *notes,
                 f"subscription {d.key}: trial_period_days ({_days(e.trial_period_days)} -> "

@@ -214,3 +214,27 @@ def test_changing_trial_period_days_points_at_trial_end(
         "is created; to change the trial of this one, declare trial_end instead"
     ) in out
     assert run_cli(emulator, "drift", "-c", str(longer)).returncode == 2
+
+
+def test_removing_a_declared_trial_changes_nothing_and_is_not_drift(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    # Found by the convergence fuzz: once `trial_end` was removed, the trial's length read back
+    # from Stripe was compared with an undeclared `trial_period_days`, so drift exited 2 forever.
+    # Neither field is a property of the subscription Stripe keeps once created.
+    for declared in (
+        f"        trial_end: {in_days(30).isoformat()}",
+        "        trial_period_days: 14",
+    ):
+        emulator.reset()
+        apply_ok(emulator, config(tmp_path, declared))
+        trial_end = subscription(emulator).trial_end
+        mark = len(emulator.writes())
+        removed = config(tmp_path, "", "removed.yaml")
+        code, out = plan(emulator, removed)
+        assert code == 0, out
+        assert "trial_period_days" not in out
+        assert run_cli(emulator, "drift", "-c", str(removed)).returncode == 0
+        apply_ok(emulator, removed)
+        assert writes_since(emulator, mark) == []
+        assert subscription(emulator).trial_end == trial_end
