@@ -243,6 +243,13 @@ class VersionedKind(Kind[V]):
             return [*self._in_place(key, cur, d), *self._stale(key, versions, keep=cur)]
         match = self._revival(context.desired, context.existing, versions, d)
         out: list[Change] = []
+        if match is not None and not d.active:
+            # Declared inactive: the matching version serves the key as it is, updated in place
+            # (archived if still active); reactivating it would only be undone by the next plan.
+            out += self._in_place(key, match, d)
+            if cur is not None and cur is not match and cur.active:
+                out.append(self._archive(key, cur, Reason.REPLACED, Stage.CLEANUP))
+            return out + list(self._stale(key, versions, keep=match, also=cur))
         if match is not None:  # a revert, or a removed key declared again: reactivate
             found = diff_fields(match, replace(d, active=False), self.mutable)  # type: ignore[type-var]
             params = {**dict(sorted(found.params.items())), "active": True}

@@ -326,3 +326,34 @@ def test_two_matching_unmanaged_tax_rates_are_a_conflict(
     assert run_cli(emulator, "apply", "-c", str(cfg), "--auto-approve").returncode != 0
     assert not [r for r in emulator.requests()[before:] if r["method"] in ("POST", "DELETE")]
     assert len(account(c)["rates"]) == 2
+
+
+def test_reverting_to_an_archived_version_declared_inactive_leaves_it_inactive(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    # Found by the convergence fuzz: the archived version matching the declaration was always
+    # reactivated, even with `active: false` declared, so the next plan archived it again.
+    base = edit(BASE, "        discounts: [{promotion_code: launch-code}]\n", "")
+    base = edit(base, "        default_tax_rates: [vat]\n", "")
+    c = emulator.client()
+    apply_ok(emulator, write_config(tmp_path, base))
+    first = {o.metadata["billing_sync_key"]: o.id for o in managed(account(c)["codes"])}
+    first_rate = managed(account(c)["rates"])[0].id
+    replaced = edit(edit(base, "LAUNCH20", "LAUNCH25"), "percentage: 19", "percentage: 7")
+    apply_ok(emulator, write_config(tmp_path, replaced, "replaced.yaml"))
+    reverted = edit(
+        base, "    max_redemptions: 100\n", "    max_redemptions: 100\n    active: false\n"
+    )
+    reverted = edit(reverted, "    country: DE\n", "    country: DE\n    active: false\n")
+    cfg = write_config(tmp_path, reverted, "reverted.yaml")
+    apply_ok(emulator, cfg)
+    assert_no_changes(emulator, cfg)
+    objs = account(c)
+    codes = {o.id: o for o in managed(objs["codes"])}
+    rates = {o.id: o for o in managed(objs["rates"])}
+    # The first versions serve the key again, inactive as declared; nothing is active.
+    assert codes[first["launch-code"]].active is False
+    assert rates[first_rate].active is False
+    assert [o.id for o in codes.values() if o.active] == []
+    assert [o.id for o in rates.values() if o.active] == []
+    assert len(codes) == 2 and len(rates) == 2
