@@ -126,7 +126,8 @@ class VersionedKind(Kind[V]):
         self, desired: Desired, existing: Existing, versions: Sequence[V], d: V
     ) -> V | None:
         """The version of a key that can become `d` by updates (active first, then newest)."""
-        ordered = sorted(versions, key=lambda s: (s.active, s.created, s.id or ""), reverse=True)
+        # A stable sort: versions of the same second keep Stripe's list order, newest first.
+        ordered = sorted(versions, key=lambda s: (s.active, s.created), reverse=True)
         return next((v for v in ordered if self._keeps(desired, existing, v, d)), None)
 
     def _keeps(self, desired: Desired, existing: Existing, version: V, d: V) -> bool:
@@ -134,14 +135,19 @@ class VersionedKind(Kind[V]):
         return self.same_fixed(version, d) and self.usable(desired, existing, version)
 
     def group(self, managed: Iterable[V], unmanaged: Iterable[V]) -> Snapshot[V]:
-        """Managed objects by key (current: active, then newest) and their other versions."""
+        """Managed objects by key (current: active, then newest) and their other versions.
+
+        `managed` comes in Stripe's list order, newest first ("sorted by creation date, with the
+        most recently created ... appearing first", stripe-python TaxRateService.list; the same
+        for every Stripe list): `created` is in seconds, so among
+        versions made in the same second the one listed first is the newest."""
         by_key: dict[str, list[V]] = defaultdict(list)
         for state in managed:
             by_key[state.key].append(state)
         current: dict[str, V] = {}
         others: list[V] = []
         for key, states in by_key.items():
-            top = max(states, key=lambda s: (s.active, s.created, s.id or ""))
+            top = max(states, key=lambda s: (s.active, s.created))  # the first of equals
             current[key] = top
             others += [s for s in states if s is not top]
         return Snapshot(managed=current, others=tuple(others), unmanaged=tuple(unmanaged))
