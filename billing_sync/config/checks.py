@@ -393,6 +393,14 @@ def check_coupon(coupon: Coupon, path: Path, products: list[str]) -> Iterator[Fi
             )
     if coupon.duration == "repeating" and coupon.duration_in_months is None:
         yield Finding(path, "duration: repeating needs duration_in_months", "key")
+    if coupon.amount_off is not None and coupon.duration == "forever":
+        # API 2025-03-31.basil and later (billing-sync pins a later one).
+        yield Finding(
+            (*path, "duration"),
+            "duration: forever is not allowed with amount_off: Stripe refuses amount-off "
+            "coupons without an end (API 2025-03-31.basil and later); declare duration: once "
+            "or repeating, or a percent_off",
+        )
     if coupon.duration != "repeating" and coupon.duration_in_months is not None:
         yield Finding(
             (*path, "duration_in_months"),

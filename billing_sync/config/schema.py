@@ -224,6 +224,10 @@ def _discounts(defs: Schema) -> None:
             "then": _present("duration_in_months"),
             "else": _absent("duration_in_months"),
         },
+        {  # Stripe: no amount_off coupon without an end (API 2025-03-31.basil and later)
+            "if": _present("amount_off"),
+            "then": {"properties": {"duration": {"not": {"const": "forever"}}}},
+        },
     ]
     restrictions = defs["PromotionRestrictions"]
     restrictions["dependentRequired"] = {

@@ -228,6 +228,9 @@ def to_yaml(catalog: dict[str, Any], today: datetime) -> str:
             else:
                 coupon["amount_off"] = value
                 coupon["currency"] = "usd"
+            # Stripe refuses amount_off coupons without an end (API 2025-03-31.basil).
+            if off == "amount" and c["duration"][0] == "forever":
+                c = {**c, "duration": ("repeating", 12)}
             coupon["duration"] = c["duration"][0]
             if c["duration"][1]:
                 coupon["duration_in_months"] = c["duration"][1]

@@ -79,6 +79,8 @@ def test_coupon_rules(emulator: EmulatorHandle) -> None:
         ({"percent_off": 120}, "percent_off"),
         ({"percent_off": 10, "duration": "repeating"}, "duration_in_months"),
         ({"percent_off": 10, "duration_in_months": 2}, "duration_in_months"),
+        # Since API 2025-03-31.basil an amount_off coupon needs an end.
+        ({"amount_off": 100, "currency": "usd", "duration": "forever"}, "duration"),
         ({"percent_off": 10, "currency_options": {"eur": {"amount_off": 5}}}, "currency_options"),
         ({"percent_off": 10, "redeem_by": int(time.time()) - 10}, "redeem_by"),
         ({"percent_off": 10, "applies_to": {"products": ["prod_nope"]}}, "applies_to[products][0]"),

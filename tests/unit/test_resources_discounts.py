@@ -24,7 +24,7 @@ coupons:
   pro-only: {percent_off: 20, duration: forever, applies_to: {products: [pro]}}
   launch: {percent_off: 50, duration: repeating, duration_in_months: 3}
   once: {percent_off: 50}
-  fiver: {amount_off: 500, currency: usd, duration: forever}
+  fiver: {amount_off: 500, currency: usd, duration: repeating, duration_in_months: 12}
 promotion_codes:
   half: {coupon: launch, code: HALF}
 customers:

@@ -148,6 +148,14 @@ def create_coupon(req: Request) -> Obj:
             "duration_in_months is only allowed when duration is `repeating`.",
             param="duration_in_months",
         )
+    if amount is not None and duration == "forever":
+        # API 2025-03-31.basil and later: no amount_off coupon without an end (the wording of
+        # the refusal is the emulator's own).
+        raise ApiError.invalid(
+            "Coupons with `amount_off` cannot have a `forever` duration: use `once` or "
+            "`repeating`.",
+            param="duration",
+        )
     max_redemptions = unset(p.get("max_redemptions"))
     if max_redemptions is not None:
         positive(max_redemptions, "max_redemptions")
