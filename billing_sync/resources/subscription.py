@@ -48,7 +48,7 @@ from billing_sync.resources.base import (
     slug,
 )
 from billing_sync.resources.customer import CUSTOMER
-from billing_sync.resources.price import PRICE, describe_price, monthly
+from billing_sync.resources.price import PRICE, PriceState, describe_price, monthly
 
 ENDED = frozenset({"canceled", "incomplete_expired"})
 DAY = 86_400
@@ -256,6 +256,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
         warnings: list[str] = []
         conflicts: list[str] = []
         unreachable: list[str] = []
+        existing_prices = PRICE.by_id(context.existing)
         for key, d in desired.items():
             e = snapshot.managed.get(key)
             if e is None:
@@ -300,7 +301,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
                     self.name, key, e, d, self.fields, context.desired.ignore(self, key)
                 )
                 unreachable += notes
-                updated = self._update(context, d, e)
+                updated = self._update(context, d, e, existing_prices)
                 if updated is not None:
                     changes.append(updated)
         for key, e in snapshot.managed.items():
@@ -336,7 +337,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
         reached, notes = reachable(
             self.name, d.key, found, d, self.fields, context.desired.ignore(self, d.key)
         )
-        update = self._update(context, reached, found)
+        update = self._update(context, reached, found, PRICE.by_id(context.existing))
         params = dict(update.request.params) if update is not None else {}
         params["metadata"] = {**params.get("metadata", {}), KEY_META: d.key}
         change = Adopt(
@@ -396,8 +397,14 @@ class SubscriptionKind(Kind[SubscriptionState]):
         )
 
     def _update(
-        self, context: PlanContext, d: SubscriptionState, e: SubscriptionState
+        self,
+        context: PlanContext,
+        d: SubscriptionState,
+        e: SubscriptionState,
+        existing_prices: Mapping[str, PriceState],
     ) -> Change | None:
+        """The update that brings `e` to `d`; `existing_prices` is `PRICE.by_id`, built once
+        per plan by the caller (built per subscription, it made planning quadratic)."""
         changes: list[FieldChange] = []
         items: list[dict[str, Any]] = []
         needs: set[str] = set()
@@ -445,7 +452,6 @@ class SubscriptionKind(Kind[SubscriptionState]):
                 entry["metadata"] = dict(di.metadata)
             items.append(entry)
             changes.append(FieldChange(f"items.{di.price}", None, f"quantity {di.quantity}"))
-        existing_prices = PRICE.by_id(context.existing)
         for ei in unmatched_existing:
             # An item billing.yaml does not declare (added by hand, or removed from the file):
             # deleting it stops billing that line, so it is destructive and shown as money.
