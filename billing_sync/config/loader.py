@@ -28,8 +28,9 @@ from pydantic import BaseModel, ValidationError
 
 from billing_sync.config.checks import check_document
 from billing_sync.config.models import KEY_PATTERN, BillingConfig
-from billing_sync.config.source import RawIssue, SourceMap, format_path, no_gc, parse
+from billing_sync.config.source import RawIssue, SourceMap, format_path, parse
 from billing_sync.errors import ConfigError, ConfigIssue
+from billing_sync.gcpause import no_gc
 
 DEFAULT_CONFIG = "billing.yaml"
 

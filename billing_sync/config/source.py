@@ -21,15 +21,14 @@ The file's size is limited before parsing, by `billing_sync.config.loader.read_s
 
 from __future__ import annotations
 
-import gc
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import yaml
+
+from billing_sync.gcpause import no_gc
 
 Path = tuple[str | int, ...]
 
@@ -214,24 +213,6 @@ def _check_events(text: str) -> None:
             raise _too_many_nodes(event.start_mark)
         if depth > MAX_PARSE_DEPTH:
             raise _too_deep()
-
-
-@contextmanager
-def no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building large acyclic trees.
-
-    Loading allocates hundreds of thousands of nodes, dicts and models that all stay alive;
-    every collection would walk them again (three quarters of the C parser's time on a
-    10,000-product file). Reference counting still frees everything; the collector resumes
-    afterwards and handles the rare cycle (a recursive alias's nodes).
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _compose(text: str, libyaml: bool) -> tuple[_Loader, yaml.Node | None]:
