@@ -12,10 +12,14 @@ marks; for messages, a document libyaml refuses is parsed again with the Python 
 syntax errors read exactly the same whichever parser is installed. Without libyaml the
 Python parser is used and `PARSER` says so.
 
-Limits, enforced while parsing, before the tree or the data is built:
-- at most `MAX_NODES` YAML nodes in the document (keys and values);
+Limits, enforced while parsing, before the data is built:
+- at most `MAX_NODES` YAML nodes in the document (keys and values), counted while libyaml
+  composes the tree (an alias makes no node there; it is counted when the message places the
+  error, on the event stream);
 - at most `MAX_NODES` values once aliases are expanded ("billion laughs");
-- at most `MAX_PARSE_DEPTH` levels of nesting (the data itself: `MAX_DEPTH`).
+- at most `MAX_PARSE_DEPTH` levels of nesting with the Python parser (libyaml refuses more
+  than 1,000 itself, and the document is then parsed again with the Python parser); the data
+  itself: `MAX_DEPTH`.
 The file's size is limited before parsing, by `billing_sync.config.loader.read_source`.
 """
 
@@ -215,17 +219,59 @@ def _check_events(text: str) -> None:
             raise _too_deep()
 
 
+class _NodeBudgetSpent(Exception):
+    """libyaml composed more than `MAX_NODES` nodes (see `_CLoader`)."""
+
+
+class _CLoader(yaml.CSafeLoader):
+    """libyaml's C composer, counting the nodes it makes as it goes.
+
+    The composer calls `descend_resolver` once for every node it creates (explicitly tagged
+    ones included; an alias creates none, it reuses its anchor's node), so counting there
+    bounds the node tree's memory without a separate pass over the event stream. billing.yaml
+    registers no path resolvers, so the resolver's own bookkeeping there has nothing to do.
+    """
+
+    def __init__(self, stream: str, budget: int) -> None:
+        super().__init__(stream)
+        self._budget = budget
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        self._budget -= 1
+        if self._budget < 0:
+            raise _NodeBudgetSpent
+
+    def ascend_resolver(self) -> None:
+        pass
+
+
+# The counting above replaces path resolution, which PyYAML's safe loader never configures.
+_COUNT_WHILE_COMPOSING = LIBYAML and not getattr(yaml.CSafeLoader, "yaml_path_resolvers", None)
+
+
 def _compose(text: str, libyaml: bool) -> tuple[_Loader, yaml.Node | None]:
     """The document's node tree and the loader that made it (to construct scalars with)."""
     if libyaml:
-        # The C parser counts nothing; a text shorter than half the node limit cannot hold
-        # more nodes than the limit (a node takes at least about half a character), so only
-        # longer texts pay for the counting pass. libyaml refuses nesting beyond 1,000 levels.
-        if 2 * len(text) > MAX_NODES:
+        # A text shorter than half the node limit cannot hold more nodes than the limit (a node
+        # takes at least about half a character): nothing to count. Longer texts are counted
+        # while libyaml composes them; only a text over the limit is parsed again, event by
+        # event, to place the error where the count (aliases included) passes the limit.
+        # libyaml refuses nesting beyond 1,000 levels.
+        counting = 2 * len(text) > MAX_NODES
+        if counting and not _COUNT_WHILE_COMPOSING:
             _check_events(text)
-        c_loader = yaml.CSafeLoader(text)
+        c_loader = (
+            _CLoader(text, MAX_NODES)
+            if counting and _COUNT_WHILE_COMPOSING
+            else yaml.CSafeLoader(text)
+        )
         try:
             return c_loader, c_loader.get_single_node()
+        except _NodeBudgetSpent:
+            _check_events(text)  # raises the located _LimitExceeded
+            raise _LimitExceeded(
+                Pos(1, 1), f"document too large (more than {MAX_NODES} nodes)"
+            ) from None
         finally:
             c_loader.dispose()
     py_loader = _PyLoader(text)

@@ -409,6 +409,31 @@ def test_node_limit_is_enforced_while_parsing(monkeypatch: pytest.MonkeyPatch) -
     assert errors_of(text) == expected  # Python parser: counted while composing
 
 
+def test_nodes_are_counted_while_libyaml_composes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under the limit, a counted document is composed in one pass (no event pass first)."""
+    from billing_sync.config import source
+
+    if not source.LIBYAML:
+        pytest.skip("PyYAML without libyaml")
+
+    def no_second_pass(text: str) -> None:
+        raise AssertionError("the event stream was parsed although the document is under the limit")
+
+    monkeypatch.setattr(source, "MAX_NODES", 40)
+    monkeypatch.setattr(source, "_check_events", no_second_pass)
+    text = "version: 1\ncustomers:\n" + "".join(f"  c{i}: {{}}\n" for i in range(17))
+    assert 2 * len(text) > 40  # long enough to be counted
+    assert len(load_text(text).customers) == 17  # 1 + 2 + 2 + 2 x 17 = 39 nodes
+
+
+def test_explicitly_tagged_nodes_count_towards_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from billing_sync.config import source
+
+    monkeypatch.setattr(source, "MAX_NODES", 40)
+    text = "version: 1\ncustomers:\n" + "".join(f"  c{i}: !!map {{}}\n" for i in range(30))
+    assert errors_of(text) == ["billing.yaml:20:8: document too large (more than 40 nodes)"]
+
+
 def test_alias_expansion_is_bounded_separately(monkeypatch: pytest.MonkeyPatch) -> None:
     from billing_sync.config import source
 
