@@ -148,9 +148,8 @@ def _load_text(text: str, filename: str) -> BillingConfig:
         voided = doc.voided
         issues.extend(i for i in later if not any(i.path[: len(p)] == p for p in voided))
         if cfg is not None and not issues:
-            cfg._locations = {
-                path: (filename, pos.line, pos.column) for path, pos in doc.source.values.items()
-            }
+            cfg._source_file = filename
+            cfg._positions = doc.source.values
             return cfg
     unique = {
         ConfigIssue(filename, i.pos.line, i.pos.column, format_path(i.path), i.message)

@@ -9,6 +9,7 @@ currency per subscription, ...) live in `billing_sync.config.checks` and are run
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -389,9 +390,10 @@ class BillingConfig(Model):
     ignore: IgnoreRules = Field(default_factory=IgnoreRules)
     payments: PaymentsSettings = Field(default_factory=PaymentsSettings)
 
-    _locations: dict[tuple[str | int, ...], tuple[str, int, int]] = PrivateAttr(
-        default_factory=dict
-    )
+    # Set by the loader: the file, and path -> (line, column) of every value in it (the
+    # loader's own map, shared rather than copied: one entry per YAML node).
+    _source_file: str = PrivateAttr(default="")
+    _positions: Mapping[tuple[str | int, ...], tuple[int, int]] = PrivateAttr(default_factory=dict)
 
     def price_index(self) -> dict[str, tuple[str, Price]]:
         """price key -> (product key, price)."""
@@ -407,7 +409,7 @@ class BillingConfig(Model):
         Known only for configs made by the loader; falls back to the nearest located parent.
         """
         for n in range(len(path), -1, -1):
-            loc = self._locations.get(tuple(path[:n]))
-            if loc is not None:
-                return f"{loc[0]}:{loc[1]}:{loc[2]}"
+            pos = self._positions.get(tuple(path[:n]))
+            if pos is not None:
+                return f"{self._source_file}:{pos[0]}:{pos[1]}"
         return None

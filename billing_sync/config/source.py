@@ -393,6 +393,9 @@ def _python_empty_pos(text: str, node: yaml.Node) -> Pos:
     return Pos(line + 1, start - line_start + 1)
 
 
+_new_tuple = tuple.__new__
+
+
 class _Builder:
     def __init__(self, loader: _Loader, source: SourceMap, c_text: str | None = None) -> None:
         self.loader = loader
@@ -407,7 +410,9 @@ class _Builder:
     def pos(self, node: yaml.Node) -> Pos:
         if self.c_text is not None and node.value == "" and not getattr(node, "style", None):
             return _python_empty_pos(self.c_text, node)
-        return Pos.of(node)
+        mark = node.start_mark
+        # Pos.of without its two Python calls: this runs once per node of the file.
+        return _new_tuple(Pos, (mark.line + 1, mark.column + 1))
 
     def issue(self, node: yaml.Node, path: Path, message: str) -> None:
         self.issues.append(RawIssue(self.pos(node), path, message))
@@ -452,8 +457,12 @@ class _Builder:
         tag = node.tag
         if tag == _STR_TAG:
             return self.text(node, path, node.value)
-        if tag == _INT_TAG and not _BASE10_INT.match(node.value):
-            return self.yaml11_number(node, path)
+        if tag == _INT_TAG:
+            if not _BASE10_INT.match(node.value):
+                return self.yaml11_number(node, path)
+            # What PyYAML's int constructor returns for base 10, without its per-node
+            # bookkeeping (it keeps every constructed node until the loader is disposed).
+            return int(node.value.replace("_", ""))
         if tag == _FLOAT_TAG and not _PLAIN_FLOAT.match(node.value):
             return self.yaml11_number(node, path)
         try:
