@@ -149,7 +149,7 @@ def _load_text(text: str, filename: str) -> BillingConfig:
         issues.extend(i for i in later if not any(i.path[: len(p)] == p for p in voided))
         if cfg is not None and not issues:
             cfg._source_file = filename
-            cfg._positions = doc.source.values
+            cfg._source_text = text
             return cfg
     unique = {
         ConfigIssue(filename, i.pos.line, i.pos.column, format_path(i.path), i.message)

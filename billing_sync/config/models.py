@@ -390,10 +390,12 @@ class BillingConfig(Model):
     ignore: IgnoreRules = Field(default_factory=IgnoreRules)
     payments: PaymentsSettings = Field(default_factory=PaymentsSettings)
 
-    # Set by the loader: the file, and path -> (line, column) of every value in it (the
-    # loader's own map, shared rather than copied: one entry per YAML node).
+    # Set by the loader: the file's name and text. Positions (path -> (line, column), one per
+    # YAML node: over a million at 100,000 objects) are found again from the text on the
+    # first `location()` call rather than kept alive for every run that never asks.
     _source_file: str = PrivateAttr(default="")
-    _positions: Mapping[tuple[str | int, ...], tuple[int, int]] = PrivateAttr(default_factory=dict)
+    _source_text: str | None = PrivateAttr(default=None)
+    _positions: Mapping[tuple[str | int, ...], tuple[int, int]] | None = PrivateAttr(default=None)
 
     def price_index(self) -> dict[str, tuple[str, Price]]:
         """price key -> (product key, price)."""
@@ -408,6 +410,12 @@ class BillingConfig(Model):
 
         Known only for configs made by the loader; falls back to the nearest located parent.
         """
+        if self._positions is None:
+            if self._source_text is None:
+                return None
+            from billing_sync.config.source import parse  # the loader's own parser, on demand
+
+            self._positions = parse(self._source_text, self._source_file).source.values
         for n in range(len(path), -1, -1):
             pos = self._positions.get(tuple(path[:n]))
             if pos is not None:
