@@ -38,7 +38,7 @@ from benchmarks.account import Shape, config_text, control, seed
 from benchmarks.config_load import generated_config
 from billing_sync.apply.execute import Executor, Result
 from billing_sync.changes import Change
-from billing_sync.config.loader import MAX_CONFIG_ENV, load_text
+from billing_sync.config.loader import MAX_CONFIG_ENV, load_text, max_config_bytes
 from billing_sync.demo import DEMO_KEY, running_emulator
 from billing_sync.plan.planner import build_plan
 from billing_sync.plan.planner import plan as make_plan
@@ -100,7 +100,7 @@ def bench_noop(url: str, n: int, tmp: Path, per_object_max: int) -> dict[str, An
     config = tmp / f"noop-{n}.yaml"
     config.write_text(config_text(shape), encoding="utf-8")
     size = config.stat().st_size
-    env = {MAX_CONFIG_ENV: str(max(size + 1, 8 * 1024 * 1024))}
+    env = {MAX_CONFIG_ENV: str(max(size + 1, max_config_bytes()))}
     os.environ.update(env)  # this process builds the account from the same file
     out: dict[str, Any] = {
         "managed_objects": shape.managed,

@@ -384,7 +384,7 @@ def test_size_limit_is_checked_before_parsing(
     # Not YAML at all: a parse would report a syntax error, the size check comes first.
     big.write_bytes(b"[" * (loader.MAX_CONFIG_BYTES + 1))
     assert read_error(big) == (
-        f"{big}:1:1: cannot read file: 8,388,609 bytes is larger than the 8,388,608-byte limit "
+        f"{big}:1:1: cannot read file: 16,777,217 bytes is larger than the 16,777,216-byte limit "
         "for billing.yaml (set BILLING_SYNC_MAX_CONFIG_BYTES to raise it)"
     )
     monkeypatch.setenv("BILLING_SYNC_MAX_CONFIG_BYTES", "100")
