@@ -148,10 +148,17 @@ class Existing:
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
+# dataclass type -> its field names: `fields()` is slow, and the fingerprint asks once per object.
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _plain(obj: Any) -> Any:
     """JSON encoding of the state's dataclasses, sets and enums (without asdict's deep copies)."""
-    if is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: getattr(obj, f.name) for f in fields(obj)}
+    names = _FIELD_NAMES.get(type(obj))
+    if names is None and is_dataclass(obj) and not isinstance(obj, type):
+        names = _FIELD_NAMES[type(obj)] = tuple(f.name for f in fields(obj))
+    if names is not None:
+        return {name: getattr(obj, name) for name in names}
     if isinstance(obj, (set, frozenset)):
         return sorted(obj)
     if isinstance(obj, Enum):
