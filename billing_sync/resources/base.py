@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from billing_sync.changes import Adopt, Change, FieldChange, KindPlan, Request, object_token, ref
 from billing_sync.config.models import KEY_PATTERN, BillingConfig, Policies
+from billing_sync.gcpause import no_gc
 from billing_sync.metadata import KEY_META
 
 S = TypeVar("S")
@@ -142,7 +143,8 @@ class Existing:
 
     def fingerprint(self) -> str:
         """A stable hash of everything read, used to pin a saved plan to what it was made from."""
-        blob = json.dumps(self.snapshots, sort_keys=True, default=_plain)
+        with no_gc():  # one mapping per state, all alive until encoded: see no_gc
+            blob = json.dumps(self.snapshots, sort_keys=True, default=_plain)
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
