@@ -127,12 +127,22 @@ def load_text(text: str, filename: str = DEFAULT_CONFIG) -> BillingConfig:
 
 
 def _load_text(text: str, filename: str) -> BillingConfig:
-    doc = parse(text, filename)
+    # Without the source map: a valid file never needs it (see `parse`).
+    doc = parse(text, filename, positions=False)
+    located: SourceMap | None = None
+
+    def source() -> SourceMap:
+        """Where each key and value is, for the issues of the later passes: parsed again."""
+        nonlocal located
+        if located is None:
+            located = parse(text, filename).source
+        return located
+
     issues: list[RawIssue] = list(doc.issues)
     if not issues and not isinstance(doc.data, dict):
         issues.append(
             RawIssue(
-                doc.source.value(()),
+                source().value(()),
                 (),
                 f"expected a mapping (key: value) at the top level, got {_describe(doc.data)}",
             )
@@ -143,9 +153,9 @@ def _load_text(text: str, filename: str) -> BillingConfig:
         try:
             cfg = BillingConfig.model_validate(doc.data)
         except ValidationError as err:
-            later.extend(_from_pydantic(err, doc.source))
+            later.extend(_from_pydantic(err, source()))
         for f in check_document(doc.data):
-            pos = doc.source.key(f.path) if f.at == "key" else doc.source.value(f.path)
+            pos = source().key(f.path) if f.at == "key" else source().value(f.path)
             later.append(RawIssue(pos, f.path, f.message))
         # A node the YAML pass already reported (bad tag, duplicate, ...) is not reported again.
         voided = doc.voided

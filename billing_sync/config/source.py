@@ -318,16 +318,19 @@ def _reader_pos(text: str, err: yaml.reader.ReaderError) -> Pos:
     return Pos(line, err.position - (before.rfind("\n") + 1) + 1)
 
 
-def parse(text: str, filename: str, *, libyaml: bool = LIBYAML) -> Document:
+def parse(text: str, filename: str, *, libyaml: bool = LIBYAML, positions: bool = True) -> Document:
     """Compose `text` and build plain data; syntax errors and limits end parsing with one issue.
 
     `libyaml=False` forces the pure-Python parser (the tests compare the two).
+    `positions=False` leaves the source map empty (the issues found here are located all the
+    same): a valid file never needs it, and it is one path and position per node, so the
+    loader parses again with positions only to locate the issues of a later pass.
     """
     with no_gc():
-        return _parse(text, filename, libyaml and LIBYAML)
+        return _parse(text, filename, libyaml and LIBYAML, positions)
 
 
-def _parse(text: str, filename: str, libyaml: bool) -> Document:
+def _parse(text: str, filename: str, libyaml: bool, positions: bool = True) -> Document:
     source = SourceMap(filename)
     # Characters the Python reader refuses go straight to it, for its exact message; so do
     # tabs, which libyaml accepts in a few places where the Python scanner refuses them.
@@ -355,7 +358,9 @@ def _parse(text: str, filename: str, libyaml: bool) -> Document:
             source,
             [RawIssue(Pos(1, 1), (), "the file is empty: expected a mapping with 'version: 1'")],
         )
-    builder = _Builder(loader, source, text if isinstance(loader, yaml.CSafeLoader) else None)
+    builder = _Builder(
+        loader, source, text if isinstance(loader, yaml.CSafeLoader) else None, positions
+    )
     data = builder.build(node, ())
     return Document(data, source, builder.issues, builder.voided)
 
@@ -397,9 +402,17 @@ _new_tuple = tuple.__new__
 
 
 class _Builder:
-    def __init__(self, loader: _Loader, source: SourceMap, c_text: str | None = None) -> None:
+    def __init__(
+        self,
+        loader: _Loader,
+        source: SourceMap,
+        c_text: str | None = None,
+        positions: bool = True,
+    ) -> None:
         self.loader = loader
         self.source = source
+        #: Whether `source` records every key's and value's position (see `parse`).
+        self.positions = positions
         #: The text, when libyaml composed it (empty scalars are then placed as Python does).
         self.c_text = c_text
         self.issues: list[RawIssue] = []
@@ -433,7 +446,8 @@ class _Builder:
                 )
             self.voided.add(path)
             return None
-        self.source.values.setdefault(path, self.pos(node))
+        if self.positions:
+            self.source.values.setdefault(path, self.pos(node))
         if len(path) > MAX_DEPTH:
             self.void(node, path[:MAX_DEPTH], f"nested too deeply (more than {MAX_DEPTH} levels)")
             return None
@@ -516,7 +530,7 @@ class _Builder:
 
     def mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        first_line: dict[str, int] = {}
+        first_node: dict[str, yaml.Node] = {}  # its line is looked up for a duplicate only
         merged: list[tuple[yaml.Node, yaml.Node]] = []
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
@@ -531,22 +545,24 @@ class _Builder:
             sub = (*path, key)
             if self.text(key_node, sub, key) is UNUSABLE:
                 continue
-            if key in first_line:
+            first = first_node.get(key)
+            if first is not None:
                 self.issue(
                     key_node,
                     sub,
-                    f"duplicate key {key!r} (first defined at line {first_line[key]})",
+                    f"duplicate key {key!r} (first defined at line {self.pos(first).line})",
                 )
                 continue
-            key_pos = self.pos(key_node)
-            first_line[key] = key_pos.line
-            self.source.keys[sub] = key_pos
+            first_node[key] = key_node
+            if self.positions:
+                self.source.keys[sub] = self.pos(key_node)
             out[key] = self.build(value_node, sub)
         for key_node, value_node in merged:
             key = str(key_node.value)
             if key not in out:
                 sub = (*path, key)
-                self.source.keys.setdefault(sub, self.pos(key_node))
+                if self.positions:
+                    self.source.keys.setdefault(sub, self.pos(key_node))
                 out[key] = self.build(value_node, sub)
         return out
 

@@ -492,3 +492,17 @@ def test_control_characters_in_keys(key: str) -> None:
     assert len(errors) == 1
     assert "contains the control character" in errors[0]
     assert errors[0].startswith("billing.yaml:4:16: customers.acme.metadata[")
+
+
+def test_parsing_without_positions_gives_the_same_data_and_issues() -> None:
+    """The loader's first pass records no positions; what it finds must not depend on that."""
+    from billing_sync.config import source
+
+    text = EXAMPLE.read_text(encoding="utf-8") + "policies: {x: 1}\npolicies: {}\nbad: 0x10\n"
+    with_map = source.parse(text, "billing.yaml")
+    without = source.parse(text, "billing.yaml", positions=False)
+    assert without.data == with_map.data
+    assert without.issues == with_map.issues and len(with_map.issues) == 3  # 2 dup., 1 hex
+    assert without.voided == with_map.voided
+    assert with_map.source.values and with_map.source.keys
+    assert not without.source.values and not without.source.keys
