@@ -55,6 +55,8 @@ class Reason(StrEnum):
     STALE = "stale"  # a duplicate left by an interrupted apply
     DEFAULT_PRICE = "default_price"  # a product's default price moves
     UNMANAGED = "unmanaged"  # no longer declared, and left to bill as it is: ownership dropped
+    # a test card token attached to the customer, for the subscription that declares it
+    PAYMENT_METHOD = "payment_method"
 
 
 class Stage(IntEnum):
@@ -124,6 +126,8 @@ class Change:
             return f"stale.{self.stripe_id}"
         if self.reason is Reason.DEFAULT_PRICE:
             return "default_price"
+        if self.reason is Reason.PAYMENT_METHOD:
+            return "payment_method"
         return ""
 
     @property
@@ -165,7 +169,9 @@ class Create(Change):
 
     @property
     def produces(self) -> str | None:
-        return ref(self.kind, self.key)
+        """${kind:key}, or ${kind:key.step} for an object created on another's behalf (the
+        payment method a subscription declares)."""
+        return ref(self.kind, f"{self.key}.{self.step}" if self.step else self.key)
 
 
 @dataclass(frozen=True)
@@ -223,6 +229,37 @@ CHANGE_TYPES: tuple[type[Change], ...] = (
     Cancel,
 )
 ACTIONS: tuple[str, ...] = tuple(t.action for t in CHANGE_TYPES)
+_BY_ACTION: dict[str, type[Change]] = {t.action: t for t in CHANGE_TYPES}
+
+
+def change_from_data(data: Mapping[str, Any]) -> Change:
+    """The change whose `.data` this is (a saved plan's operation, `depends_on` aside).
+
+    Raises ValueError when it is not exactly what a change of this vocabulary writes."""
+    try:
+        cls = _BY_ACTION[data["action"]]
+        request = data["request"]
+        change = cls(
+            kind=data["kind"],
+            key=data["key"],
+            request=Request(request["method"], request["path"], dict(request["params"])),
+            stripe_id=data["stripe_id"],
+            reason=Reason(data["reason"]),
+            stage=Stage(data["stage"]),
+            fields=tuple(FieldChange(f["path"], f["old"], f["new"]) for f in data["changes"]),
+            summary=data["summary"],
+            notes=tuple(data["notes"]),
+            protected=data["protected"],
+            destructive=data["destructive"],
+            provides=frozenset(data["provides"]),
+            needs=frozenset(data["needs"]),
+        )
+    except (KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"not a change ({type(err).__name__}: {err})") from None
+    expected = {k: v for k, v in data.items() if k != "depends_on"}
+    if change.data != expected:
+        raise ValueError(f"operation {data.get('id')!r} is not one billing-sync writes")
+    return change
 
 
 @dataclass(frozen=True)

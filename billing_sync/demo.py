@@ -85,6 +85,11 @@ def main() -> None:
             ["plan", "-c", config, "--detailed-exitcode"],
             env,
         )
+        run(
+            "every declared subscription in Stripe (exit 3 if one were past due, unpaid or missing)",
+            ["status", "-c", config, "--fail-on", "past_due,unpaid,missing"],
+            env,
+        )
         out = run(
             "a one-off payment (idempotent by --reference)",
             [

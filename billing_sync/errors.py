@@ -46,8 +46,18 @@ class LiveModeError(BillingSyncError):
     """A live key was given without --live."""
 
 
-class UnsafePlanError(BillingSyncError):
-    """The plan is destructive beyond the policy and --allow-destroy was not given."""
+class RefusedPlanError(BillingSyncError):
+    """The plan was computed, but apply refuses it as it stands (exit 3, told apart from errors)."""
+
+    exit_code = 3
+
+
+class UnsafePlanError(RefusedPlanError):
+    """The plan goes beyond a threshold or touches protected objects and its flag was not given."""
+
+
+class ConflictsError(RefusedPlanError):
+    """The plan has conflicts with objects billing-sync does not manage."""
 
 
 class StalePlanError(BillingSyncError):

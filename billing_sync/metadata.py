@@ -18,7 +18,10 @@ METADATA_VALUE_MAX = 500
 KEY_META = "billing_sync_key"
 #: "true" on subscriptions declared with `protect: true`, so removing them from billing.yaml is caught.
 PROTECT_META = "billing_sync_protect"
-OWN_META = frozenset({KEY_META, PROTECT_META})
+#: On a subscription whose default payment method billing-sync attached from a test card token
+#: (`pm_card_visa`): "<token> <attached pm_... id>", so the next plan knows that id is the token.
+CARD_META = "billing_sync_card"
+OWN_META = frozenset({KEY_META, PROTECT_META, CARD_META})
 #: Prefix of every metadata key billing-sync owns (declaring one in billing.yaml is an error).
 RESERVED_PREFIX = "billing_sync_"
 

@@ -242,3 +242,46 @@ def format_amount(minor: int | None, currency: str) -> str:
     exp = exponent(currency)
     major = to_major(minor, currency)
     return f"{major:,.{exp}f} {currency.upper()}"
+
+
+#: Stripe's `unit_amount_decimal`: "a decimal value in cents (or local equivalent) with at most
+#: 12 decimal places" (stripe-python 16.x, params/_price_create_params.py).
+MAX_MINOR_DECIMALS = 12
+
+
+def to_minor_decimal(amount: str | Decimal, currency: str) -> Decimal:
+    """A price's amount in minor units, fractions of the minor unit allowed (sub-cent prices,
+    sent as `unit_amount_decimal`): at most 12 decimal places in minor units. Three-decimal
+    currencies keep their whole-minor-unit rule (`to_minor`)."""
+    try:
+        return Decimal(to_minor(amount, currency))
+    except ValueError as err:
+        if "too many decimals" not in str(err) or exponent(currency) == 3:
+            raise
+    value = Decimal(str(amount).strip())
+    minor = value.scaleb(exponent(currency))
+    places = -int(minor.as_tuple().exponent)
+    if places > MAX_MINOR_DECIMALS:
+        most = MAX_MINOR_DECIMALS + exponent(currency)
+        raise ValueError(
+            f"amount {amount!r} has too many decimals: a {currency.upper()} price takes at most "
+            f"{most} (Stripe's unit_amount_decimal: {MAX_MINOR_DECIMALS} decimal places of the "
+            "minor unit)"
+        )
+    return minor
+
+
+def decimal_text(value: Decimal) -> str:
+    """`Decimal('0.30')` -> `0.3`: plain digits, no exponent, no trailing zeros."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def format_decimal_amount(minor: str | Decimal, currency: str) -> str:
+    """`0.3, usd` -> `0.003 USD`: a fractional minor amount in major units, exactly."""
+    exp = exponent(currency)
+    major = Decimal(minor).scaleb(-exp)
+    places = max(exp, -int(major.normalize().as_tuple().exponent))
+    return f"{major:,.{places}f} {currency.upper()}"

@@ -82,6 +82,11 @@ class EmulatorHandle:
         result: dict[str, Any] = _control(self.url, "POST", "seed", kw)
         return result
 
+    def control(self, name: str, body: dict[str, Any] | None = None) -> Any:
+        """POST /_emulator/NAME (a test control, e.g. `checkout_sessions/cs_.../complete`);
+        a refusal raises urllib.error.HTTPError."""
+        return _control(self.url, "POST", name, body or {})
+
     def health(self) -> dict[str, Any]:
         result: dict[str, Any] = _control(self.url, "GET", "health")
         return result
@@ -253,7 +258,7 @@ def write_config(tmp_path: Path, text: str, name: str = "billing.yaml") -> Path:
 
 
 def everything(emulator: EmulatorHandle) -> dict[str, list[dict[str, Any]]]:
-    """Every product, price (active or not), customer and subscription (any status)."""
+    """Every product, meter, price (active or not), customer and subscription (any status)."""
     client = emulator.client()
 
     def all_of(path: str, **params: Any) -> list[dict[str, Any]]:
@@ -271,6 +276,7 @@ def everything(emulator: EmulatorHandle) -> dict[str, list[dict[str, Any]]]:
 
     return {
         "products": all_of("/v1/products"),
+        "meters": all_of("/v1/billing/meters"),
         "prices": all_of("/v1/prices", active="true") + all_of("/v1/prices", active="false"),
         "customers": all_of("/v1/customers"),
         "subscriptions": all_of("/v1/subscriptions", status="all"),
@@ -278,16 +284,23 @@ def everything(emulator: EmulatorHandle) -> dict[str, list[dict[str, Any]]]:
 
 
 def duplicates(emulator: EmulatorHandle) -> dict[str, list[str]]:
-    """Managed keys that more than one live object claims (must always be empty)."""
+    """Managed keys that more than one live object claims (must always be empty). A meter has
+    no metadata: its key is its event name."""
     found: dict[str, list[str]] = {}
     objs = everything(emulator)
     for kind, items in objs.items():
         live = [
             o
             for o in items
-            if o.get("active", True) and o.get("status") not in ("canceled", "incomplete_expired")
+            if o.get("active", True)
+            and o.get("status") not in ("canceled", "incomplete_expired", "inactive")
         ]
-        keys = Counter((o.get("metadata") or {}).get("billing_sync_key") for o in live)
+        keys = Counter(
+            o["event_name"]
+            if kind == "meters"
+            else (o.get("metadata") or {}).get("billing_sync_key")
+            for o in live
+        )
         dup = [k for k, n in keys.items() if k and n > 1]
         if dup:
             found[kind] = dup
@@ -297,11 +310,11 @@ def duplicates(emulator: EmulatorHandle) -> dict[str, list[str]]:
 # --------------------------------------------------------------------------- the example
 
 
-# Writes the example billing.yaml needs on an empty account: 15 creates + 2 default prices.
-EXAMPLE_WRITES = 17
+# Writes the example billing.yaml needs on an empty account: 19 creates + 2 default prices.
+EXAMPLE_WRITES = 21
 # Requests before the first catalog write of an apply on an empty account: the plan's reads
-# (products, prices x2, customers, subscriptions), the lock's create, the same reads under it.
-READS_BEFORE_FIRST_WRITE = 5 + 1 + 5
+# (products, meters, prices x2, customers, subscriptions), the lock's create, the same reads.
+READS_BEFORE_FIRST_WRITE = 6 + 1 + 6
 
 
 def converged(emulator: EmulatorHandle) -> None:
@@ -311,8 +324,9 @@ def converged(emulator: EmulatorHandle) -> None:
     assert duplicates(emulator) == {}
     objs = everything(emulator)
     # An apply cut off before releasing its lock leaves it; the next apply takes it over.
-    assert len([p for p in objs["products"] if p["id"] != LOCK_PRODUCT_ID]) == 4
-    assert len(objs["prices"]) == 7
+    assert len([p for p in objs["products"] if p["id"] != LOCK_PRODUCT_ID]) == 5
+    assert len(objs["meters"]) == 1
+    assert len(objs["prices"]) == 9
     assert len(objs["customers"]) == 2
     assert len(objs["subscriptions"]) == 2
 

@@ -74,10 +74,14 @@ def resolve(value: Any, ids: dict[str, str]) -> Any:
     return value
 
 
+#: The status of a change an interrupted apply never sent (nothing depends on a failure).
+NOT_STARTED = "not started"
+
+
 @dataclass(slots=True)  # one per change: 100,000 in a large apply
 class Result:
     change: Change
-    status: str  # done | failed | skipped | running
+    status: str  # done | failed | skipped | not started | running
     message: str = ""
     stripe_id: str | None = None
 
@@ -85,6 +89,7 @@ class Result:
 @dataclass
 class Report:
     results: list[Result] = field(default_factory=list)
+    interrupted: bool = False  # stopped before every change was sent (see Executor.run)
 
     @property
     def ok(self) -> bool:
@@ -150,20 +155,25 @@ class Executor:
                 lambda: request_(self.remote, request.method, path, idempotency_key=key, **params),
             )
 
-        return with_retries(attempt, attempts=self.retry_attempts)
+        what = f"{request.method.upper()} {path} ({change.id})"
+        return with_retries(
+            attempt, attempts=self.retry_attempts, on_retry=self.remote.on_retry(what)
+        )
 
-    def run(self, plan: Plan) -> Report:
+    def run(self, plan: Plan, stop: threading.Event | None = None) -> Report:
         """Run every change once its dependencies are done, in plan order among the ready ones.
 
         A change whose dependency failed or was skipped is skipped, and so on down the graph.
+        Once `stop` is set (Ctrl-C), nothing more is sent: the changes in flight finish (with
+        their retries) and every change not yet sent is reported `not started`.
         Scheduling costs O(log n) per change: changes are numbered in plan order once, a heap
         holds the ready ones, counters what each still waits for, and each worker puts its
         result on a queue itself (no scan of the running ones, no callback per change).
         """
         with frozen_heap():  # the plan and the results are long-lived: see frozen_heap
-            return self._run(plan)
+            return self._run(plan, stop)
 
-    def _run(self, plan: Plan) -> Report:
+    def _run(self, plan: Plan, stop: threading.Event | None) -> Report:
         changes = plan.changes
         ids = [c.id for c in changes]
         index = {cid: n for n, cid in enumerate(ids)}
@@ -191,6 +201,9 @@ class Executor:
                 outcome = err
             completed.put((n, outcome))
 
+        def stopped() -> bool:
+            return stop is not None and stop.is_set()
+
         def finish(n: int, result: Result) -> None:
             nonlocal finished
             results[n] = result
@@ -204,8 +217,8 @@ class Executor:
                     heapq.heappush(ready, nxt)
 
         with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply") as pool:
-            while ready or running:
-                while ready and running < self.parallelism:
+            while (ready and not stopped()) or running:
+                while ready and running < self.parallelism and not stopped():
                     n = heapq.heappop(ready)
                     change = changes[n]
                     if deps[n]:
@@ -225,11 +238,18 @@ class Executor:
                 if isinstance(outcome, BaseException):
                     raise outcome
                 finish(n, outcome)
+        interrupted = stopped() and any(r is None for r in results)
         out = []
         for n, change in enumerate(changes):  # a cycle would leave changes behind: never drop them
             result = results[n]
-            out.append(result or Result(change, "skipped", "skipped: unresolved dependency"))
-        return Report(out)
+            if result is None:
+                result = (
+                    Result(change, NOT_STARTED, "not started: the apply was interrupted")
+                    if interrupted
+                    else Result(change, "skipped", "skipped: unresolved dependency")
+                )
+            out.append(result)
+        return Report(out, interrupted=interrupted)
 
     def _report(self, event: str, result: Result | None, done: int, total: int) -> None:
         if self.progress is not None:

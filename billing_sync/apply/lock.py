@@ -141,7 +141,11 @@ class AccountLock:
     ) -> dict[str, Any]:
         if key is not None:
             params["idempotency_key"] = key
-        return with_retries(lambda: request(self.remote, method, path, **params), attempts=4)
+        return with_retries(
+            lambda: request(self.remote, method, path, **params),
+            attempts=4,
+            on_retry=self.remote.on_retry(f"{method.upper()} {path} (apply lock)"),
+        )
 
     def _try_create(self) -> bool:
         self._attempt += 1

@@ -9,27 +9,37 @@ from typing import Any
 import click
 
 import billing_sync.cli.commands  # noqa: F401  (registers the core commands on `cli`)
+from billing_sync.cli.argv import explain_no_such_option, refuse_single_dash, share_global_options
 from billing_sync.cli.context import cli
 from billing_sync.errors import BillingSyncError, ConfigError
 
 
 def _register_subgroups() -> None:
+    from billing_sync.cli.meters import meters
     from billing_sync.cli.payments import payments
 
     cli.add_command(payments)
+    cli.add_command(meters)
+    share_global_options(cli)
 
 
 def main(argv: list[str] | None = None) -> Any:
     """Run the CLI: foreseeable errors become one line on stderr and exit 1, never a traceback."""
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
         _register_subgroups()
-        return cli.main(args=argv, prog_name="billing-sync", standalone_mode=False)
+        refuse_single_dash(args, cli)
+        return cli.main(args=args, prog_name="billing-sync", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(1)
     except click.ClickException as err:
+        if isinstance(err, click.NoSuchOption):
+            err = explain_no_such_option(err, args)
         err.show()
-        sys.exit(err.exit_code)
+        # A usage error is an error (1), as in Terraform: click's 2 would read as "changes
+        # pending" to a CI job running `plan --detailed-exitcode`.
+        sys.exit(1 if isinstance(err, click.UsageError) else err.exit_code)
     except ConfigError as err:
         for issue in err.issues:
             click.echo(str(issue), err=True)

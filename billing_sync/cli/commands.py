@@ -1,21 +1,31 @@
-"""The core commands: validate, schema, plan, drift, apply, ids, status, import.
+"""The core commands: validate, schema, plan, drift, show, apply, ids, status, import.
 
 Each parses its options, calls a layer, prints and chooses the exit code."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
+import threading
 from typing import Any
 
 import click
 
-from billing_sync.apply.execute import DEFAULT_PARALLELISM, Executor, Result
+from billing_sync.apply.execute import DEFAULT_PARALLELISM, NOT_STARTED, Executor, Report
 from billing_sync.apply.lock import AccountLock, force_unlock
 from billing_sync.cli.context import AppContext, cli, config_option, pass_app
+from billing_sync.cli.terminal import (
+    ApplyProgress,
+    colour_enabled,
+    first_interrupt_sets,
+    left_lines,
+)
+from billing_sync.config.cards import refuse_test_cards
 from billing_sync.config.loader import config_path, load_config
-from billing_sync.config.models import BillingConfig
+from billing_sync.config.schema import json_schema
+from billing_sync.config.starter import STARTER
 from billing_sync.errors import (
     BillingSyncError,
     ConfigError,
@@ -25,11 +35,12 @@ from billing_sync.errors import (
 from billing_sync.plan import provenance
 from billing_sync.plan.plan import Plan
 from billing_sync.plan.planner import Source, build_plan, plan_account
-from billing_sync.plan.render import render
-from billing_sync.remote.client import Remote
-from billing_sync.resources import KINDS, SUBSCRIPTION
+from billing_sync.plan.render import MARKDOWN_MAX_CHARS, render
+from billing_sync.remote.client import Remote, is_live_key
+from billing_sync.resources import KINDS
 from billing_sync.resources.importer import import_account, refuse_existing, write_file
 from billing_sync.resources.read import read_account
+from billing_sync.resources.status import STATUSES, align, build_report, parse_statuses, text_rows
 
 
 @cli.command()
@@ -37,10 +48,13 @@ from billing_sync.resources.read import read_account
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @pass_app
 def validate(app: AppContext, config_file: str | None, fmt: str) -> None:
-    """Check billing.yaml; exit 0 when valid, 1 with every error otherwise."""
+    """Check billing.yaml; exit 0 when valid, 1 with every error otherwise (with a live key,
+    test card tokens are errors too)."""
     path = str(config_path(config_file))
     try:
         cfg = load_config(path)
+        if app.api_key and is_live_key(app.api_key.strip()):
+            refuse_test_cards(cfg, path)
     except ConfigError as err:
         if fmt == "json":
             doc: dict[str, Any] = {
@@ -77,17 +91,38 @@ def validate(app: AppContext, config_file: str | None, fmt: str) -> None:
 @cli.command()
 def schema() -> None:
     """Print the JSON Schema of billing.yaml (for editors)."""
-    doc = {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        **BillingConfig.model_json_schema(),
-        "title": "billing.yaml (billing-sync)",
-    }
-    click.echo(json.dumps(doc, indent=2))
+    click.echo(json.dumps(json_schema(), indent=2))
 
 
-def _show(plan: Plan, fmt: str = "text") -> None:
-    color = fmt == "text" and sys.stdout.isatty()
-    click.echo(render(plan, fmt, color=color), nl=False)
+@cli.command()
+@config_option
+@click.option("--force", is_flag=True, help="Replace the file if it exists.")
+def init(config_file: str | None, force: bool) -> None:
+    """Write a commented starter billing.yaml (./billing.yaml unless -c FILE says otherwise)."""
+    path = config_path(config_file)
+    if not force and os.path.lexists(path):
+        raise UsageError(f"{path} already exists: add --force to replace it, or -c another file")
+    write_file(path, STARTER, force=force)
+    click.echo(f"Wrote {path}. Next: billing-sync validate -c {path}, then billing-sync plan.")
+
+
+def _show(plan: Plan, fmt: str = "text", max_chars: int = MARKDOWN_MAX_CHARS) -> None:
+    app = click.get_current_context().find_object(AppContext)
+    color = fmt == "text" and (app.colour() if app else colour_enabled(sys.stdout))
+    click.echo(render(plan, fmt, color=color, max_chars=max_chars), nl=False, color=color)
+
+
+markdown_max_chars_option = click.option(
+    "--markdown-max-chars",
+    "max_chars",
+    type=click.IntRange(min=0),
+    default=MARKDOWN_MAX_CHARS,
+    show_default=True,
+    envvar="BILLING_SYNC_MARKDOWN_MAX_CHARS",
+    metavar="N",
+    help="Size budget of --format markdown (GitHub refuses comments over 65,536): the summary "
+    "and the riskiest rows are kept, the rest counted. 0: no limit.",
+)
 
 
 @cli.command()
@@ -108,21 +143,37 @@ def _show(plan: Plan, fmt: str = "text") -> None:
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
-    help="Exit 2 when there are changes, 0 when there are none.",
+    help="Exit 2 when there are changes, 0 when there are none (3 and 1 as without it).",
 )
+@markdown_max_chars_option
 @pass_app
 def plan(
-    app: AppContext, config_file: str | None, fmt: str, out: str | None, detailed_exitcode: bool
+    app: AppContext,
+    config_file: str | None,
+    fmt: str,
+    out: str | None,
+    detailed_exitcode: bool,
+    max_chars: int,
 ) -> None:
-    """Show what apply would change. Read-only: never writes to Stripe."""
+    """Show what apply would change. Read-only: never writes to Stripe.
+
+    Exit 0: no changes (or changes, without --detailed-exitcode); 2: changes (with
+    --detailed-exitcode); 3: apply would refuse the plan as it stands (unsafe or conflicts);
+    1: error."""
     path = str(config_path(config_file))
     remote = app.remote()
-    p = build_plan(remote, path)
-    _show(p, fmt)
+    with app.progress.reading():
+        p = build_plan(remote, path)
+    _show(p, fmt, max_chars)
     if out:
         provenance.save(p, out)
         click.echo(f"Saved plan to {out}", err=True)
     p.raise_if_conflicts()
+    refusal = p.unsafe_error(
+        allow_destroy=False, allow_mass_update=False, lead="apply would refuse this plan"
+    )
+    if refusal is not None:
+        raise refusal
     if detailed_exitcode and p.has_changes:
         sys.exit(2)
 
@@ -136,16 +187,44 @@ def plan(
     default="text",
     help="Output format (json: every change with its fields' existing and desired values).",
 )
+@markdown_max_chars_option
 @pass_app
-def drift(app: AppContext, config_file: str | None, fmt: str) -> None:
-    """Exit 0 when the account matches billing.yaml, 2 when it drifted (plan shows how)."""
+def drift(app: AppContext, config_file: str | None, fmt: str, max_chars: int) -> None:
+    """Exit 0 when the account matches billing.yaml, 2 when it drifted (plan shows how), 3 on
+    conflicts."""
     path = str(config_path(config_file))
-    p = build_plan(app.remote(), path)
-    _show(p, fmt)
+    with app.progress.reading():
+        p = build_plan(app.remote(), path)
+    _show(p, fmt, max_chars)
     p.raise_if_conflicts()
     if not p.in_sync:
         click.echo("Drift: the Stripe account does not match billing.yaml.", err=True)
         sys.exit(2)
+
+
+@cli.command()
+@click.argument("plan_file", metavar="PLAN")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    help="Output format (json: the saved document itself).",
+)
+@markdown_max_chars_option
+def show(plan_file: str, fmt: str, max_chars: int) -> None:
+    """Show a saved plan (`plan --out FILE`) without contacting Stripe.
+
+    The file must be exactly as plan saved it. `apply --plan PLAN` applies it after checking
+    that billing.yaml and the account still give these operations."""
+    p = provenance.read(plan_file)
+    _show(p, fmt, max_chars)
+    click.echo(
+        f"Saved plan {plan_file} of {p.provenance.config_file or 'billing.yaml'} "
+        f"(operations checksum {p.checksum[:12]}); apply it with: "
+        f"billing-sync apply --plan {plan_file}",
+        err=True,
+    )
 
 
 def _saved_plan(remote: Remote, plan_file: str, config_file: str | None) -> tuple[Source, Plan]:
@@ -157,28 +236,6 @@ def _saved_plan(remote: Remote, plan_file: str, config_file: str | None) -> tupl
     return source, fresh
 
 
-def _progress_printer() -> Any:
-    tty = sys.stderr.isatty()
-
-    def show(event: str, result: Result | None, done: int, total: int) -> None:
-        if result is None:
-            return
-        change = result.change
-        if tty:
-            line = f"[{done}/{total}] {event:8} {change.id}"
-            click.echo("\r\033[K" + line, nl=False, err=True)
-            if event in ("failed", "skipped"):
-                click.echo(f"\n  {result.message}", err=True)
-            return
-        if event == "start":
-            return
-        extra = f"  {result.stripe_id}" if result.stripe_id else ""
-        msg = f"  {result.message}" if result.message else ""
-        click.echo(f"[{done}/{total}] {event:8} {change.id}{extra}{msg}", err=True)
-
-    return show
-
-
 @cli.command()
 @config_option
 @click.option(
@@ -186,7 +243,8 @@ def _progress_printer() -> Any:
     "plan_file",
     metavar="FILE",
     default=None,
-    help="Apply exactly this saved plan; refused if billing.yaml or the account changed.",
+    help="Apply exactly this saved plan, without asking (the reviewed plan is the approval); "
+    "refused if billing.yaml or the account changed.",
 )
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (CI).")
 @click.option(
@@ -194,6 +252,12 @@ def _progress_printer() -> Any:
     is_flag=True,
     help="Allow a plan that archives/cancels beyond max_destroy_percent or touches "
     "protected subscriptions.",
+)
+@click.option(
+    "--allow-mass-update",
+    is_flag=True,
+    help="Allow a plan that updates or replaces more than max_update_percent of the managed "
+    "objects.",
 )
 @click.option("--live", is_flag=True, help="Allow a live-mode key.")
 @click.option(
@@ -230,6 +294,7 @@ def apply(
     plan_file: str | None,
     auto_approve: bool,
     allow_destroy: bool,
+    allow_mass_update: bool,
     live: bool,
     parallelism: int,
     rate_limit: float | None,
@@ -241,18 +306,21 @@ def apply(
     The plan shown (or saved) is what is applied: after confirmation, apply takes the account's
     lock, plans again under it and goes on only if the operations are identical."""
     remote = app.remote(live=live)
-    if plan_file:
-        source, p = _saved_plan(remote, plan_file, config_file)
-    else:
-        source = Source.read(str(config_path(config_file)))
-        p = plan_account(remote, source)
+    with app.progress.reading():
+        if plan_file:
+            source, p = _saved_plan(remote, plan_file, config_file)
+        else:
+            source = Source.read(str(config_path(config_file)))
+            p = plan_account(remote, source)
     _show(p)
     p.raise_if_conflicts()
     if not p.has_changes:
         click.echo("Nothing to apply.")
         return
-    p.raise_if_unsafe(allow_destroy=allow_destroy)
-    if not auto_approve:
+    p.raise_if_unsafe(allow_destroy=allow_destroy, allow_mass_update=allow_mass_update)
+    # A saved plan is the approval (as in Terraform): it was reviewed when it was made, and it
+    # is applied only if billing.yaml and the account still give exactly its operations.
+    if not auto_approve and not plan_file:
         if not sys.stdin.isatty():
             raise UsageError(
                 "refusing to apply without confirmation: no terminal to ask; pass --auto-approve"
@@ -262,30 +330,62 @@ def apply(
         )
         if answer.strip() != "yes":
             raise BillingSyncError("apply cancelled; nothing was changed")
+    progress = ApplyProgress(app.console)
     executor = Executor(
         remote,
         parallelism=parallelism,
         rate_limit=rate_limit,
-        progress=_progress_printer(),
+        progress=progress,
         retry_attempts=max_retries + 1,
     )
-    with AccountLock(remote).hold(timeout=lock_timeout):
-        locked = plan_account(remote, source)
-        if locked.checksum != p.checksum:
-            raise StalePlanError(
-                "the Stripe account changed after this plan was made (another apply, or an "
-                "edit in the Dashboard); nothing was applied: run plan again and review it"
-            )
-        report = executor.run(locked)
-    if sys.stderr.isatty():
-        click.echo("", err=True)
+    stop = threading.Event()
+
+    def stopping() -> None:
+        progress.stopping = True
+        app.console.line(
+            "Interrupted: sending nothing more; waiting for the writes in flight "
+            "(Ctrl-C again to quit at once)."
+        )
+
+    with first_interrupt_sets(stop, stopping):
+        with AccountLock(remote).hold(timeout=lock_timeout):
+            with app.progress.reading():
+                locked = plan_account(remote, source)
+            if locked.checksum != p.checksum:
+                raise StalePlanError(
+                    "the Stripe account changed after this plan was made (another apply, or an "
+                    "edit in the Dashboard); nothing was applied: run plan again and review it"
+                )
+            report = executor.run(locked, stop=stop)
+        app.console.clear()
+    _report(app, report, remote.http.total)
+
+
+def _report(app: AppContext, report: Report, requests: int) -> None:
+    """The end of an apply: what failed, the counts, and after Ctrl-C what was left (exit 130)."""
     for r in report.results:
-        if r.status != "done":
+        if r.status not in ("done", NOT_STARTED):
             click.echo(f"{r.status}: {r.change.id}: {r.message}", err=True)
+    counts = (
+        f"{report.count('done')} done, {report.count('failed')} failed, "
+        f"{report.count('skipped')} skipped"
+    )
+    if report.interrupted:
+        click.echo(
+            f"Apply interrupted: {counts}, {report.count(NOT_STARTED)} not started "
+            f"({requests} requests).",
+        )
+        click.echo("Not started:", err=True)
+        for line in left_lines(report):
+            click.echo(line, err=True)
+        click.echo(
+            "billing.yaml is partly applied: run plan to see what is left; apply is safe to "
+            "re-run.",
+            err=True,
+        )
+        sys.exit(130)
     click.echo(
-        f"Apply {'complete' if report.ok else 'incomplete'}: {report.count('done')} done, "
-        f"{report.count('failed')} failed, {report.count('skipped')} skipped "
-        f"({remote.http.total} requests)."
+        f"Apply {'complete' if report.ok else 'incomplete'}: {counts} ({requests} requests)."
     )
     if not report.ok:
         click.echo("Run plan again to see what is left; apply is safe to re-run.", err=True)
@@ -333,32 +433,71 @@ def ids(app: AppContext, fmt: str) -> None:
         click.echo(f"{name}={stripe_id}")
 
 
+# `status --fail-on`: a row in one of the given statuses. Distinct from 1 (an error: the
+# account could not be read) and 2 (click's usage errors, a bad --fail-on included), so a
+# scheduled alert can tell "a subscription needs attention" from "the check did not run".
+EXIT_STATUS_MATCH = 3
+
+
+def _fail_on(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
+    try:
+        return parse_statuses(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err), ctx=ctx, param=param) from None
+
+
 @cli.command()
 @config_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option("--customer", metavar="KEY", default=None, help="Only this customer's subscriptions.")
 @click.option(
     "--fail-on",
     metavar="STATUSES",
     default="",
-    help="Comma-separated statuses (e.g. past_due,unpaid,missing) that make it exit 2.",
+    callback=_fail_on,
+    help=(
+        f"Comma-separated statuses ({', '.join(STATUSES)}); exit {EXIT_STATUS_MATCH} when a "
+        "declared subscription is in one of them."
+    ),
 )
 @pass_app
-def status(app: AppContext, config_file: str | None, fail_on: str) -> None:
-    """Declared subscriptions and their status in Stripe."""
+def status(
+    app: AppContext,
+    config_file: str | None,
+    fmt: str,
+    customer: str | None,
+    fail_on: tuple[str, ...],
+) -> None:
+    """Declared subscriptions and their status in Stripe (read-only, list reads only)."""
     _, cfg = app.config(config_file)
-    existing = read_account(app.remote()).of(SUBSCRIPTION)
-    bad = {s.strip() for s in fail_on.split(",") if s.strip()}
-    failing = 0
-    for key in SUBSCRIPTION.desired(cfg):
-        found = existing.managed.get(key) or SUBSCRIPTION.ended(existing, key)
-        state = (found.status or "unknown") if found else "missing"
-        extra = f" {found.id}" if found else ""
-        if found and found.cancel_at_period_end:
-            extra += " (cancels at period end)"
-        click.echo(f"{key:40} {state}{extra}")
-        failing += state in bad
+    if customer is not None and customer not in cfg.customers:
+        known = ", ".join(sorted(cfg.customers)) or "none"
+        raise click.BadParameter(
+            f"{customer!r} is not a customer key of billing.yaml ({known})",
+            param_hint="'--customer'",
+        )
+    report = build_report(cfg, read_account(app.remote()), customer)
+    failing = report.failing(fail_on)
+    if fmt == "json":
+        click.echo(json.dumps(report.data(fail_on), indent=2))
+    else:
+        if report.rows:
+            click.echo("\n".join(align(text_rows(report))))
+        else:
+            click.echo("No declared subscriptions.")
+        click.echo("")
+        click.echo(f"Missing in Stripe: {', '.join(report.missing) or 'none'}")
+        click.echo(
+            f"Undeclared subscriptions on managed prices: {len(report.undeclared)}"
+            + (" (`--format json` lists their ids)" if report.undeclared else "")
+        )
     if failing:
-        click.echo(f"{failing} subscription(s) in {', '.join(sorted(bad))}", err=True)
-        sys.exit(2)
+        click.echo(
+            f"{len(failing)} subscription(s) in a --fail-on status: "
+            + ", ".join(f"{r.key} ({r.status})" for r in failing),
+            err=True,
+        )
+        sys.exit(EXIT_STATUS_MATCH)
 
 
 @cli.command(name="force-unlock")

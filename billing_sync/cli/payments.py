@@ -1,4 +1,4 @@
-"""`billing-sync payments ...`: one-off PaymentIntents and refunds.
+"""`billing-sync payments ...`: one-off PaymentIntents, refunds and Checkout Sessions.
 
 Thin: parse, validate locally (before any request), call payments.service, print. Every
 foreseeable failure is a BillingSyncError, which the CLI prints as one line with exit 1.
@@ -28,6 +28,7 @@ from billing_sync.payments.validation import (
     check_max_amount,
     check_payment_method,
     check_reference,
+    check_url,
     normalize_currency,
     parse_amount,
     parse_metadata,
@@ -82,6 +83,7 @@ def _remote(ctx: click.Context) -> Remote:
 
 def _load_config(ctx: click.Context, config_file: str | None) -> tuple[str, BillingConfig] | None:
     """-c FILE (or $BILLING_SYNC_CONFIG) must exist; ./billing.yaml is used only when present."""
+    config_file = config_file or _app(ctx).config_file  # -c before the command
     explicit = config_file or os.environ.get("BILLING_SYNC_CONFIG")
     if not explicit and not Path(config_path(None)).exists():
         return None
@@ -131,7 +133,7 @@ def _payment_lines(p: service.PaymentView, *, with_secret: bool = False) -> list
 
 @click.group()
 def payments() -> None:
-    """One-off PaymentIntents and refunds (amounts in minor units: 1999 = 19.99 USD)."""
+    """One-off PaymentIntents, refunds and Checkout links (amounts in minor units: 1999 = 19.99 USD)."""
 
 
 # --------------------------------------------------------------------------- create
@@ -383,3 +385,115 @@ def refund(
         f"  left to refund: {format_amount(result.left_after, r.currency)} "
         f"of {format_amount(before.amount, r.currency)}"
     )
+
+
+# --------------------------------------------------------------------------- checkout
+
+
+@payments.command()
+@click.option("--price", required=True, metavar="KEY|price_...", help="Price key or id.")
+@click.option("--quantity", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--customer", metavar="KEY|cus_...", help="Customer key from billing.yaml or id.")
+@click.option(
+    "--mode",
+    type=click.Choice(["subscription", "payment"]),
+    default=None,
+    help="Must match the price (recurring: subscription, one-time: payment); default: the price's.",
+)
+@click.option("--success-url", required=True, metavar="URL", help="Where a paying customer lands.")
+@click.option("--cancel-url", required=True, metavar="URL", help="Where the back button leads.")
+@click.option(
+    "--reference",
+    metavar="REF",
+    help="Your order id: stored in metadata, and makes the command safe to run twice.",
+)
+@format_option
+@click.option("-c", "--config", "config_file", metavar="FILE", help="billing.yaml (optional).")
+@click.pass_context
+def checkout(
+    ctx: click.Context,
+    price: str,
+    quantity: int,
+    customer: str | None,
+    mode: str | None,
+    success_url: str,
+    cancel_url: str,
+    reference: str | None,
+    fmt: str,
+    config_file: str | None,
+) -> None:
+    """Create a Checkout Session for a price; prints its id and url to send to the customer.
+
+    The mode must match the price (checked before any write). With --reference, running the
+    same command again prints the same session instead of creating a second one.
+    """
+    success = check_url(success_url, "--success-url")
+    cancel = check_url(cancel_url, "--cancel-url")
+    ref = check_reference(reference) if reference is not None else None
+    loaded = _load_config(ctx, config_file)
+    cfg = loaded[1] if loaded else None
+    lookup_key = None
+    if cfg is not None and not price.startswith("price_"):
+        declared = {k: p for prod in cfg.products.values() for k, p in prod.prices.items()}
+        if price not in declared:
+            known = ", ".join(sorted(declared)) or "none"
+            raise UsageError(f"unknown price key {price!r} (billing.yaml declares: {known})")
+        lookup_key = declared[price].lookup_key
+    remote = _remote(ctx)
+    found = service.resolve_price(remote, price, lookup_key)
+    session_mode = service.check_checkout_price(found, mode)
+    cus = _customer(remote, customer, cfg) if customer else None
+    spec = service.CheckoutSpec(
+        price=found,
+        quantity=quantity,
+        mode=session_mode,
+        success_url=success,
+        cancel_url=cancel,
+        customer=cus.id if cus else None,
+        reference=ref,
+    )
+    warnings = []
+    if cus is not None and session_mode == "subscription":
+        already = service.live_subscriptions(remote, cus.id, found.id)
+        if already:
+            warnings.append(
+                f"customer {customer} already has a subscription to "
+                f"{found.key or found.id} ({', '.join(already)}); paying this checkout adds another"
+            )
+    result = service.create_checkout(remote, spec)
+    cs = result.session
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if fmt == "json":
+        data = cs.data()
+        data["warnings"] = warnings
+        # The request, which a replayed session was checked to match.
+        data.update(price=found.id, price_key=found.key, quantity=quantity)
+        data["created_now"] = result.created
+        _echo_json(data)
+        return
+    head = (
+        f"created Checkout Session {cs.id}"
+        if result.created
+        else f"Checkout Session {cs.id} already exists for reference {ref} (nothing created)"
+    )
+    lines = [
+        head,
+        f"  url:            {cs.url or '-'}",
+        f"  mode:           {cs.mode}",
+        f"  status:         {cs.status} ({cs.payment_status})",
+        f"  price:          {found.key or found.id} x{quantity} ({found.words()})",
+    ]
+    if cs.amount_total is not None and cs.currency:
+        lines.append(f"  amount due now: {format_amount(cs.amount_total, cs.currency)}")
+    if cs.customer:
+        lines.append(f"  customer:       {cs.customer}")
+    if cs.reference:
+        lines.append(f"  reference:      {cs.reference}")
+    if cs.subscription:
+        lines.append(f"  subscription:   {cs.subscription}")
+    if cs.payment_intent:
+        lines.append(f"  payment_intent: {cs.payment_intent}")
+    if cs.status == "open":
+        lines.append(f"  expires:        {_when(cs.expires_at)}")
+    click.echo("\n".join(lines))

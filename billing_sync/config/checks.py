@@ -12,6 +12,8 @@ import difflib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
+from itertools import pairwise
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -24,7 +26,7 @@ from billing_sync.config.models import (
     Subscription,
     Tier,
 )
-from billing_sync.money import format_amount, to_minor
+from billing_sync.money import MAX_MINOR_DECIMALS, format_amount, to_minor, to_minor_decimal
 
 Path = tuple[str | int, ...]
 _M = TypeVar("_M", bound=BaseModel)
@@ -88,7 +90,80 @@ def check_tiers(tiers: list[Tier], path: Path) -> Iterator[Finding]:
 
 
 def _amount_fields(obj: Price | CurrencyOption) -> list[str]:
-    return [f for f in ("unit_amount", "amount", "tiers") if getattr(obj, f) is not None]
+    names: tuple[str, ...] = ("unit_amount", "amount", "tiers")
+    if isinstance(obj, Price):
+        names += ("unit_amount_decimal", "custom_unit_amount")
+    return [f for f in names if getattr(obj, f) is not None]
+
+
+def _check_amount_decimal(price: Price, path: Path) -> Iterator[Finding]:
+    """`unit_amount_decimal`: minor units, at most 12 decimal places, within Stripe's maximum."""
+    if price.unit_amount_decimal is None:
+        return
+    text = price.unit_amount_decimal.strip()
+    where = (*path, "unit_amount_decimal")
+    if not _DECIMAL.match(text) or text.startswith("-"):
+        yield Finding(
+            where,
+            f"{price.unit_amount_decimal!r} is not a non-negative decimal amount in minor units "
+            "(e.g. '0.35' for 0.0035 USD)",
+        )
+        return
+    _, _, places = text.partition(".")
+    if len(places) > MAX_MINOR_DECIMALS:
+        yield Finding(
+            where,
+            f"{price.unit_amount_decimal!r} has {len(places)} decimal places; Stripe takes at "
+            f"most {MAX_MINOR_DECIMALS}",
+        )
+    elif Decimal(text) > MAX_AMOUNT:
+        yield Finding(where, f"at most {MAX_AMOUNT} minor units (Stripe's maximum amount)")
+
+
+def _check_custom_amount(price: Price, path: Path) -> Iterator[Finding]:
+    """Pay what you want: one-time only; minimum <= preset <= maximum."""
+    custom = price.custom_unit_amount
+    if custom is None:
+        return
+    where = (*path, "custom_unit_amount")
+    if price.recurring is not None:
+        yield Finding(where, "custom_unit_amount is only allowed on one-time prices", "key")
+    if price.currency_options:
+        yield Finding(
+            (*path, "currency_options"),
+            "currency_options cannot be combined with custom_unit_amount in billing.yaml",
+            "key",
+        )
+    bounds = [(n, getattr(custom, n)) for n in ("minimum", "preset", "maximum")]
+    given = [(n, v) for n, v in bounds if v is not None]
+    for (low_name, low), (high_name, high) in pairwise(given):
+        if low > high:
+            yield Finding((*where, high_name), f"{high_name} ({high}) is below {low_name} ({low})")
+
+
+def _check_usage(price: Price, path: Path, meters: dict[str, Any]) -> Iterator[Finding]:
+    """A metered price names a declared meter; only metered prices name one."""
+    rec = price.recurring
+    if rec is None:
+        return
+    where = (*path, "recurring")
+    if rec.usage_type == "metered" and rec.meter is None:
+        yield Finding(where, "a metered price needs meter: <meter key> (see meters)", "key")
+    if rec.meter is not None:
+        if rec.usage_type != "metered":
+            yield Finding(
+                (*where, "meter"), "meter is only allowed with usage_type: metered", "key"
+            )
+        elif rec.meter not in meters:
+            yield Finding(
+                (*where, "meter"), f"unknown meter {rec.meter!r}{_hint(rec.meter, list(meters))}"
+            )
+        elif _mapping(meters[rec.meter]).get("active") is False:
+            yield Finding(
+                (*where, "meter"),
+                f"meter {rec.meter!r} is deactivated (active: false); Stripe attaches only "
+                "active meters to prices",
+            )
 
 
 def _check_amount(obj: Price | CurrencyOption, currency: str, path: Path) -> Iterator[Finding]:
@@ -102,7 +177,10 @@ def _check_amount(obj: Price | CurrencyOption, currency: str, path: Path) -> Ite
         yield Finding((*path, "amount"), f"{obj.amount!r} is not a decimal amount{hint}")
         return
     try:
-        minor = to_minor(text, currency)
+        # A price's own amount may be a fraction of the minor unit (unit_amount_decimal).
+        minor = (
+            to_minor_decimal(text, currency) if isinstance(obj, Price) else to_minor(text, currency)
+        )
     except ValueError as err:
         yield Finding((*path, "amount"), str(err))
         return
@@ -114,15 +192,23 @@ def _check_amount(obj: Price | CurrencyOption, currency: str, path: Path) -> Ite
         )
 
 
-def check_price(price: Price, path: Path) -> Iterator[Finding]:
-    """Rules of one price on its own."""
+def check_price(
+    price: Price, path: Path, meters: dict[str, Any] | None = None
+) -> Iterator[Finding]:
+    """Rules of one price on its own (and the meter it names, from the raw `meters`)."""
     given = _amount_fields(price)
     if len(given) != 1:
         found = " and ".join(given) if given else "none"
         yield Finding(
-            path, f"set exactly one of unit_amount, amount or tiers (found {found})", "key"
+            path,
+            "set exactly one of unit_amount, amount, unit_amount_decimal, tiers or "
+            f"custom_unit_amount (found {found})",
+            "key",
         )
     yield from _check_amount(price, price.currency, path)
+    yield from _check_amount_decimal(price, path)
+    yield from _check_custom_amount(price, path)
+    yield from _check_usage(price, path, meters or {})
     if price.tiers is not None:
         yield from check_tiers(price.tiers, (*path, "tiers"))
         if price.tiers_mode is None:
@@ -189,6 +275,14 @@ def check_subscription(sub: Subscription, path: Path) -> Iterator[Finding]:
             "days_until_due is only allowed with collection_method: send_invoice",
             "key",
         )
+    if sub.trial_period_days is not None and sub.trial_end is not None:
+        yield Finding(
+            (*path, "trial_end"),
+            "declare trial_period_days or trial_end, not both: Stripe starts a trial from one of "
+            "them; trial_end (a date, or now) also moves or ends the trial of an existing "
+            "subscription",
+            "key",
+        )
     seen: dict[str, int] = {}
     for i, item in enumerate(sub.items):
         if item.price in seen:
@@ -252,7 +346,7 @@ def check_document(raw: Any) -> list[Finding]:
                 continue
             prices[key] = (pkey, price)
             if price is not None:
-                findings.extend(check_price(price, path))
+                findings.extend(check_price(price, path, _mapping(doc.get("meters"))))
     findings.extend(_claims(product_ids, "product id", "product"))
     lookup_keys: list[tuple[str, str, Path, bool]] = []
     for key, (pkey, price) in prices.items():
@@ -292,6 +386,14 @@ def _check_references(
         price = prices[ref][1]
         if price is None:
             continue
+        metered = price.recurring is not None and price.recurring.usage_type == "metered"
+        if metered and "quantity" in _mapping(item):
+            yield Finding(
+                (*path, "items", i, "quantity"),
+                f"price {ref!r} is metered: Stripe bills the usage its meter records and "
+                "takes no quantity",
+                "key",
+            )
         if price.recurring is None:
             yield Finding(
                 ipath,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -22,13 +23,14 @@ from pydantic import (
     StringConstraints,
 )
 
+from billing_sync.config.timestamps import Moment
 from billing_sync.metadata import (
     METADATA_KEY_MAX,
     METADATA_MAX_KEYS,
     METADATA_VALUE_MAX,
     RESERVED_PREFIX,
 )
-from billing_sync.money import CURRENCIES, to_minor
+from billing_sync.money import CURRENCIES, to_minor, to_minor_decimal
 
 Interval = Literal["day", "week", "month", "year"]
 TaxBehavior = Literal["inclusive", "exclusive", "unspecified"]
@@ -124,6 +126,10 @@ MAX_MARKETING_FEATURE = 80
 # stripe/stripe-dotnet#1897). Deliberately loose: a valid address is never refused.
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+\Z")
 _URL_RE = re.compile(r"https?://[^\s/?#]+[^\s]*\Z")
+# The same rules for the JSON Schema (ECMA-262 regular expressions: no \Z).
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$"
+URL_PATTERN = r"^https?://[^\s/?#]+[^\s]*$"
+STATEMENT_DESCRIPTOR_PATTERN = r"^[^<>\\\"']*[A-Za-z][^<>\\\"']*$"
 
 
 def _check_email(value: str) -> str:
@@ -145,8 +151,16 @@ def _up_to(value: Any) -> Any:
 
 
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
-Email = Annotated[str, Field(max_length=MAX_EMAIL), AfterValidator(_check_email)]
-Url = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(_check_url)]
+Email = Annotated[
+    str,
+    Field(max_length=MAX_EMAIL, json_schema_extra={"pattern": EMAIL_PATTERN}),
+    AfterValidator(_check_email),
+]
+Url = Annotated[
+    str,
+    Field(max_length=MAX_TEXT, json_schema_extra={"pattern": URL_PATTERN}),
+    AfterValidator(_check_url),
+]
 Key = Annotated[str, AfterValidator(_check_key), Field(json_schema_extra={"pattern": KEY_PATTERN})]
 ProductId = Annotated[Key, AfterValidator(_check_product_id)]
 Currency = Annotated[
@@ -190,7 +204,13 @@ class _Ignore(Model):
     """What another writer owns on this object: metadata keys and fields billing-sync never
     compares, sets or unsets (their values in Stripe are kept)."""
 
-    metadata: list[MetadataKey] = Field(default_factory=list)
+    metadata: list[MetadataKey] = Field(
+        default_factory=list,
+        description="Metadata keys another writer owns: never compared, set or unset.",
+    )
+
+
+_IGNORED_FIELDS = "Fields another writer owns: never compared, set or unset."
 
 
 class ProductIgnore(_Ignore):
@@ -205,15 +225,17 @@ class ProductIgnore(_Ignore):
             "images",
             "marketing_features",
         ]
-    ] = Field(default_factory=list)
+    ] = Field(default_factory=list, description=_IGNORED_FIELDS)
 
 
 class PriceIgnore(_Ignore):
-    fields: list[Literal["nickname"]] = Field(default_factory=list)
+    fields: list[Literal["nickname"]] = Field(default_factory=list, description=_IGNORED_FIELDS)
 
 
 class CustomerIgnore(_Ignore):
-    fields: list[Literal["email", "name", "description", "phone"]] = Field(default_factory=list)
+    fields: list[Literal["email", "name", "description", "phone"]] = Field(
+        default_factory=list, description=_IGNORED_FIELDS
+    )
 
 
 class SubscriptionIgnore(_Ignore):
@@ -221,47 +243,103 @@ class SubscriptionIgnore(_Ignore):
         Literal[
             "collection_method", "days_until_due", "cancel_at_period_end", "default_payment_method"
         ]
-    ] = Field(default_factory=list)
+    ] = Field(default_factory=list, description=_IGNORED_FIELDS)
 
 
 class IgnoreRules(Model):
     """`ignore:` for every object of a kind (per object: each object's own `ignore:`)."""
 
-    products: ProductIgnore = Field(default_factory=ProductIgnore)
-    prices: PriceIgnore = Field(default_factory=PriceIgnore)
-    customers: CustomerIgnore = Field(default_factory=CustomerIgnore)
-    subscriptions: SubscriptionIgnore = Field(default_factory=SubscriptionIgnore)
+    products: ProductIgnore = Field(
+        default_factory=ProductIgnore,
+        description="What billing-sync leaves alone on every product.",
+    )
+    prices: PriceIgnore = Field(
+        default_factory=PriceIgnore, description="What billing-sync leaves alone on every price."
+    )
+    customers: CustomerIgnore = Field(
+        default_factory=CustomerIgnore,
+        description="What billing-sync leaves alone on every customer.",
+    )
+    subscriptions: SubscriptionIgnore = Field(
+        default_factory=SubscriptionIgnore,
+        description="What billing-sync leaves alone on every subscription.",
+    )
 
 
 class Recurring(Model):
-    """A recurring price's billing period: `interval_count` intervals (at most one year)."""
+    """A recurring price's billing period: `interval_count` intervals (at most one year);
+    a `metered` price bills the usage its `meter` (a meter key) aggregates over the period."""
 
-    interval: Interval
-    interval_count: int = Field(default=1, ge=1)
+    interval: Interval = Field(description="The billing period's unit: day, week, month or year.")
+    interval_count: int = Field(
+        default=1,
+        ge=1,
+        description="Intervals per billing period (at most one year: 365 days, 52 weeks, "
+        "12 months or 1 year).",
+    )
+    usage_type: Literal["licensed", "metered"] = Field(
+        default="licensed",
+        description="metered: bill the usage the price's meter aggregates, not a quantity.",
+    )
+    meter: str | None = Field(
+        default=None,
+        description="The meter key (its event name) a metered price bills; only with "
+        "usage_type: metered.",
+    )
+
+
+class CustomUnitAmount(Model):
+    """Pay what you want (one-time prices): the customer picks the amount, in minor units."""
+
+    minimum: MinorAmount | None = Field(default=None, description="Lowest amount (minor units).")
+    maximum: MinorAmount | None = Field(default=None, description="Highest amount (minor units).")
+    preset: MinorAmount | None = Field(
+        default=None, description="Amount shown first (minor units), between the bounds."
+    )
 
 
 class Tier(Model):
     """One tier of a tiered price; only the last tier has `up_to: inf`."""
 
-    up_to: Annotated[int | Literal["inf"], BeforeValidator(_up_to)]
-    unit_amount: MinorAmount | None = None
-    flat_amount: MinorAmount | None = None
+    up_to: Annotated[int | Literal["inf"], BeforeValidator(_up_to)] = Field(
+        description="The last quantity in this tier, or `inf` for the last tier (strictly "
+        "increasing)."
+    )
+    unit_amount: MinorAmount | None = Field(
+        default=None, description="Per-unit amount in this tier, in minor units (cents)."
+    )
+    flat_amount: MinorAmount | None = Field(
+        default=None, description="Flat amount for the whole tier, in minor units (cents)."
+    )
 
 
 class TransformQuantity(Model):
     """Bill `quantity / divide_by`, rounded up or down (package pricing)."""
 
-    divide_by: int = Field(ge=1)
-    round: Literal["up", "down"]
+    divide_by: int = Field(ge=1, description="Divide the quantity by this before billing.")
+    round: Literal["up", "down"] = Field(description="Round the divided quantity up or down.")
+
+
+_AMOUNT = (
+    'Amount in major units as a decimal string ("19.99", or "0.003" for a fraction of a cent), '
+    "converted with the currency's decimals; exactly one amount field or tiers."
+)
+_UNIT_AMOUNT = (
+    "Amount in the currency's minor unit (1999 is 19.99 USD, 0 is free), at most 99,999,999; "
+    "exactly one amount field or tiers."
+)
+_TAX_BEHAVIOR = "Whether the amount includes tax; Stripe changes it only from `unspecified`."
 
 
 class CurrencyOption(Model):
     """Per-currency amounts of a multi-currency price."""
 
-    unit_amount: MinorAmount | None = None
-    amount: Amount | None = None
-    tiers: list[Tier] | None = Field(default=None, min_length=1)
-    tax_behavior: TaxBehavior | None = None
+    unit_amount: MinorAmount | None = Field(default=None, description=_UNIT_AMOUNT)
+    amount: Amount | None = Field(default=None, description=_AMOUNT)
+    tiers: list[Tier] | None = Field(
+        default=None, min_length=1, description="The tiers in this currency (tiered prices only)."
+    )
+    tax_behavior: TaxBehavior | None = Field(default=None, description=_TAX_BEHAVIOR)
 
     def minor_amount(self, currency: str) -> int | None:
         """The per-unit amount in minor units of `currency` (None for tiered options)."""
@@ -276,119 +354,341 @@ class Price(Model):
     """A price: `unit_amount` (minor units), `amount` (major units) or `tiers`; one-time
     unless `recurring` is given. Its key is also its default lookup_key."""
 
-    currency: Currency
-    unit_amount: MinorAmount | None = None
-    amount: Amount | None = None
-    tiers: list[Tier] | None = Field(default=None, min_length=1)
-    tiers_mode: Literal["graduated", "volume"] | None = None
-    recurring: Recurring | None = None
-    nickname: Text | None = None
-    tax_behavior: TaxBehavior | None = None
-    transform_quantity: TransformQuantity | None = None
-    currency_options: dict[Currency, CurrencyOption] = Field(default_factory=dict)
-    metadata: Metadata = Field(default_factory=dict)
-    lookup_key: str | None = Field(default=None, min_length=1, max_length=200)
-    active: bool = True
+    currency: Currency = Field(description="Three-letter currency code, lower case (usd, eur).")
+    unit_amount: MinorAmount | None = Field(default=None, description=_UNIT_AMOUNT)
+    amount: Amount | None = Field(default=None, description=_AMOUNT)
+    tiers: list[Tier] | None = Field(
+        default=None,
+        min_length=1,
+        description="Tiers of a tiered price (needs tiers_mode and recurring); exactly one of "
+        "unit_amount, amount or tiers.",
+    )
+    tiers_mode: Literal["graduated", "volume"] | None = Field(
+        default=None,
+        description="graduated: each unit priced in its own tier; volume: all units at the "
+        "tier the quantity falls in. Only with tiers.",
+    )
+    unit_amount_decimal: Amount | None = Field(
+        default=None,
+        description='Amount in minor units with a fraction, as a decimal string ("0.3" is '
+        "0.003 USD), at most 12 decimal places.",
+    )
+    custom_unit_amount: CustomUnitAmount | None = Field(
+        default=None,
+        description="Pay what you want: the customer chooses the amount (one-time prices only).",
+    )
+    recurring: Recurring | None = Field(
+        default=None, description="The billing period; without it the price is one-time."
+    )
+    nickname: Text | None = Field(
+        default=None, description="A name for the price, not shown to customers."
+    )
+    tax_behavior: TaxBehavior | None = Field(default=None, description=_TAX_BEHAVIOR)
+    transform_quantity: TransformQuantity | None = Field(
+        default=None, description="Bill the quantity divided and rounded (not with tiers)."
+    )
+    currency_options: dict[Currency, CurrencyOption] = Field(
+        default_factory=dict,
+        description="Amounts in other currencies, keyed by currency (not the price's own).",
+    )
+    metadata: Metadata = Field(
+        default_factory=dict, description="Key-value pairs stored on the Stripe price."
+    )
+    lookup_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="The price's lookup key (default: the price key); unique among prices.",
+    )
+    active: bool = Field(default=True, description="false archives the price.")
     # Pins adoption to this existing price (one without a lookup key: `import` writes it).
-    stripe_id: str | None = Field(default=None, pattern=r"^price_[A-Za-z0-9]{1,250}$")
-    ignore: PriceIgnore = Field(default_factory=PriceIgnore)
+    stripe_id: str | None = Field(
+        default=None,
+        pattern=r"^price_[A-Za-z0-9]{1,250}$",
+        description="The existing Stripe price this declaration adopts (one without a lookup "
+        "key; written by import).",
+    )
+    ignore: PriceIgnore = Field(
+        default_factory=PriceIgnore, description="What billing-sync leaves alone on this price."
+    )
 
     def minor_amount(self) -> int | None:
-        """The per-unit amount in minor units (None for tiered prices)."""
+        """The per-unit amount in whole minor units (None for tiered, custom and sub-cent prices)."""
+        value = self.minor_decimal()
+        return int(value) if value is not None and value == value.to_integral_value() else None
+
+    def minor_decimal(self) -> Decimal | None:
+        """The per-unit amount in minor units, fractions allowed (None for tiered and custom)."""
         if self.unit_amount is not None:
-            return self.unit_amount
+            return Decimal(self.unit_amount)
         if self.amount is not None:
-            return to_minor(self.amount, self.currency)
+            return to_minor_decimal(self.amount, self.currency)
+        if self.unit_amount_decimal is not None:
+            return Decimal(self.unit_amount_decimal.strip())
         return None
 
 
 class Product(Model):
     """A product and its prices; the key is the Stripe product id unless `id` is given."""
 
-    name: str = Field(min_length=1, max_length=MAX_TEXT)
-    id: ProductId | None = None
-    description: Text | None = None
-    active: bool = True
-    metadata: Metadata = Field(default_factory=dict)
-    ignore: ProductIgnore = Field(default_factory=ProductIgnore)
-    tax_code: Text | None = None
+    name: str = Field(
+        min_length=1, max_length=MAX_TEXT, description="The product's name, shown to customers."
+    )
+    id: ProductId | None = Field(
+        default=None,
+        description="The Stripe product id (default: the product key); set at creation only.",
+    )
+    description: Text | None = Field(default=None, description="Shown to customers.")
+    active: bool = Field(default=True, description="false archives the product.")
+    metadata: Metadata = Field(
+        default_factory=dict, description="Key-value pairs stored on the Stripe product."
+    )
+    ignore: ProductIgnore = Field(
+        default_factory=ProductIgnore,
+        description="What billing-sync leaves alone on this product.",
+    )
+    tax_code: Text | None = Field(default=None, description="A Stripe tax code (txcd_10103000).")
     statement_descriptor: (
         Annotated[
-            str, Field(min_length=5, max_length=22), AfterValidator(_check_statement_descriptor)
+            str,
+            Field(
+                min_length=5,
+                max_length=22,
+                json_schema_extra={"pattern": STATEMENT_DESCRIPTOR_PATTERN},
+            ),
+            AfterValidator(_check_statement_descriptor),
         ]
         | None
-    ) = None
-    unit_label: str | None = Field(default=None, min_length=1, max_length=12)
-    url: Url | None = None
-    images: list[Url] = Field(default_factory=list, max_length=8)
+    ) = Field(
+        default=None,
+        description="On card statements: 5-22 characters, a letter, none of < > \\ \" '.",
+    )
+    unit_label: str | None = Field(
+        default=None, min_length=1, max_length=12, description="The unit on invoices (seat)."
+    )
+    url: Url | None = Field(default=None, description="The product's web page.")
+    images: list[Url] = Field(default_factory=list, max_length=8, description="Up to 8 image URLs.")
     marketing_features: list[
         Annotated[str, Field(min_length=1, max_length=MAX_MARKETING_FEATURE)]
-    ] = Field(default_factory=list, max_length=15)
-    default_price: str | None = None
-    prices: dict[Key, Price] = Field(default_factory=dict)
+    ] = Field(
+        default_factory=list,
+        max_length=15,
+        description="Up to 15 features shown in pricing tables (1-80 characters each).",
+    )
+    default_price: str | None = Field(
+        default=None,
+        description="The key of an active price of this product; removing it unsets the "
+        "default price.",
+    )
+    prices: dict[Key, Price] = Field(
+        default_factory=dict,
+        description="The product's prices by key (the key is the default lookup_key).",
+    )
 
 
 class SubscriptionItem(Model):
     """One line of a subscription: a recurring price key and a quantity."""
 
-    price: str
-    quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY)
-    metadata: Metadata = Field(default_factory=dict)
+    price: str = Field(description="The key of a recurring price in billing.yaml.")
+    quantity: int = Field(
+        default=1, ge=1, le=MAX_QUANTITY, description="How many units (1 to 99,999,999)."
+    )
+    metadata: Metadata = Field(
+        default_factory=dict, description="Key-value pairs stored on the subscription item."
+    )
 
 
 class Subscription(Model):
     """A contracted subscription of a customer (identified by customer key + its own key)."""
 
-    items: list[SubscriptionItem] = Field(min_length=1, max_length=20)
-    collection_method: CollectionMethod = "charge_automatically"
-    days_until_due: int | None = Field(default=None, ge=1, le=MAX_DAYS_UNTIL_DUE)
-    trial_period_days: int | None = Field(default=None, ge=1, le=730)
-    cancel_at_period_end: bool = False
-    default_payment_method: Text | None = None
-    proration_behavior: ProrationBehavior | None = None
-    metadata: Metadata = Field(default_factory=dict)
-    ignore: SubscriptionIgnore = Field(default_factory=SubscriptionIgnore)
-    protect: bool = False
+    items: list[SubscriptionItem] = Field(
+        min_length=1,
+        max_length=20,
+        description="1 to 20 items, each a different recurring price in one currency.",
+    )
+    collection_method: CollectionMethod = Field(
+        default="charge_automatically",
+        description="charge_automatically, or send_invoice (needs days_until_due).",
+    )
+    days_until_due: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_DAYS_UNTIL_DUE,
+        description="Days to pay an invoice (1-730); only with send_invoice, and required there.",
+    )
+    trial_period_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=730,
+        description="Trial days (1-730), used when the subscription is created.",
+    )
+    trial_end: Moment | None = Field(
+        default=None,
+        description=(
+            "Set, move or end (`now`) the trial of the subscription: `now`, a date "
+            "(YYYY-MM-DD, 00:00 UTC) or a date and time (UTC unless a zone is given)."
+        ),
+    )
+    cancel_at_period_end: bool = Field(
+        default=False, description="Cancel at the end of the current period."
+    )
+    default_payment_method: Text | None = Field(
+        default=None,
+        description="An attached PaymentMethod id, or a test card token (pm_card_visa) in test mode.",
+    )
+    proration_behavior: ProrationBehavior | None = Field(
+        default=None,
+        description="How changes are prorated (default: policies.proration_behavior).",
+    )
+    metadata: Metadata = Field(
+        default_factory=dict, description="Key-value pairs stored on the Stripe subscription."
+    )
+    ignore: SubscriptionIgnore = Field(
+        default_factory=SubscriptionIgnore,
+        description="What billing-sync leaves alone on this subscription.",
+    )
+    protect: bool = Field(
+        default=False,
+        description="Refuse plans that cancel or shrink it without --allow-destroy.",
+    )
 
 
 class Customer(Model):
     """A customer and its declared subscriptions."""
 
-    email: Email | None = None
-    name: Text | None = None
-    description: Text | None = None
-    phone: Text | None = None
-    metadata: Metadata = Field(default_factory=dict)
-    ignore: CustomerIgnore = Field(default_factory=CustomerIgnore)
-    subscriptions: dict[Key, Subscription] = Field(default_factory=dict)
+    email: Email | None = Field(
+        default=None, description="The customer's email (adopts an existing customer with it)."
+    )
+    name: Text | None = Field(default=None, description="The customer's name.")
+    description: Text | None = Field(default=None, description="An internal description.")
+    phone: Text | None = Field(default=None, description="The customer's phone number.")
+    metadata: Metadata = Field(
+        default_factory=dict, description="Key-value pairs stored on the Stripe customer."
+    )
+    ignore: CustomerIgnore = Field(
+        default_factory=CustomerIgnore,
+        description="What billing-sync leaves alone on this customer.",
+    )
+    subscriptions: dict[Key, Subscription] = Field(
+        default_factory=dict, description="The customer's subscriptions by key."
+    )
 
 
 class Policies(Model):
     """Safety and behaviour policies for plan/apply."""
 
-    subscription_removal: Literal["cancel_at_period_end", "cancel_now", "unmanage"] = (
-        "cancel_at_period_end"
+    subscription_removal: Literal["cancel_at_period_end", "cancel_now", "unmanage"] = Field(
+        default="cancel_at_period_end",
+        description="What removing a subscription from billing.yaml does (unmanage: drop "
+        "ownership, keep billing).",
     )
-    proration_behavior: ProrationBehavior = "create_prorations"
-    max_destroy_percent: float = Field(default=30, ge=0, le=100)
+    proration_behavior: ProrationBehavior = Field(
+        default="create_prorations", description="Default proration of subscription changes."
+    )
+    max_destroy_percent: float = Field(
+        default=30,
+        ge=0,
+        le=100,
+        description="Refuse plans archiving or cancelling more than this share of managed "
+        "objects without --allow-destroy.",
+    )
+    max_update_percent: float = Field(
+        default=30,
+        ge=0,
+        le=100,
+        description="Refuse plans updating or replacing more than this share of managed objects "
+        "without --allow-mass-update.",
+    )
+    min_objects_for_thresholds: int = Field(
+        default=10,
+        ge=0,
+        description="The percentage thresholds apply only from this many managed objects.",
+    )
+
+
+class MeterAggregation(Model):
+    """How a meter aggregates its events over a billing period."""
+
+    formula: Literal["sum", "count", "last"] = Field(
+        default="sum", description="sum or last of the event values, or count of the events."
+    )
+
+
+class MeterPayloadKey(Model):
+    """Which key of a meter event's payload holds the customer id (or the value)."""
+
+    event_payload_key: str = Field(
+        min_length=1, max_length=100, description="The key in the meter event's payload."
+    )
+
+
+def _customer_mapping() -> MeterPayloadKey:
+    return MeterPayloadKey(event_payload_key="stripe_customer_id")
+
+
+def _value_settings() -> MeterPayloadKey:
+    return MeterPayloadKey(event_payload_key="value")
+
+
+class Meter(Model):
+    """A billing meter; its key is its Stripe `event_name` (what apps send usage as). Stripe
+    changes only `display_name` in place (see docs/billing-yaml.md, meters)."""
+
+    display_name: str = Field(
+        min_length=1, max_length=250, description="The meter's name (the only in-place change)."
+    )
+    default_aggregation: MeterAggregation = Field(
+        default_factory=MeterAggregation, description="How events aggregate (fixed at creation)."
+    )
+    customer_mapping: MeterPayloadKey = Field(
+        default_factory=_customer_mapping,
+        description="The payload key with the customer id (default stripe_customer_id; fixed).",
+    )
+    value_settings: MeterPayloadKey = Field(
+        default_factory=_value_settings,
+        description="The payload key with the usage value (default value; fixed).",
+    )
+    event_time_window: Literal["day", "hour"] | None = Field(
+        default=None, description="Events pre-aggregated per day or hour (fixed at creation)."
+    )
+    active: bool = Field(default=True, description="false deactivates the meter.")
 
 
 class PaymentsSettings(Model):
     """Defaults for `billing-sync payments`."""
 
-    max_amount: int | None = Field(default=None, ge=1, le=MAX_AMOUNT)
-    max_amount_currency: Currency = "usd"
+    max_amount: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_AMOUNT,
+        description="Largest one-off payment accepted, in minor units of max_amount_currency.",
+    )
+    max_amount_currency: Currency = Field(default="usd", description="The currency of max_amount.")
 
 
 class BillingConfig(Model):
     """The whole billing.yaml document."""
 
-    version: Literal[1] = 1
-    products: dict[ProductId, Product] = Field(default_factory=dict)
-    customers: dict[Key, Customer] = Field(default_factory=dict)
-    policies: Policies = Field(default_factory=Policies)
-    ignore: IgnoreRules = Field(default_factory=IgnoreRules)
-    payments: PaymentsSettings = Field(default_factory=PaymentsSettings)
+    version: Literal[1] = Field(default=1, description="The format version: 1.")
+    meters: dict[Key, Meter] = Field(
+        default_factory=dict, description="Usage meters by key (the key is the event name)."
+    )
+    products: dict[ProductId, Product] = Field(
+        default_factory=dict, description="The catalog: products by key."
+    )
+    customers: dict[Key, Customer] = Field(
+        default_factory=dict, description="Customers and their subscriptions, by key."
+    )
+    policies: Policies = Field(
+        default_factory=Policies, description="Safety and behaviour of plan and apply."
+    )
+    ignore: IgnoreRules = Field(
+        default_factory=IgnoreRules,
+        description="What billing-sync leaves alone on every object of a kind.",
+    )
+    payments: PaymentsSettings = Field(
+        default_factory=PaymentsSettings, description="Defaults for billing-sync payments."
+    )
 
     # Set by the loader: the file's name and text. Positions (path -> (line, column), one per
     # YAML node: over a million at 100,000 objects) are found again from the text on the
@@ -410,14 +710,23 @@ class BillingConfig(Model):
 
         Known only for configs made by the loader; falls back to the nearest located parent.
         """
-        if self._positions is None:
-            if self._source_text is None:
-                return None
-            from billing_sync.config.source import parse  # the loader's own parser, on demand
-
-            self._positions = parse(self._source_text, self._source_file).source.values
+        positions = self._located()
         for n in range(len(path), -1, -1):
-            pos = self._positions.get(tuple(path[:n]))
+            pos = positions.get(tuple(path[:n]))
             if pos is not None:
                 return f"{self._source_file}:{pos[0]}:{pos[1]}"
         return None
+
+    def position(self, path: tuple[str | int, ...]) -> tuple[str, int, int] | None:
+        """(file, line, column) of the value at exactly `path`, for configs made by the loader."""
+        pos = self._located().get(path)
+        return None if pos is None else (self._source_file, pos[0], pos[1])
+
+    def _located(self) -> Mapping[tuple[str | int, ...], tuple[int, int]]:
+        if self._positions is None:
+            if self._source_text is None:
+                return {}
+            from billing_sync.config.source import parse  # the loader's own parser, on demand
+
+            self._positions = parse(self._source_text, self._source_file).source.values
+        return self._positions

@@ -550,3 +550,235 @@ def refund_payment(
         charge_before=charge,
         left_after=charge.remaining - refund.amount,
     )
+
+
+# --------------------------------------------------------------------------- checkout
+
+# A Checkout Session lives at most 24 hours (Stripe's `expires_at` bound); `--reference` looks
+# back as far as `create --reference` does, so a session completed days ago is found too.
+CHECKOUT_MODES = {"recurring": "subscription", "one_time": "payment"}
+
+
+@dataclass(frozen=True)
+class PriceRef:
+    id: str
+    key: str | None  # its lookup key, when it has one
+    type: str  # "recurring" or "one_time"
+    active: bool
+    currency: str
+    unit_amount: int | None
+    recurring: dict[str, Any] | None
+
+    @property
+    def mode(self) -> str:
+        return CHECKOUT_MODES.get(self.type, self.type)
+
+    def words(self) -> str:
+        amount = (
+            format_amount(self.unit_amount, self.currency)
+            if self.unit_amount is not None
+            else f"tiered or custom amount in {self.currency.upper()}"
+        )
+        if not self.recurring:
+            return f"{amount} one-time"
+        count = int(self.recurring.get("interval_count") or 1)
+        interval = self.recurring.get("interval")
+        return f"{amount}/{interval}" if count == 1 else f"{amount}/{count} {interval}s"
+
+
+@dataclass(frozen=True)
+class CheckoutSpec:
+    """A validated `payments checkout`: price and customer resolved, mode checked."""
+
+    price: PriceRef
+    quantity: int
+    mode: str
+    success_url: str
+    cancel_url: str
+    customer: str | None = None
+    reference: str | None = None
+
+    def params(self) -> dict[str, Any]:
+        """The exact parameters of POST /v1/checkout/sessions."""
+        p: dict[str, Any] = {
+            "mode": self.mode,
+            "line_items": [{"price": self.price.id, "quantity": self.quantity}],
+            "success_url": self.success_url,
+            "cancel_url": self.cancel_url,
+        }
+        if self.customer:
+            p["customer"] = self.customer
+        if self.reference:
+            # On the session, and on what completing it creates, so that `payments show
+            # --reference` finds the payment and the subscription carries its order.
+            ref = {REFERENCE_METADATA_KEY: self.reference}
+            p["metadata"] = dict(ref)
+            data = "subscription_data" if self.mode == "subscription" else "payment_intent_data"
+            p[data] = {"metadata": dict(ref)}
+        return p
+
+
+@dataclass(frozen=True)
+class CheckoutView:
+    id: str
+    url: str | None
+    mode: str
+    status: str
+    payment_status: str
+    amount_total: int | None
+    currency: str | None
+    customer: str | None
+    subscription: str | None
+    payment_intent: str | None
+    expires_at: int
+    reference: str | None
+
+    def data(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "checkout.session",
+            "url": self.url,
+            "mode": self.mode,
+            "status": self.status,
+            "payment_status": self.payment_status,
+            "amount_total": self.amount_total,
+            "currency": self.currency,
+            "amount_display": (
+                format_amount(self.amount_total, self.currency) if self.currency else None
+            ),
+            "customer": self.customer,
+            "subscription": self.subscription,
+            "payment_intent": self.payment_intent,
+            "expires_at": self.expires_at,
+            "reference": self.reference,
+        }
+
+
+@dataclass(frozen=True)
+class CheckoutResult:
+    session: CheckoutView
+    created: bool  # False: a session with the same reference and request already exists
+
+
+def checkout_view(cs: Any) -> CheckoutView:
+    return CheckoutView(
+        id=cs.id,
+        url=cs.url,
+        mode=str(cs.mode),
+        status=str(cs.status),
+        payment_status=str(cs.payment_status),
+        amount_total=cs.amount_total,
+        currency=cs.currency,
+        customer=id_of(cs.customer),
+        subscription=id_of(cs.subscription),
+        payment_intent=id_of(cs.payment_intent),
+        expires_at=cs.expires_at,
+        reference=_metadata(cs).get(REFERENCE_METADATA_KEY),
+    )
+
+
+def resolve_price(remote: Remote, ref: str, lookup_key: str | None = None) -> PriceRef:
+    """`price_...` (must exist) or a price KEY: its lookup key (billing.yaml's `lookup_key:`
+    when it declares one, else the key itself), found with one list request."""
+    v1 = remote.client.v1
+    if ref.startswith("price_"):
+        try:
+            price = with_retries(lambda: v1.prices.retrieve(ref))
+        except stripe.InvalidRequestError as err:
+            if err.http_status == 404:
+                raise UsageError(f"no such price: {ref!r}") from None
+            raise StripeApiError(_error_line(err)) from err
+        except stripe.StripeError as err:
+            raise StripeApiError(_error_line(err)) from err
+    else:
+        key = lookup_key or ref
+        found = list(_list(remote, "/v1/prices", {"lookup_keys": [key], "limit": 10}))
+        if not found:
+            raise UsageError(
+                f"unknown price key {ref!r}: no active price has lookup key {key!r} "
+                "(declared but not applied yet? run `billing-sync apply`; or pass a price_... id)"
+            )
+        price = found[0]
+    recurring = price.recurring.to_dict() if price.recurring is not None else None
+    return PriceRef(
+        id=price.id,
+        key=price.lookup_key,
+        type=str(price.type),
+        active=bool(price.active),
+        currency=price.currency,
+        unit_amount=price.unit_amount,
+        recurring=recurring,
+    )
+
+
+def check_checkout_price(price: PriceRef, mode: str | None) -> str:
+    """The session's mode: the price's own; a --mode that does not match it is refused."""
+    name = price.key or price.id
+    if not price.active:
+        raise UsageError(f"price {name} ({price.id}) is archived: Checkout takes active prices")
+    if price.type not in CHECKOUT_MODES:
+        raise UsageError(f"price {name} ({price.id}) has type {price.type!r}: not for Checkout")
+    if mode is not None and mode != price.mode:
+        kind = "recurring" if price.type == "recurring" else "one-time"
+        raise UsageError(
+            f"--mode {mode} does not match price {name} ({price.id}): it is {kind} "
+            f"({price.words()}), sold in {price.mode} mode; use --mode {price.mode} or omit --mode"
+        )
+    return price.mode
+
+
+def live_subscriptions(remote: Remote, customer: str, price: str) -> list[str]:
+    """Ids of the customer's subscriptions on this price that are not canceled (one list
+    request): a subscription-mode checkout for them would add another."""
+    found = _list(remote, "/v1/subscriptions", {"customer": customer, "price": price})
+    return [s.id for s in found if s.status not in ("canceled", "incomplete_expired")]
+
+
+def find_checkout_by_reference(remote: Remote, reference: str, since: int) -> list[Any]:
+    """Checkout Sessions since `since` whose metadata carries this reference, newest first."""
+    return [
+        cs
+        for cs in _list(remote, "/v1/checkout/sessions", {"created": {"gte": since}})
+        if _metadata(cs).get(REFERENCE_METADATA_KEY) == reference
+    ]
+
+
+def _same_request(cs: Any, spec: CheckoutSpec, remote: Remote) -> bool:
+    items = [
+        (id_of(li.price), li.quantity)
+        for li in _list(remote, f"/v1/checkout/sessions/{cs.id}/line_items", {})
+    ]
+    customer_ok = spec.customer is None or id_of(cs.customer) == spec.customer
+    return cs.mode == spec.mode and items == [(spec.price.id, spec.quantity)] and customer_ok
+
+
+def create_checkout(remote: Remote, spec: CheckoutSpec) -> CheckoutResult:
+    """Create a Checkout Session, at most once per reference (an expired one is replaced)."""
+    params = spec.params()
+    if spec.reference:
+        since = int(time.time()) - REFERENCE_LOOKBACK_DAYS * 86400
+        earlier = find_checkout_by_reference(remote, spec.reference, since)
+        for cs in earlier:
+            if not _same_request(cs, spec, remote):
+                raise UsageError(
+                    f"reference {spec.reference!r} is already used by Checkout Session {cs.id} "
+                    f"({cs.mode} mode, status {cs.status}) for another price, quantity or "
+                    "customer; use another reference"
+                )
+        live = [cs for cs in earlier if cs.status in ("open", "complete")]
+        if live:
+            return CheckoutResult(checkout_view(live[0]), created=False)
+        # Every earlier session of this reference expired: a new one, under a key that names
+        # them, so two concurrent runs still create only one.
+        material = {**params, "replaces": sorted(cs.id for cs in earlier)}
+        key = create_idempotency_key(remote.account_fingerprint, spec.reference, material, "cs")
+    else:
+        key = random_idempotency_key("cs")
+    v1 = remote.client.v1
+    cs = _write(
+        lambda: v1.checkout.sessions.create(
+            params=cast(Any, params), options={"idempotency_key": key}
+        ),
+        what="create Checkout Session",
+    )
+    return CheckoutResult(checkout_view(cs), created=True)

@@ -10,6 +10,7 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from billing_sync.errors import UsageError
 from billing_sync.metadata import METADATA_KEY_MAX, METADATA_MAX_KEYS, METADATA_VALUE_MAX
@@ -209,6 +210,22 @@ def check_reference(reference: str) -> str:
     return ref
 
 
+def check_url(url: str, option: str) -> str:
+    """An absolute http(s) URL with a host, as Stripe takes for Checkout's redirects. Stripe
+    fills in `{CHECKOUT_SESSION_ID}` in it, so that placeholder is allowed."""
+    value = url.strip()
+    parts = urlsplit(value)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(ch.isspace() or ord(ch) < 32 for ch in value)
+    ):
+        raise UsageError(
+            f"{option} {url!r} is not an absolute http(s) URL, e.g. https://example.com/thanks"
+        )
+    return value
+
+
 def check_payment_method(pm: str, option: str) -> str:
     value = pm.strip()
     if not value.startswith("pm_"):
@@ -221,14 +238,15 @@ def canonical_json(params: Mapping[str, object]) -> str:
 
 
 def create_idempotency_key(
-    account_fingerprint: str, reference: str, params: Mapping[str, object]
+    account_fingerprint: str, reference: str, params: Mapping[str, object], kind: str = "pi"
 ) -> str:
-    """The deterministic key of `payments create --reference`: same account, reference and
-    parameters -> same key, so a rerun (or a retry after a timeout) replays the first response
-    instead of charging twice."""
-    material = "\x00".join(["billing-sync/payment_intent/v1", account_fingerprint, reference])
+    """The deterministic key of `payments create --reference` (kind `pi`) and `payments
+    checkout --reference` (kind `cs`): same account, reference and parameters -> same key, so a
+    rerun (or a retry after a timeout) replays the first response instead of writing twice."""
+    what = "payment_intent" if kind == "pi" else kind
+    material = "\x00".join([f"billing-sync/{what}/v1", account_fingerprint, reference])
     digest = hashlib.sha256(f"{material}\x00{canonical_json(params)}".encode()).hexdigest()
-    return f"billing-sync-pi-{digest[:48]}"
+    return f"billing-sync-{kind}-{digest[:48]}"
 
 
 def random_idempotency_key(kind: str) -> str:

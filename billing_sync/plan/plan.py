@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from billing_sync.changes import ACTIONS, Change
-from billing_sync.errors import BillingSyncError, UnsafePlanError
+from billing_sync.changes import ACTIONS, Change, Reason, change_from_data
+from billing_sync.errors import ConflictsError, UnsafePlanError
 from billing_sync.plan.graph import dependencies
 from billing_sync.resources import BY_NAME, RANK
 
@@ -42,6 +42,19 @@ def operations_checksum(operations: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Unsafe:
+    """Why apply refuses a plan as it stands, and the flag that lets a reviewed plan through."""
+
+    reason: str
+    flag: str
+
+
+# Below this many managed objects the percentage thresholds do not apply (octoDNS's rule too):
+# in a catalog of 5 objects any single removal is 20%.
+MIN_OBJECTS_FOR_THRESHOLDS = 10
+
+
 def sort_key(change: Change) -> tuple[int, int, str, str]:
     """Stage first, then the registry's kind order, then key: the order people read a plan in."""
     return (change.stage, RANK.get(change.kind, len(RANK)), change.key, change.id)
@@ -56,6 +69,8 @@ class Plan:
     provenance: Provenance = field(default_factory=Provenance)
     managed_count: int = 0
     max_destroy_percent: float = 30.0
+    max_update_percent: float = 30.0
+    min_objects_for_thresholds: int = MIN_OBJECTS_FOR_THRESHOLDS
     unmanaged: Mapping[str, int] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     conflicts: tuple[str, ...] = ()
@@ -69,6 +84,47 @@ class Plan:
         """A plan of these changes in reading order, their dependencies derived and checked."""
         ordered = tuple(sorted(changes, key=sort_key))
         return cls(ordered, dependencies(ordered, BY_NAME), **kw)
+
+    @classmethod
+    def from_data(cls, doc: Mapping[str, Any]) -> Plan:
+        """The plan a saved JSON document (`.data`) describes, for showing it without the API.
+
+        Raises ValueError unless the document is exactly what this plan renders back (an
+        edited file, even in a field apply does not trust, is refused)."""
+        try:
+            operations = doc["operations"]
+            changes = tuple(change_from_data(op) for op in operations)
+            plan = cls(
+                changes,
+                {c.id: tuple(op["depends_on"]) for c, op in zip(changes, operations, strict=True)},
+                provenance=Provenance(
+                    doc["config_file"],
+                    doc["config_hash"],
+                    doc["remote_fingerprint"],
+                    doc["account"],
+                ),
+                managed_count=doc["managed_count"],
+                max_destroy_percent=doc["max_destroy_percent"],
+                # Plans saved before these policies existed were made with their defaults.
+                max_update_percent=doc.get("max_update_percent", 100.0),
+                min_objects_for_thresholds=doc.get("min_objects_for_thresholds", 0),
+                unmanaged=dict(doc["unmanaged"]),
+                warnings=tuple(doc["warnings"]),
+                conflicts=tuple(doc["conflicts"]),
+                unreachable=tuple(doc["unreachable"]),
+                mrr={cur: (m["before"], m["after"]) for cur, m in doc["mrr"].items()},
+                grandfathered=dict(doc["grandfathered"]),
+            )
+            rendered = plan.data
+        except (KeyError, TypeError, AttributeError, ZeroDivisionError) as err:
+            raise ValueError(f"{type(err).__name__}: {err}") from None
+        for key in ("max_update_percent", "min_objects_for_thresholds"):
+            if key not in doc:
+                rendered.pop(key)
+        if rendered != dict(doc):
+            differs = sorted(k for k in set(rendered) | set(doc) if rendered.get(k) != doc.get(k))
+            raise ValueError(f"its {', '.join(differs)} do not match its operations")
+        return plan
 
     @property
     def checksum(self) -> str:
@@ -97,37 +153,92 @@ class Plan:
         return tuple(c for c in self.changes if c.destructive)
 
     @property
-    def unsafe_reasons(self) -> list[str]:
-        reasons = []
+    def updated_objects(self) -> int:
+        """Managed objects changed in place or replaced, each counted once. Destructive changes
+        count against the destroy threshold instead, and a product's default price following
+        its replaced price is part of that replacement, not an edit of its own."""
+        return len(
+            {
+                (c.kind, c.key)
+                for c in self.changes
+                if c.action in ("update", "replace")
+                and not c.destructive
+                and c.reason is not Reason.DEFAULT_PRICE
+            }
+        )
+
+    @property
+    def thresholds_apply(self) -> bool:
+        """The percentage thresholds apply from min_objects_for_thresholds managed objects."""
+        return self.managed_count >= max(self.min_objects_for_thresholds, 1)
+
+    @property
+    def unsafe(self) -> tuple[Unsafe, ...]:
+        """Every reason apply refuses this plan as it stands, with the flag that overrides it."""
+        found: list[Unsafe] = []
         destroy = self.destructive_changes
-        if destroy and self.managed_count:
-            pct = 100.0 * len(destroy) / self.managed_count
-            if pct > self.max_destroy_percent:
-                reasons.append(
-                    f"{len(destroy)} destructive operation(s) touch {pct:.0f}% of "
-                    f"{self.managed_count} managed objects (max_destroy_percent: "
-                    f"{self.max_destroy_percent:g})"
-                )
+        if self.thresholds_apply:
+            for count, limit, what, policy, flag in (
+                (
+                    len(destroy),
+                    self.max_destroy_percent,
+                    "destructive operation(s) touch",
+                    "max_destroy_percent",
+                    "--allow-destroy",
+                ),
+                (
+                    self.updated_objects,
+                    self.max_update_percent,
+                    "update(s) and replace(s) change",
+                    "max_update_percent",
+                    "--allow-mass-update",
+                ),
+            ):
+                pct = 100.0 * count / self.managed_count
+                if count and pct > limit:
+                    found.append(
+                        Unsafe(
+                            f"{count} {what} {pct:.0f}% of {self.managed_count} managed "
+                            f"objects ({policy}: {limit:g})",
+                            flag,
+                        )
+                    )
         for c in destroy:
             if c.protected:
-                reasons.append(f"{c.kind} {c.key} is protected (protect: true)")
-        return reasons
+                found.append(
+                    Unsafe(f"{c.kind} {c.key} is protected (protect: true)", "--allow-destroy")
+                )
+        return tuple(found)
+
+    @property
+    def unsafe_reasons(self) -> list[str]:
+        return [u.reason for u in self.unsafe]
 
     def raise_if_conflicts(self) -> None:
         if self.conflicts:
-            raise BillingSyncError(
+            raise ConflictsError(
                 f"the plan has {len(self.conflicts)} conflict(s) with objects billing-sync does "
                 "not manage; nothing can be applied until they are resolved"
             )
 
-    def raise_if_unsafe(self, *, allow_destroy: bool) -> None:
-        """Refuse a plan beyond the destroy threshold or touching protected objects."""
-        reasons = self.unsafe_reasons
-        if reasons and not allow_destroy:
-            raise UnsafePlanError(
-                "refusing an unsafe plan: " + "; ".join(reasons) + ". Review it, then "
-                "pass --allow-destroy"
-            )
+    def unsafe_error(
+        self, *, allow_destroy: bool, allow_mass_update: bool, lead: str = "refusing an unsafe plan"
+    ) -> UnsafePlanError | None:
+        """The refusal of this plan given the override flags, or None when it may be applied."""
+        allowed = {"--allow-destroy": allow_destroy, "--allow-mass-update": allow_mass_update}
+        refused = [u for u in self.unsafe if not allowed[u.flag]]
+        if not refused:
+            return None
+        flags = " and ".join(sorted({u.flag for u in refused}))
+        return UnsafePlanError(
+            f"{lead}: " + "; ".join(u.reason for u in refused) + f". Review it, then pass {flags}"
+        )
+
+    def raise_if_unsafe(self, *, allow_destroy: bool, allow_mass_update: bool = False) -> None:
+        """Refuse a plan beyond the destroy or update threshold, or touching protected objects."""
+        err = self.unsafe_error(allow_destroy=allow_destroy, allow_mass_update=allow_mass_update)
+        if err is not None:
+            raise err
 
     @property
     def data(self) -> dict[str, Any]:
@@ -137,6 +248,8 @@ class Plan:
             **self.provenance.data,
             "managed_count": self.managed_count,
             "max_destroy_percent": self.max_destroy_percent,
+            "max_update_percent": self.max_update_percent,
+            "min_objects_for_thresholds": self.min_objects_for_thresholds,
             "summary": self.counts(),
             "unsafe": self.unsafe_reasons,
             "conflicts": list(self.conflicts),

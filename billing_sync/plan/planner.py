@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from billing_sync.changes import Change
+from billing_sync.config.cards import refuse_test_cards
 from billing_sync.config.loader import load_text, read_source
 from billing_sync.config.models import BillingConfig
 from billing_sync.gcpause import no_gc
@@ -68,8 +69,10 @@ def _plan(
     return Plan.of(
         changes,
         provenance=(provenance or Provenance(remote_fingerprint=existing.fingerprint())),
-        managed_count=sum(kind.managed_count(existing.of(kind)) for kind in kinds),
+        managed_count=sum(kind.managed_count(existing) for kind in kinds),
         max_destroy_percent=desired.policies.max_destroy_percent,
+        max_update_percent=desired.policies.max_update_percent,
+        min_objects_for_thresholds=desired.policies.min_objects_for_thresholds,
         unmanaged={kind.plural: n for kind in kinds if (n := len(existing.of(kind).unmanaged))},
         warnings=tuple(warnings),
         conflicts=tuple(conflicts),
@@ -97,7 +100,10 @@ class Source:
 
 
 def plan_account(remote: Remote, source: Source) -> Plan:
-    """Read the account and plan it against `source`."""
+    """Read the account and plan it against `source` (test card tokens are refused, located in
+    billing.yaml, before a live key makes any request)."""
+    if remote.livemode:
+        refuse_test_cards(source.config, source.path)
     existing = read_account(remote)
     return plan(
         desired_state(source.config),

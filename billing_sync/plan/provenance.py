@@ -45,8 +45,8 @@ def save(plan: Plan, path: str | Path) -> None:
     tmp.replace(target)
 
 
-def load(path: str | Path) -> SavedPlan:
-    """A saved plan's provenance and operations checksum, or one clear UsageError."""
+def _document(path: str | Path) -> dict[str, Any]:
+    """The JSON document of a saved plan file, its version and provenance checked."""
     p = Path(path)
     try:
         info = p.stat()
@@ -67,11 +67,33 @@ def load(path: str | Path) -> SavedPlan:
         raise UsageError(f"{path} is not a valid saved plan (its provenance is not text)")
     if not isinstance(data.get("operations"), list):
         raise UsageError(f"{path} is not a valid saved plan (no list of operations)")
+    return data
+
+
+def load(path: str | Path) -> SavedPlan:
+    """A saved plan's provenance and operations checksum, or one clear UsageError."""
+    data = _document(path)
+    fields = ("config_file", "config_hash", "remote_fingerprint", "account")
     try:
         checksum = operations_checksum(data["operations"])
     except (ValueError, RecursionError):
         raise UsageError(f"{path} is not a valid saved plan (unreadable operations)") from None
     return SavedPlan(str(path), Provenance(*(data[f] for f in fields)), checksum)
+
+
+def read(path: str | Path) -> Plan:
+    """The whole saved plan, for `show` (no API needed), or one clear UsageError.
+
+    The file must re-render to itself: a saved plan edited anywhere, even in a field apply
+    recomputes, is refused here as apply would refuse its operations."""
+    data = _document(path)
+    try:
+        return Plan.from_data(data)
+    except (ValueError, RecursionError) as err:
+        raise UsageError(
+            f"{path} is not a plan as billing-sync saved it ({err}): it was edited, or made "
+            "by another billing-sync version; run plan again"
+        ) from None
 
 
 def check_fresh(saved: SavedPlan, fresh: Plan, account: str) -> None:

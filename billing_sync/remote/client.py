@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import stripe
 
@@ -22,6 +22,8 @@ DEFAULT_API_BASE = "https://api.stripe.com"
 LIVE_PREFIXES = ("sk_live_", "rk_live_")
 
 T = TypeVar("T")
+#: Told before each retry: (failed attempt, attempts allowed, delay before the next, error).
+RetryHook = Callable[[int, int, float, "stripe.StripeError"], None]
 
 
 def is_live_key(api_key: str) -> bool:
@@ -55,6 +57,19 @@ class CountingHTTPClient(stripe.RequestsClient):
         return sum(self.counts.values())
 
 
+class Observer(Protocol):
+    """Who is told, as it happens, what the client does (the CLI's progress display).
+
+    Called from worker threads: implementations must be thread-safe and quick."""
+
+    def objects_read(self, count: int) -> None:
+        """A page of `count` objects of a list endpoint has arrived."""
+
+    def retrying(self, what: str, attempt: int, attempts: int, delay: float, reason: str) -> None:
+        """Request `what` failed with `reason` (attempt `attempt` of `attempts`); the next try
+        starts in `delay` seconds."""
+
+
 @dataclass
 class Remote:
     """A configured connection to one Stripe account (or the emulator)."""
@@ -63,6 +78,22 @@ class Remote:
     api_base: str
     client: stripe.StripeClient = field(repr=False)
     http: CountingHTTPClient = field(repr=False)
+    observer: Observer | None = field(default=None, repr=False, compare=False)
+
+    def on_retry(self, what: str) -> RetryHook | None:
+        """The retry hook for request `what` (`GET /v1/prices`) that tells the observer."""
+        observer = self.observer
+        if observer is None:
+            return None
+
+        def hook(attempt: int, attempts: int, delay: float, err: stripe.StripeError) -> None:
+            reason = describe_stripe_error(err, self.api_base)
+            status = err.http_status
+            if status:
+                reason = f"HTTP {status}: {reason}"
+            observer.retrying(what, attempt, attempts, delay, reason)
+
+        return hook
 
     @property
     def account_fingerprint(self) -> str:
@@ -169,9 +200,10 @@ def with_retries(
     base_delay: float = 0.25,
     max_delay: float = 4.0,
     sleep: Callable[[float], None] = time.sleep,
+    on_retry: RetryHook | None = None,
 ) -> T:
     """Call fn, retrying retryable Stripe errors with exponential backoff and full jitter, and
-    never sooner than a `Retry-After` header asks.
+    never sooner than a `Retry-After` header asks; `on_retry` is told before each wait.
 
     Safe for writes only when fn sends the same idempotency key on every attempt.
     """
@@ -182,7 +214,10 @@ def with_retries(
             if attempt == attempts or not is_retryable(err):
                 raise
             delay = min(max_delay, base_delay * 2 ** (attempt - 1))
-            sleep(max(random.uniform(delay / 2, delay), retry_after(err) or 0.0))
+            wait = max(random.uniform(delay / 2, delay), retry_after(err) or 0.0)
+            if on_retry is not None:
+                on_retry(attempt, attempts, wait, err)
+            sleep(wait)
     raise AssertionError("unreachable")
 
 

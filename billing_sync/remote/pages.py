@@ -31,17 +31,21 @@ def list_pages(
     only the first few objects).
     """
     cursor: str | None = None
+    on_retry = remote.on_retry(f"GET {path}")
     while True:
         page_params = dict(params, limit=params.get("limit", PAGE))
         if cursor:
             page_params["starting_after"] = cursor
         page = wrap_errors(
             lambda p=page_params: with_retries(  # type: ignore[misc]
-                lambda: limited(limiter, lambda: request(remote, "get", path, **p))
+                lambda: limited(limiter, lambda: request(remote, "get", path, **p)),
+                on_retry=on_retry,
             ),
             remote.api_base,
         )
         data: list[dict[str, Any]] = page.get("data") or []
+        if remote.observer is not None:
+            remote.observer.objects_read(len(data))
         if data:
             yield data
         if not page.get("has_more") or not data:

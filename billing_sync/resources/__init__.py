@@ -19,12 +19,19 @@ from billing_sync.resources.base import (
     Unset,
 )
 from billing_sync.resources.customer import CUSTOMER
+from billing_sync.resources.meter import METER
 from billing_sync.resources.price import PRICE
 from billing_sync.resources.product import PRODUCT
 from billing_sync.resources.subscription import SUBSCRIPTION
 
 # A kind comes after every kind it refers to: it is read, and its changes listed, in this order.
-KINDS: tuple[Kind[Any], ...] = (PRODUCT, PRICE, CUSTOMER, SUBSCRIPTION)
+KINDS: tuple[Kind[Any], ...] = (
+    PRODUCT,
+    METER,
+    PRICE,
+    CUSTOMER,
+    SUBSCRIPTION,
+)
 BY_NAME: dict[str, Kind[Any]] = {k.name: k for k in KINDS}
 RANK: dict[str, int] = {k.name: n for n, k in enumerate(KINDS)}
 
@@ -35,6 +42,7 @@ __all__ = [
     "BY_NAME",
     "CUSTOMER",
     "KINDS",
+    "METER",
     "PRICE",
     "PRODUCT",
     "RANK",

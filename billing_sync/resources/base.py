@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import time
 import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping
@@ -148,6 +149,11 @@ class Existing:
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
+# Field metadata of a state field that is read for reports (`status`) but is not part of the
+# account's state for planning: never compared, and left out of the fingerprint, so that time
+# passing (a period renewing) does not make a saved plan stale.
+OBSERVED: Mapping[str, bool] = {"observed": True}
+
 # dataclass type -> its field names: `fields()` is slow, and the fingerprint asks once per object.
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
@@ -156,7 +162,9 @@ def _plain(obj: Any) -> Any:
     """JSON encoding of the state's dataclasses, sets and enums (without asdict's deep copies)."""
     names = _FIELD_NAMES.get(type(obj))
     if names is None and is_dataclass(obj) and not isinstance(obj, type):
-        names = _FIELD_NAMES[type(obj)] = tuple(f.name for f in fields(obj))
+        names = _FIELD_NAMES[type(obj)] = tuple(
+            f.name for f in fields(obj) if not f.metadata.get("observed")
+        )
     if names is not None:
         return {name: getattr(obj, name) for name in names}
     if isinstance(obj, (set, frozenset)):
@@ -176,6 +184,9 @@ class PlanContext:
     targets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # Stripe id -> (kind name, key) of every live object that points at it (managed or not)
     references: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    # The plan's clock (Unix seconds): what is past or future (a declared trial end) is
+    # decided once, against this, for the whole plan.
+    now: int = field(default_factory=lambda: int(time.time()))
 
     @property
     def policies(self) -> Policies:
@@ -243,8 +254,10 @@ class Kind(ABC, Generic[S]):
         """Monthly recurring revenue this kind declares, before and after, per currency."""
         return {}
 
-    def managed_count(self, snapshot: Snapshot[S]) -> int:
-        return sum(1 for s in snapshot.managed.values() if self.is_live(s))
+    def managed_count(self, existing: Existing) -> int:
+        """Live objects of this kind that billing-sync owns: the base of the percentage
+        thresholds (never inflated by objects it does not own)."""
+        return sum(1 for s in existing.of(self).managed.values() if self.is_live(s))
 
     def needs_of(self, key: str) -> frozenset[str]:
         """The token a reference to `key` of this kind waits for."""

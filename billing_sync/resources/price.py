@@ -30,7 +30,7 @@ from billing_sync.changes import (
 )
 from billing_sync.config.models import BillingConfig, Price, Tier
 from billing_sync.metadata import KEY_META, managed_key, user_metadata
-from billing_sync.money import format_amount
+from billing_sync.money import decimal_text, format_amount, format_decimal_amount
 from billing_sync.remote.pages import id_of
 from billing_sync.resources.base import (
     Desired,
@@ -56,6 +56,7 @@ from billing_sync.resources.base import (
     top_fields,
     values,
 )
+from billing_sync.resources.meter import METER
 from billing_sync.resources.product import PRODUCT
 
 EXPAND = ("data.tiers", "data.currency_options")
@@ -67,6 +68,10 @@ class PriceState:
     product: str  # product key (for an unmanaged product: its id)
     currency: str
     unit_amount: int | None = None
+    # Minor units with a fraction ("0.3": 0.003 USD); set only when not a whole number.
+    unit_amount_decimal: str | None = None
+    # Pay what you want: {"minimum", "maximum", "preset"} in minor units (None when absent).
+    custom_unit_amount: Mapping[str, int | None] | None = None
     billing_scheme: str = "per_unit"
     tiers_mode: str | None = None
     tiers: tuple[Mapping[str, Any], ...] | None = None
@@ -89,6 +94,8 @@ class PriceState:
 FIXED = (
     "currency",
     "unit_amount",
+    "unit_amount_decimal",
+    "custom_unit_amount",
     "billing_scheme",
     "tiers_mode",
     "tiers",
@@ -106,11 +113,13 @@ class PriceKind(Kind[PriceState]):
         FieldSpec("currency", mutability=Mutability.REPLACE, unset=Unset.REQUIRED),
         # Exactly one of unit_amount (or amount) and tiers is required.
         FieldSpec("unit_amount", mutability=Mutability.REPLACE, unset=Unset.REQUIRED),
+        FieldSpec("unit_amount_decimal", mutability=Mutability.REPLACE, unset=Unset.REQUIRED),
+        FieldSpec("custom_unit_amount", mutability=Mutability.REPLACE, unset=Unset.REQUIRED),
         # Follows from tiers: tiered with tiers, per_unit without.
         FieldSpec("billing_scheme", mutability=Mutability.REPLACE, unset=Unset.DEFAULT),
         FieldSpec("tiers_mode", mutability=Mutability.REPLACE, unset=Unset.REQUIRED),
         FieldSpec("tiers", mutability=Mutability.REPLACE, unset=Unset.REQUIRED),
-        # Without it the price is one-time.
+        # Without it the price is one-time; `usage_type: metered` and its `meter` are part of it.
         FieldSpec("recurring", mutability=Mutability.REPLACE, unset=Unset.DEFAULT),
         FieldSpec("transform_quantity", mutability=Mutability.REPLACE, unset=Unset.DEFAULT),
         # Stripe's price update takes no empty string for it (stripe.params types): kept.
@@ -151,6 +160,10 @@ class PriceKind(Kind[PriceState]):
         if state.tiers:
             doc["tiers_mode"] = state.tiers_mode
             doc["tiers"] = [_tier_param(t) for t in state.tiers]
+        elif state.custom_unit_amount is not None:
+            doc["custom_unit_amount"] = _custom_param(state.custom_unit_amount)
+        elif state.unit_amount_decimal is not None:
+            doc["unit_amount_decimal"] = state.unit_amount_decimal
         else:
             doc["unit_amount"] = state.unit_amount
         if state.recurring:
@@ -179,11 +192,12 @@ class PriceKind(Kind[PriceState]):
         self, objects: Iterable[dict[str, Any]], existing: Existing, pages: Pages
     ) -> Snapshot[PriceState]:
         product_keys = {p.id: p.key for p in existing.of(PRODUCT).managed.values()}
+        meter_keys = METER.keys_by_id(existing)
         by_key: dict[str, list[PriceState]] = defaultdict(list)
         unmanaged: list[PriceState] = []
         for obj in objects:
             product_id = id_of(obj["product"]) or ""
-            state = normalise_price(obj, product_keys.get(product_id, product_id))
+            state = normalise_price(obj, product_keys.get(product_id, product_id), meter_keys)
             if managed_key(obj) is None:
                 unmanaged.append(state)
             else:
@@ -244,17 +258,18 @@ class PriceKind(Kind[PriceState]):
                 f"{where}: its product {state.product_id} is not imported (archived ones need "
                 "--include-archived)"
             )
-        if state.tiers is None and state.unit_amount is None:
-            return Imported.skip(
-                f"{where}: no whole unit_amount and no tiers (custom_unit_amount, or a "
-                "fractional unit_amount_decimal), which billing.yaml cannot declare"
-            )
+        amounts = (state.tiers, state.unit_amount, state.unit_amount_decimal)
+        if all(a is None for a in (*amounts, state.custom_unit_amount)):
+            return Imported.skip(f"{where}: no amount, tiers or custom_unit_amount")
         for cur, opt in state.currency_options.items():
             if not opt.get("tiers") and opt.get("unit_amount") is None:
                 return Imported.skip(
                     f"{where}: its {cur} currency option has no whole unit_amount, which "
                     "billing.yaml cannot declare"
                 )
+        meter = metered_on(state)
+        if meter is not None and meter not in set(ids.get(METER.name, {}).values()):
+            return Imported.skip(f"{where}: its meter {meter} is not imported")
         # Without a lookup key nothing else matches it: the id pins its adoption.
         pin = None if state.lookup_key else state.id
         return Imported(
@@ -384,6 +399,9 @@ class _Rules:
         found = self.index.resolve(key, d)
         cur = found.current
         needs = frozenset({object_token(PRODUCT.name, d.product)})
+        meter = metered_on(d)
+        if meter is not None:
+            needs |= METER.needs_of(meter)
         summary = describe_price(d)
         if found.how is How.CONFLICT and found.price is not None:
             return KindPlan(
@@ -503,10 +521,17 @@ class _Rules:
             params["billing_scheme"] = "tiered"
             params["tiers_mode"] = d.tiers_mode
             params["tiers"] = [_tier_param(t) for t in d.tiers]
+        elif d.custom_unit_amount is not None:
+            params["custom_unit_amount"] = {"enabled": True, **_custom_param(d.custom_unit_amount)}
+        elif d.unit_amount_decimal is not None:
+            params["unit_amount_decimal"] = d.unit_amount_decimal
         else:
             params["unit_amount"] = d.unit_amount
         if d.recurring:
             params["recurring"] = dict(d.recurring)
+            meter = metered_on(d)
+            if meter is not None:  # the meter's Stripe id, or its placeholder until created
+                params["recurring"]["meter"] = self.context.target(METER, meter) or meter
         if d.transform_quantity:
             params["transform_quantity"] = dict(d.transform_quantity)
         if d.nickname is not None:
@@ -732,15 +757,28 @@ def desired_price(key: str, product_key: str, price: Price) -> PriceState:
         for cur, opt in sorted(price.currency_options.items())
     }
     tiers = _desired_tiers(price.tiers)
+    minor = None if tiers else price.minor_decimal()
+    whole = minor is not None and minor == minor.to_integral_value()
+    custom = price.custom_unit_amount
+    recurring: dict[str, Any] | None = None
+    if price.recurring is not None:
+        recurring = {
+            "interval": price.recurring.interval,
+            "interval_count": price.recurring.interval_count,
+        }
+        if price.recurring.usage_type == "metered":
+            recurring.update(usage_type="metered", meter=price.recurring.meter)
     return PriceState(
         key=key,
         product=product_key,
         currency=price.currency.lower(),
-        unit_amount=None if tiers else price.minor_amount(),
+        unit_amount=int(minor) if minor is not None and whole else None,
+        unit_amount_decimal=decimal_text(minor) if minor is not None and not whole else None,
+        custom_unit_amount=custom.model_dump() if custom is not None else None,
         billing_scheme="tiered" if tiers else "per_unit",
         tiers_mode=price.tiers_mode if tiers else None,
         tiers=tiers,
-        recurring=price.recurring.model_dump() if price.recurring else None,
+        recurring=recurring,
         transform_quantity=(
             price.transform_quantity.model_dump() if price.transform_quantity else None
         ),
@@ -754,7 +792,9 @@ def desired_price(key: str, product_key: str, price: Price) -> PriceState:
     )
 
 
-def normalise_price(obj: Mapping[str, Any], product_key: str) -> PriceState:
+def normalise_price(
+    obj: Mapping[str, Any], product_key: str, meter_keys: Mapping[str, str] | None = None
+) -> PriceState:
     """A Stripe price -> PriceState, with Stripe's echoes removed so an unchanged price is equal."""
     currency = obj["currency"]
     options: dict[str, Any] = {}
@@ -770,19 +810,29 @@ def normalise_price(obj: Mapping[str, Any], product_key: str) -> PriceState:
     recurring = obj.get("recurring")
     transform = obj.get("transform_quantity")
     tiered = obj.get("billing_scheme") == "tiered"
+    custom = obj.get("custom_unit_amount")
+    fraction = None
+    if not tiered and obj.get("unit_amount") is None and obj.get("unit_amount_decimal") is not None:
+        fraction = decimal_text(Decimal(str(obj["unit_amount_decimal"])))
+    rec: dict[str, Any] | None = None
+    if recurring:
+        rec = {"interval": recurring["interval"], "interval_count": recurring["interval_count"]}
+        if recurring.get("usage_type") == "metered":
+            meter = id_of(recurring.get("meter")) or ""
+            rec.update(usage_type="metered", meter=(meter_keys or {}).get(meter, meter))
     return PriceState(
         key=managed_key(obj) or obj["id"],
         product=product_key,
         currency=currency,
         unit_amount=None if tiered else obj.get("unit_amount"),
+        unit_amount_decimal=fraction,
+        custom_unit_amount=(
+            {k: custom.get(k) for k in ("minimum", "maximum", "preset")} if custom else None
+        ),
         billing_scheme=obj.get("billing_scheme") or "per_unit",
         tiers_mode=obj.get("tiers_mode") if tiered else None,
         tiers=normalise_tiers(obj.get("tiers")) if tiered else None,
-        recurring=(
-            {"interval": recurring["interval"], "interval_count": recurring["interval_count"]}
-            if recurring
-            else None
-        ),
+        recurring=rec,
         transform_quantity=(
             {"divide_by": transform["divide_by"], "round": transform["round"]}
             if transform
@@ -805,6 +855,15 @@ def _tier_param(t: Mapping[str, Any]) -> dict[str, Any]:
     if t["flat_amount"]:
         out["flat_amount"] = t["flat_amount"]
     return out
+
+
+def _custom_param(custom: Mapping[str, int | None]) -> dict[str, int]:
+    return {k: v for k, v in custom.items() if v is not None}
+
+
+def metered_on(p: PriceState) -> str | None:
+    """The meter key a metered price bills (None for licensed and one-time prices)."""
+    return str(p.recurring["meter"]) if p.recurring and p.recurring.get("meter") else None
 
 
 def _options_param(options: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -872,7 +931,20 @@ def describe_price(p: PriceState) -> str:
             bound = "above" if t["up_to"] == "inf" else f"up to {t['up_to']}"
             parts.append(f"{amount} {bound}")
         return f"{p.tiers_mode} tiers ({'; '.join(parts)}){sep}{per}"
-    text = format_amount(p.unit_amount, p.currency) + sep + per
+    if p.custom_unit_amount is not None:
+        bounds = [
+            f"{name} {format_amount(v, p.currency)}"
+            for name, v in p.custom_unit_amount.items()
+            if v is not None
+        ]
+        shown = f" ({', '.join(bounds)})" if bounds else ""
+        return f"pay what you want in {p.currency.upper()}{shown}{sep}{per}"
+    if p.unit_amount_decimal is not None:
+        text = format_decimal_amount(p.unit_amount_decimal, p.currency)
+    else:
+        text = format_amount(p.unit_amount, p.currency)
+    meter = metered_on(p)
+    text += (f" per unit of meter {meter}" if meter is not None else sep) + per
     tq = p.transform_quantity
     if tq:
         text += f" per {tq['divide_by']} units (rounded {tq['round']})"
@@ -886,6 +958,8 @@ def charge_for_quantity(p: PriceState, quantity: int) -> Decimal:
         q = Decimal(quantity) / int(tq["divide_by"])
         quantity = int(q.to_integral_value(ROUND_CEILING if tq["round"] == "up" else ROUND_FLOOR))
     if not p.tiers:
+        if p.unit_amount_decimal is not None:
+            return Decimal(p.unit_amount_decimal) * quantity
         return Decimal(p.unit_amount or 0) * quantity
     if p.tiers_mode == "volume":
         for t in p.tiers:
@@ -904,7 +978,7 @@ def charge_for_quantity(p: PriceState, quantity: int) -> Decimal:
 
 def monthly(p: PriceState, quantity: int) -> Decimal:
     """Monthly recurring revenue of one item in minor units (0 for one-time prices)."""
-    if not p.recurring:
+    if not p.recurring or metered_on(p) is not None:  # usage is not known in advance
         return Decimal(0)
     factor = PER_MONTH[p.recurring["interval"]] / int(p.recurring.get("interval_count") or 1)
     return charge_for_quantity(p, quantity) * factor

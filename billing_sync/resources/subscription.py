@@ -22,11 +22,14 @@ from billing_sync.changes import (
     is_ref,
     object_token,
 )
+from billing_sync.config.cards import is_test_card
 from billing_sync.config.models import BillingConfig
-from billing_sync.metadata import KEY_META, PROTECT_META, managed_key, user_metadata
+from billing_sync.config.timestamps import NOW, day, iso, unix
+from billing_sync.metadata import CARD_META, KEY_META, PROTECT_META, managed_key, user_metadata
 from billing_sync.money import format_amount
 from billing_sync.remote.pages import id_of
 from billing_sync.resources.base import (
+    OBSERVED,
     Existing,
     FieldSpec,
     IdKeys,
@@ -48,10 +51,20 @@ from billing_sync.resources.base import (
     slug,
 )
 from billing_sync.resources.customer import CUSTOMER
-from billing_sync.resources.price import PRICE, PriceState, describe_price, monthly
+from billing_sync.resources.price import (
+    PRICE,
+    PriceState,
+    charge_for_quantity,
+    describe_price,
+    metered_on,
+    monthly,
+)
 
 ENDED = frozenset({"canceled", "incomplete_expired"})
 DAY = 86_400
+# Stripe: a trial end "can be at most two years from billing_cycle_anchor" (API reference,
+# subscriptions create/update `trial_end`); checked against the plan's clock.
+MAX_TRIAL = 730 * DAY
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,9 @@ class ItemState:
     metadata: Mapping[str, str] = field(default_factory=dict)
     id: str | None = None  # existing only
     price_id: str | None = None  # existing only
+    # existing only: the item's period (on items since API 2025-03-31); for `status`, never
+    # compared, and left out of the saved plan's fingerprint (a renewal is not a change)
+    current_period_end: int | None = field(default=None, compare=False, metadata=OBSERVED)
 
 
 @dataclass(frozen=True)
@@ -75,11 +91,27 @@ class SubscriptionState:
     metadata: Mapping[str, str] = field(default_factory=dict)
     protect: bool = False
     trial_period_days: int | None = None
+    # desired: `now` or a Unix timestamp (None: no opinion); existing: Stripe's trial_end
+    trial_end: int | str | None = None
     proration_behavior: str | None = None  # desired only: how this subscription's changes prorate
     currency: str | None = None
     id: str | None = None  # existing only
     status: str | None = None  # existing only
     customer_id: str | None = None  # existing only: the Stripe customer it bills
+
+
+def _metered(price: PriceState | None) -> bool:
+    return price is not None and metered_on(price) is not None
+
+
+def _quantity(quantity: int) -> dict[str, int]:
+    """An item's quantity parameter; none for a metered price ("You cannot set the quantity
+    for metered plans", Stripe's answer quoted in pay-rails/pay#193)."""
+    return {"quantity": quantity} if quantity else {}
+
+
+def _quantity_words(quantity: int) -> str:
+    return f"quantity {quantity}" if quantity else "metered usage"
 
 
 def sub_key(customer_key: str, subscription_key: str) -> str:
@@ -100,8 +132,17 @@ class SubscriptionKind(Kind[SubscriptionState]):
         FieldSpec("metadata", unset=Unset.MERGE),
         # Kept in metadata billing_sync_protect, so a removed protected subscription is caught.
         FieldSpec("protect", unset=Unset.DEFAULT, own_rule=True),
-        # Stripe starts a trial only at creation; read back from trial_start/trial_end.
-        FieldSpec("trial_period_days", mutability=Mutability.CREATE_ONLY, unset=Unset.OWN_RULE),
+        # Stripe starts a trial from it only at creation; read back from trial_start/trial_end.
+        # Compared by `_reachable` (only while trial_end is not declared).
+        FieldSpec(
+            "trial_period_days",
+            mutability=Mutability.CREATE_ONLY,
+            unset=Unset.OWN_RULE,
+            own_rule=True,
+        ),
+        # Sets, moves or ends (`now`) the trial of an existing subscription (`_trial`); removing
+        # it changes nothing (Stripe cannot take a trial back, only end it: declare `now`).
+        FieldSpec("trial_end", unset=Unset.OWN_RULE, own_rule=True),
         # Not stored by Stripe: sent with each item change of this subscription.
         FieldSpec(
             "proration_behavior",
@@ -127,7 +168,13 @@ class SubscriptionKind(Kind[SubscriptionState]):
                     key=key,
                     customer=ckey,
                     items=tuple(
-                        ItemState(i.price, i.quantity, dict(i.metadata)) for i in sub.items
+                        # A metered price takes no quantity (Stripe bills its meter's usage): 0.
+                        ItemState(
+                            i.price,
+                            0 if _metered(prices.get(i.price)) else i.quantity,
+                            dict(i.metadata),
+                        )
+                        for i in sub.items
                     ),
                     collection_method=sub.collection_method,
                     days_until_due=sub.days_until_due,
@@ -136,6 +183,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
                     metadata=dict(sub.metadata),
                     protect=sub.protect,
                     trial_period_days=sub.trial_period_days,
+                    trial_end=unix(sub.trial_end),
                     proration_behavior=sub.proration_behavior,
                     currency=currency,
                 )
@@ -154,7 +202,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
     def render(self, state: SubscriptionState) -> tuple[tuple[str, ...], dict[str, Any]]:
         items = []
         for i in state.items:
-            item: dict[str, Any] = {"price": i.price, "quantity": i.quantity}
+            item: dict[str, Any] = {"price": i.price, **_quantity(i.quantity)}
             if i.metadata:
                 item["metadata"] = dict(i.metadata)
             items.append(item)
@@ -164,6 +212,12 @@ class SubscriptionKind(Kind[SubscriptionState]):
         for name in ("days_until_due", "default_payment_method", "trial_period_days"):
             if getattr(state, name) is not None:
                 doc[name] = getattr(state, name)
+        # Not beside trial_period_days (validate refuses both): an imported trial is declared
+        # by its length, a declared trial end as written.
+        if state.trial_end is not None and state.trial_period_days is None:
+            doc["trial_end"] = (
+                state.trial_end if state.trial_end == NOW else iso(int(state.trial_end))
+            )
         if state.proration_behavior is not None:
             doc["proration_behavior"] = state.proration_behavior
         if state.cancel_at_period_end:
@@ -278,11 +332,13 @@ class SubscriptionKind(Kind[SubscriptionState]):
                         "it cannot tell which one to adopt: cancel the extra ones in Stripe"
                     )
                 elif found:
-                    change, notes = self._adopt(context, d, found[0])
-                    changes.append(change)
+                    adopted, notes = self._adopt(context, d, found[0])
+                    changes += adopted
                     unreachable += notes
+                elif (refused := _trial_at_creation(context, d)) is not None:
+                    conflicts.append(refused)
                 else:
-                    changes.append(self._create(context, d))
+                    changes += self._create(context, d)
             elif e.status == "incomplete":
                 warnings.append(
                     f"subscription {key} ({e.id}) is incomplete (awaiting first payment); "
@@ -297,13 +353,11 @@ class SubscriptionKind(Kind[SubscriptionState]):
                     "a new key: the old one is cancelled per policy and a new one created"
                 )
             else:
-                d, notes = reachable(
-                    self.name, key, e, d, self.fields, context.desired.ignore(self, key)
-                )
+                d, notes = self._reachable(context, d, e)
                 unreachable += notes
-                updated = self._update(context, d, e, existing_prices)
-                if updated is not None:
-                    changes.append(updated)
+                trial = _trial(context, d, e)
+                unreachable += trial.unreachable
+                changes += self._update(context, d, e, existing_prices, trial)
         for key, e in snapshot.managed.items():
             if key not in desired:
                 cancel = self._cancel(context, e)
@@ -330,14 +384,33 @@ class SubscriptionKind(Kind[SubscriptionState]):
             and {i.price_id for i in u.items} == prices
         ]
 
+    def _reachable(
+        self, context: PlanContext, d: SubscriptionState, e: SubscriptionState
+    ) -> tuple[SubscriptionState, tuple[str, ...]]:
+        """The generic `reachable`, with the trial length compared by its own rule: only while
+        trial_end is not declared (trial_end then says what the trial is)."""
+        specs = tuple(f for f in self.fields if f.name != "trial_period_days")
+        reached, notes = reachable(
+            self.name, d.key, e, d, specs, context.desired.ignore(self, d.key)
+        )
+        if d.trial_end is None and d.trial_period_days != e.trial_period_days:
+            notes = (
+                *notes,
+                f"subscription {d.key}: trial_period_days ({_days(e.trial_period_days)} -> "
+                f"{_days(d.trial_period_days)}) is used only when a subscription is created; to "
+                "change the trial of this one, declare trial_end instead: a date moves it, now "
+                "ends it",
+            )
+        return replace(reached, trial_period_days=e.trial_period_days), notes
+
     def _adopt(
         self, context: PlanContext, d: SubscriptionState, found: SubscriptionState
-    ) -> tuple[Change, tuple[str, ...]]:
+    ) -> tuple[list[Change], tuple[str, ...]]:
         """Stamp the ownership metadata, and update quantities and fields in the same write."""
-        reached, notes = reachable(
-            self.name, d.key, found, d, self.fields, context.desired.ignore(self, d.key)
-        )
-        update = self._update(context, reached, found, PRICE.by_id(context.existing))
+        reached, notes = self._reachable(context, d, found)
+        trial = _trial(context, reached, found)
+        planned = self._update(context, reached, found, PRICE.by_id(context.existing), trial)
+        attach, update = planned[:-1], (planned[-1] if planned else None)
         params = dict(update.request.params) if update is not None else {}
         params["metadata"] = {**params.get("metadata", {}), KEY_META: d.key}
         change = Adopt(
@@ -347,23 +420,58 @@ class SubscriptionKind(Kind[SubscriptionState]):
             stripe_id=found.id,
             fields=(FieldChange(KEY_META, None, d.key), *(update.fields if update else ())),
             summary=_items_words(context, d.items),
+            notes=update.notes if update is not None else (),
+            protected=update.protected if update is not None else False,
+            destructive=update.destructive if update is not None else False,
             needs=update.needs if update is not None else frozenset(),
             provides=frozenset({object_token(self.name, d.key)}),
         )
-        return change, notes
+        return [*attach, change], (*notes, *trial.unreachable)
 
     def _item_price(self, context: PlanContext, price_key: str) -> tuple[str, frozenset[str]]:
         target = context.target(PRICE, price_key) or price_key
         return target, PRICE.needs_of(price_key)
 
-    def _create(self, context: PlanContext, d: SubscriptionState) -> Change:
+    def _attach(self, context: PlanContext, d: SubscriptionState) -> tuple[Change, str]:
+        """Attach the declared test card token to the customer (Stripe makes a new PaymentMethod
+        from it: https://docs.stripe.com/testing); the placeholder is that PaymentMethod's id."""
+        token = str(d.default_payment_method)
+        customer = context.target(CUSTOMER, d.customer) or d.customer
+        change = Create(
+            kind=self.name,
+            key=d.key,
+            request=Request("post", f"/v1/payment_methods/{token}/attach", {"customer": customer}),
+            reason=Reason.PAYMENT_METHOD,
+            summary=f"{token} to customer {d.customer}",
+            notes=(
+                "test mode: Stripe makes a new PaymentMethod from the token; it becomes the "
+                "subscription's default_payment_method",
+            ),
+            needs=CUSTOMER.needs_of(d.customer),
+        )
+        assert change.produces is not None
+        return change, change.produces
+
+    def _payment_method(
+        self, context: PlanContext, d: SubscriptionState, params: dict[str, Any]
+    ) -> tuple[list[Change], dict[str, str]]:
+        """A declared test card token becomes an attach and the attached id: returns the attach
+        (if any) and the metadata that records which token the id came from."""
+        token = params.get("default_payment_method")
+        if not is_test_card(token):
+            return [], {}
+        attach, attached = self._attach(context, d)
+        params["default_payment_method"] = attached
+        return [attach], {CARD_META: f"{token} {attached}"}
+
+    def _create(self, context: PlanContext, d: SubscriptionState) -> list[Change]:
         customer = context.target(CUSTOMER, d.customer) or d.customer
         needs = set(CUSTOMER.needs_of(d.customer))
         items = []
         for item in d.items:
             price, price_needs = self._item_price(context, item.price)
             needs |= price_needs
-            entry: dict[str, Any] = {"price": price, "quantity": item.quantity}
+            entry: dict[str, Any] = {"price": price, **_quantity(item.quantity)}
             if item.metadata:
                 entry["metadata"] = dict(item.metadata)
             items.append(entry)
@@ -374,27 +482,37 @@ class SubscriptionKind(Kind[SubscriptionState]):
         }
         if d.collection_method == "send_invoice":
             params["days_until_due"] = d.days_until_due
+        notes: list[str] = []
         if d.trial_period_days:
             params["trial_period_days"] = d.trial_period_days
+        elif isinstance(d.trial_end, int):  # `now` at creation: no trial, nothing to send
+            params["trial_end"] = d.trial_end
+            notes.append(_first_charge(context, d, f"on {day(d.trial_end)}, when its trial ends"))
         if d.cancel_at_period_end:
             params["cancel_at_period_end"] = True
         if d.default_payment_method:
             params["default_payment_method"] = d.default_payment_method
-        meta = {**d.metadata, KEY_META: d.key}
+        attach, card = self._payment_method(context, d, params)
+        meta = {**d.metadata, KEY_META: d.key, **card}
         if d.protect:
             meta[PROTECT_META] = "true"
         params["metadata"] = meta
-        return Create(
-            kind=self.name,
-            key=d.key,
-            request=Request("post", "/v1/subscriptions", params),
-            fields=tuple(
-                FieldChange(f"items.{i.price}.quantity", None, i.quantity) for i in d.items
+        return [
+            *attach,
+            Create(
+                kind=self.name,
+                key=d.key,
+                request=Request("post", "/v1/subscriptions", params),
+                fields=tuple(
+                    FieldChange(f"items.{i.price}.quantity", None, i.quantity or "metered")
+                    for i in d.items
+                ),
+                summary=_items_words(context, d.items),
+                notes=tuple(notes),
+                needs=frozenset(needs),
+                provides=frozenset({object_token(self.name, d.key)}),
             ),
-            summary=_items_words(context, d.items),
-            needs=frozenset(needs),
-            provides=frozenset({object_token(self.name, d.key)}),
-        )
+        ]
 
     def _update(
         self,
@@ -402,9 +520,12 @@ class SubscriptionKind(Kind[SubscriptionState]):
         d: SubscriptionState,
         e: SubscriptionState,
         existing_prices: Mapping[str, PriceState],
-    ) -> Change | None:
-        """The update that brings `e` to `d`; `existing_prices` is `PRICE.by_id`, built once
-        per plan by the caller (built per subscription, it made planning quadratic)."""
+        trial: TrialPlan | None = None,
+    ) -> list[Change]:
+        """The update of one subscription (after the attach of a declared test card, if any);
+        empty when nothing differs. `existing_prices` is `PRICE.by_id`, built once per plan by
+        the caller (built per subscription, it made planning quadratic)."""
+        trial = trial or TrialPlan()
         changes: list[FieldChange] = []
         items: list[dict[str, Any]] = []
         needs: set[str] = set()
@@ -428,7 +549,8 @@ class SubscriptionKind(Kind[SubscriptionState]):
             entry: dict[str, Any] = {"id": ei.id}
             if target != ei.price_id:
                 entry["price"] = target
-                entry["quantity"] = di.quantity  # Stripe resets quantity to 1 on a price switch
+                # Stripe resets quantity to 1 on a price switch
+                entry.update(_quantity(di.quantity))
                 needs |= price_needs
                 new_label = (
                     f"{di.price} (new price)" if is_ref(target) else f"{di.price} ({target})"
@@ -436,7 +558,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
                 changes.append(
                     FieldChange(f"items.{di.price}.price", f"{ei.price} ({ei.price_id})", new_label)
                 )
-            if di.quantity != ei.quantity:
+            if di.quantity != ei.quantity and di.quantity:
                 entry["quantity"] = di.quantity
                 changes.append(FieldChange(f"items.{di.price}.quantity", ei.quantity, di.quantity))
             if di.metadata != ei.metadata:
@@ -447,19 +569,21 @@ class SubscriptionKind(Kind[SubscriptionState]):
         for di in unmatched_desired:
             target, price_needs = self._item_price(context, di.price)
             needs |= price_needs
-            entry = {"price": target, "quantity": di.quantity}
+            entry = {"price": target, **_quantity(di.quantity)}
             if di.metadata:
                 entry["metadata"] = dict(di.metadata)
             items.append(entry)
-            changes.append(FieldChange(f"items.{di.price}", None, f"quantity {di.quantity}"))
+            changes.append(FieldChange(f"items.{di.price}", None, _quantity_words(di.quantity)))
         for ei in unmatched_existing:
             # An item billing.yaml does not declare (added by hand, or removed from the file):
             # deleting it stops billing that line, so it is destructive and shown as money.
             items.append({"id": ei.id, "deleted": True})
-            changes.append(FieldChange(f"items.{ei.price}", f"quantity {ei.quantity}", None))
+            changes.append(FieldChange(f"items.{ei.price}", _quantity_words(ei.quantity), None))
             destructive = True
             price = existing_prices.get(ei.price_id or "")
-            if price is not None:
+            if price is not None and metered_on(price) is not None:
+                stopped.append(f"stops billing the metered usage of {ei.price}")
+            elif price is not None:
                 stopped.append(
                     f"stops billing {ei.quantity} x {ei.price} "
                     f"({format_amount(round(monthly(price, ei.quantity)), price.currency)}/month)"
@@ -476,13 +600,24 @@ class SubscriptionKind(Kind[SubscriptionState]):
         params.update({k: v for k, v in sorted(found.params.items()) if k != "metadata"})
         changes += found.changes
         meta = dict(found.params.get("metadata", {}))
+        attach, card = self._payment_method(context, d, params)
+        meta.update(card)
+        if "default_payment_method" in params and not card:
+            # A payment method declared by id: no test card marker may stay behind, or that
+            # id would read back as the token (unsetting an absent key changes nothing).
+            meta[CARD_META] = ""
         if d.protect != e.protect:
             meta[PROTECT_META] = "true" if d.protect else ""
             changes.append(FieldChange("protect", e.protect, d.protect))
         if meta:
             params["metadata"] = meta
+        if trial.field is not None:
+            params.update(trial.params)
+            changes.append(trial.field)
+            stopped += trial.notes
+            destructive = destructive or trial.destructive
         if not params:
-            return None
+            return []
         change = Update(
             kind=self.name,
             key=d.key,
@@ -495,7 +630,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
             destructive=destructive,
             needs=frozenset(needs),
         )
-        return change
+        return [*attach, change]
 
     def _cancel(self, context: PlanContext, e: SubscriptionState) -> Change | None:
         if context.policies.subscription_removal == "unmanage":
@@ -563,12 +698,151 @@ class SubscriptionKind(Kind[SubscriptionState]):
         return {cur: (before[cur], after[cur]) for cur in sorted(set(before) | set(after))}
 
 
+@dataclass(frozen=True)
+class TrialPlan:
+    """What a declared trial_end does to an existing subscription: the update's parameters and
+    field change with their money consequence, or why apply cannot do it."""
+
+    params: Mapping[str, Any] = field(default_factory=dict)
+    field: FieldChange | None = None
+    notes: tuple[str, ...] = ()
+    unreachable: tuple[str, ...] = ()
+    destructive: bool = False
+
+
+def _trial(context: PlanContext, d: SubscriptionState, e: SubscriptionState) -> TrialPlan:
+    """Stripe's update takes `trial_end`: `now` ends a trial (the first invoice is charged at
+    once), a future timestamp moves it, or puts an active subscription on a trial (a credit for
+    the paid period it no longer charges, prorated; its billing date moves to the trial end).
+    Sources: https://docs.stripe.com/billing/subscriptions/trials ("To end a trial early ...
+    setting the trial_end value to a new timestamp, or now"), the API reference of
+    subscriptions update `trial_end`, https://stripe.com/docs/subscriptions/billing-cycle
+    ("introducing a trial to an existing, paid subscription results in a proration")."""
+    want = d.trial_end
+    if want is None:
+        return TrialPlan()
+    trialing = e.status == "trialing"
+    old = iso(int(e.trial_end)) if isinstance(e.trial_end, int) else None
+    if want == NOW:
+        if not trialing:
+            return TrialPlan()  # no trial running: nothing to end
+        return TrialPlan(
+            {"trial_end": NOW},
+            FieldChange("trial_end", old, NOW),
+            (_first_charge(context, d, "now, when its trial ends"),),
+        )
+    assert isinstance(want, int)
+    if want == e.trial_end:
+        return TrialPlan()
+    where = f"subscription {d.key} ({e.id})"
+    if want <= context.now:
+        return TrialPlan(
+            unreachable=(
+                f"{where}: trial_end {iso(want)} is in the past (Stripe has "
+                f"{old or 'no trial end'}); Stripe sets only a future trial end: declare a later "
+                "one, or now to end a running trial",
+            )
+        )
+    if want > context.now + MAX_TRIAL:
+        return TrialPlan(
+            unreachable=(
+                f"{where}: trial_end {iso(want)} is more than two years ahead; Stripe accepts a "
+                "trial end at most two years away",
+            )
+        )
+    if e.status not in ("trialing", "active"):
+        return TrialPlan(
+            unreachable=(
+                f"{where}: trial_end {iso(want)} is not applied: the subscription is {e.status}, "
+                "and billing-sync moves the trial of a trialing or active subscription only",
+            )
+        )
+    change = FieldChange("trial_end", old, iso(want))
+    if trialing:
+        return TrialPlan(
+            {"trial_end": want},
+            change,
+            (
+                _first_charge(
+                    context,
+                    d,
+                    f"on {day(want)} instead of {day(int(e.trial_end or 0))}, when its trial ends",
+                ),
+            ),
+        )
+    proration = d.proration_behavior or context.policies.proration_behavior
+    credit = (
+        "no credit for the paid period (proration_behavior: none)"
+        if proration == "none"
+        else f"the unused part of the paid period is credited (proration_behavior: {proration})"
+    )
+    bill = "invoices" if d.collection_method == "send_invoice" else "charges"
+    return TrialPlan(
+        {"trial_end": want, "proration_behavior": proration},
+        change,
+        (
+            f"puts an active subscription on a trial until {day(want)}: nothing is charged "
+            f"until then, when Stripe {bill} {_period_amount(context, d)} and its billing date "
+            f"moves to that day; {credit}",
+        ),
+        # It stops charging a paying customer for a while: guarded like removing an item.
+        destructive=True,
+    )
+
+
+def _trial_at_creation(context: PlanContext, d: SubscriptionState) -> str | None:
+    """Why Stripe would refuse the declared trial_end of a new subscription, as a conflict: a
+    past trial end is refused ("Invalid timestamp: must be an integer Unix timestamp in the
+    future", stripe/stripe-go#93), and creating it without the trial would charge at once."""
+    want = d.trial_end
+    if not isinstance(want, int):
+        return None
+    if want <= context.now:
+        return (
+            f"subscription {d.key}: trial_end {iso(want)} is in the past, and Stripe starts a "
+            "new subscription's trial only until a future time: declare a later trial_end, or "
+            "now to start it without a trial (charged at once)"
+        )
+    if want > context.now + MAX_TRIAL:
+        return (
+            f"subscription {d.key}: trial_end {iso(want)} is more than two years ahead; Stripe "
+            "accepts a trial end at most two years away"
+        )
+    return None
+
+
+def _period_amount(context: PlanContext, d: SubscriptionState) -> str:
+    """One billing period of the declared items, in money: `58.00 USD before tax and discounts`."""
+    prices = context.desired.of(PRICE)
+    total = Decimal(0)
+    for item in d.items:
+        p = prices.get(item.price)
+        if p is not None:
+            total += charge_for_quantity(p, item.quantity)
+    return f"{format_amount(round(total), d.currency or 'usd')} before tax and discounts"
+
+
+def _first_charge(context: PlanContext, d: SubscriptionState, when: str) -> str:
+    """The money consequence of a trial's end: the first period's amount and who pays how."""
+    amount = _period_amount(context, d)
+    if d.collection_method == "send_invoice":
+        return (
+            f"Stripe invoices the first period, {amount}, {when}; due {d.days_until_due} days later"
+        )
+    return f"the customer is charged for the first period, {amount}, {when}"
+
+
+def _days(n: int | None) -> str:
+    return "none" if n is None else str(n)
+
+
 def _items_words(context: PlanContext, items: Iterable[ItemState]) -> str:
     prices = context.desired.of(PRICE)
     words = []
     for i in items:
         p = prices.get(i.price)
-        words.append(f"{i.quantity} x {i.price}" + (f" ({describe_price(p)})" if p else ""))
+        count = f"{i.quantity} x " if i.quantity else "usage of "
+        words.append(f"{count}{i.price}" + (f" ({describe_price(p)})" if p else ""))
     return ", ".join(words)
 
 
@@ -591,6 +865,16 @@ def _trial_days(obj: Mapping[str, Any]) -> int | None:
     return max(1, round((int(end) - int(start)) / DAY))
 
 
+def _payment_method(obj: Mapping[str, Any]) -> str | None:
+    """The default payment method's id, or the test card token billing-sync attached it from
+    (metadata CARD_META names the token and the attached id: a hand change is still seen)."""
+    attached = id_of(obj.get("default_payment_method"))
+    token, _, pm_id = str((obj.get("metadata") or {}).get(CARD_META) or "").partition(" ")
+    if attached and pm_id == attached and is_test_card(token):
+        return token
+    return attached
+
+
 def _normalise(
     obj: Mapping[str, Any],
     key: str,
@@ -609,6 +893,7 @@ def _normalise(
                 metadata=dict(item.get("metadata") or {}),
                 id=item["id"],
                 price_id=price_id,
+                current_period_end=item.get("current_period_end"),
             )
         )
     return SubscriptionState(
@@ -618,10 +903,11 @@ def _normalise(
         collection_method=obj.get("collection_method") or "charge_automatically",
         days_until_due=obj.get("days_until_due"),
         cancel_at_period_end=bool(obj.get("cancel_at_period_end")),
-        default_payment_method=id_of(obj.get("default_payment_method")),
+        default_payment_method=_payment_method(obj),
         metadata=user_metadata(obj),
         protect=(obj.get("metadata") or {}).get(PROTECT_META) == "true",
         trial_period_days=_trial_days(obj),
+        trial_end=obj.get("trial_end"),
         currency=obj.get("currency"),
         id=obj["id"],
         status=obj.get("status"),

@@ -197,6 +197,31 @@ def match_route(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
     return None
 
 
+# Test controls under /_emulator/ that resource modules register (never part of Stripe's
+# surface): (method, template relative to /_emulator/, handler(store, path args, JSON body, now)).
+ControlHandler = Callable[["Store", dict[str, str], dict[str, Any], int], Any]
+CONTROLS: list[tuple[str, re.Pattern[str], ControlHandler]] = []
+
+
+def control(method: str, template: str) -> Callable[[ControlHandler], ControlHandler]:
+    """Register a test control, e.g. `@control("POST", "checkout_sessions/{id}/complete")`; it
+    runs under the store's lock, and the state is saved after it."""
+
+    def deco(fn: ControlHandler) -> ControlHandler:
+        CONTROLS.append((method, _compile(template), fn))
+        return fn
+
+    return deco
+
+
+def match_control(method: str, name: str) -> tuple[ControlHandler, dict[str, str]] | None:
+    for m, regex, fn in CONTROLS:
+        found = regex.match(name) if m == method else None
+        if found:
+            return fn, found.groupdict()
+    return None
+
+
 # ---------------------------------------------------------------------------------------------
 # Ids
 # ---------------------------------------------------------------------------------------------

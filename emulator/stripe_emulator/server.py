@@ -29,6 +29,7 @@ from stripe_emulator.framework import (
     Request,
     Store,
     check_expand,
+    match_control,
     match_route,
     random_token,
 )
@@ -393,6 +394,13 @@ class Emulator:
 
                 with self.store.lock:
                     result = seed(self.store, body)
+                self.save_state()
+                return Response(200, result)
+            registered = match_control(method, name)
+            if registered is not None:
+                handler, args = registered
+                with self.store.lock:
+                    result = handler(self.store, args, body, int(time.time()))
                 self.save_state()
                 return Response(200, result)
         except ApiError as err:

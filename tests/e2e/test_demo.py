@@ -1,5 +1,5 @@
 """Real processes: `python -m billing_sync.demo` (what `make demo` runs) goes through validate,
-plan, apply, an empty re-plan, a payment and a refund against its own emulator process."""
+plan, apply, an empty re-plan, status, a payment and a refund against its own emulator process."""
 
 from __future__ import annotations
 
@@ -24,9 +24,10 @@ def test_demo_runs_to_completion() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert "Traceback" not in out + proc.stderr
-    assert "Plan: 15 to create" in out
-    assert "Apply complete: 17 done, 0 failed, 0 skipped" in out
+    assert "Plan: 19 to create" in out
+    assert "Apply complete: 21 done, 0 failed, 0 skipped" in out
     assert "No changes" in out
+    assert "Missing in Stripe: none" in out  # status, after the apply
     assert "refunded 15.00 USD" in out
     assert out.rstrip().endswith(
         "Demo complete: validated, planned, applied, re-planned with no "

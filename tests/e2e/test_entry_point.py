@@ -39,10 +39,16 @@ def test_exit_codes(entry: str, emulator: EmulatorHandle) -> None:
     assert bad.stderr.endswith("bad_currency.yaml: 1 error\n")
     changes = run("plan", "-c", str(EXAMPLE), "--detailed-exitcode")
     assert changes.returncode == 2, changes.stderr
-    assert "Plan: 15 to create" in changes.stdout
-    usage = run("plan", "--no-such-option")
-    assert usage.returncode == 2
+    assert "Plan: 19 to create" in changes.stdout
+    usage = run("plan", "--no-such-option", "--detailed-exitcode")
+    assert usage.returncode == 1  # an error, never "changes pending" (2)
     assert "Error: No such option '--no-such-option'" in usage.stderr
-    for proc in (ok, bad, changes, usage):
+    # `status --fail-on`: 3 when a row matches (nothing is applied: every row is missing),
+    # 1 for a word that is not a status (a usage error, as every other one).
+    alert = run("status", "-c", str(EXAMPLE), "--fail-on", "missing")
+    assert alert.returncode == 3 and "acme/main (missing)" in alert.stderr
+    typo = run("status", "-c", str(EXAMPLE), "--fail-on", "pastdue")
+    assert typo.returncode == 1 and "'pastdue' is not a subscription status" in typo.stderr
+    for proc in (ok, bad, changes, usage, alert, typo):
         assert "Traceback" not in proc.stderr
     assert emulator.writes() == []

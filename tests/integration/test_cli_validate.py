@@ -27,7 +27,10 @@ def run(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> CliR
 def test_example_is_valid() -> None:
     proc = run("validate", "-c", str(EXAMPLE))
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == f"{EXAMPLE}: valid (4 products, 7 prices, 2 customers, 2 subscriptions)\n"
+    assert (
+        proc.stdout
+        == f"{EXAMPLE}: valid (5 products, 1 meters, 9 prices, 2 customers, 2 subscriptions)\n"
+    )
     assert proc.stderr == ""
 
 
@@ -102,7 +105,13 @@ def test_json_format_valid() -> None:
     doc = json.loads(proc.stdout)
     assert doc["valid"] is True
     assert doc["errors"] == []
-    assert doc["counts"] == {"products": 4, "prices": 7, "customers": 2, "subscriptions": 2}
+    assert doc["counts"] == {
+        "products": 5,
+        "meters": 1,
+        "prices": 9,
+        "customers": 2,
+        "subscriptions": 2,
+    }
 
 
 def test_schema_is_json_schema_of_billing_yaml() -> None:
@@ -114,6 +123,7 @@ def test_schema_is_json_schema_of_billing_yaml() -> None:
     assert doc["additionalProperties"] is False
     assert set(doc["properties"]) == {
         "version",
+        "meters",
         "products",
         "customers",
         "policies",

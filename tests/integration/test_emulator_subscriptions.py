@@ -318,6 +318,49 @@ def test_trial_end_now_and_free_price(
     assert free.status == "active"
 
 
+def test_trial_end_moves_a_trial_or_starts_one_on_an_active_subscription(
+    client: stripe.StripeClient, catalog: dict[str, Any], customer: str
+) -> None:
+    trialing = client.v1.subscriptions.create(
+        params={
+            "customer": customer,
+            "items": [{"price": catalog["monthly"]}],
+            "trial_period_days": 7,
+        }
+    )
+    later = int(trialing.trial_end or 0) + 10 * 86400
+    moved = client.v1.subscriptions.update(trialing.id, params={"trial_end": later})
+    # The same trial, ending later: the anchor follows the trial end (API reference, update
+    # `trial_end`: "The billing_cycle_anchor will be updated to the trial_end value").
+    assert (moved.status, moved.trial_start, moved.trial_end) == (
+        "trialing",
+        trialing.trial_start,
+        later,
+    )
+    assert moved.billing_cycle_anchor == later
+    assert moved["items"].data[0].current_period_end == later
+
+    active = _invoice_sub(client, customer, [{"price": catalog["monthly2"]}])
+    assert active.status == "active" and active.trial_start is None
+    until = active.created + 20 * 86400
+    trial = client.v1.subscriptions.update(active.id, params={"trial_end": until})
+    assert (trial.status, trial.trial_end, trial.billing_cycle_anchor) == ("trialing", until, until)
+    assert trial.trial_start is not None and trial.trial_start >= active.created
+
+    ended = client.v1.subscriptions.update(trial.id, params={"trial_end": "now"})
+    assert ended.status == "active"
+    assert ended.billing_cycle_anchor == ended.trial_end and (ended.trial_end or 0) < until
+
+    # A past trial end is refused (live answers quoted in stripe/stripe-go#93, stripe-ruby#682).
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        client.v1.subscriptions.update(trialing.id, params={"trial_end": 1_000_000_000})
+    assert exc.value.param == "trial_end"
+    assert "Invalid timestamp: must be an integer Unix timestamp in the future." in str(
+        exc.value.user_message
+    )
+    assert client.v1.subscriptions.retrieve(trialing.id).trial_end == later
+
+
 def test_deleting_customer_cancels_subscriptions(
     client: stripe.StripeClient, catalog: dict[str, Any], customer: str
 ) -> None:

@@ -81,7 +81,7 @@ def test_an_edited_saved_plan_is_refused_and_writes_nothing(
     assert "are not the ones billing.yaml and the account give now" in res.stderr
     assert "Traceback" not in res.stderr
     assert emulator.writes() == []
-    assert catalog(emulator) == {"products": [], "prices": [], "customers": [], "subscriptions": []}
+    assert all(ids == [] for ids in catalog(emulator).values())
 
 
 def test_safety_inputs_of_a_saved_plan_are_recomputed_not_read(
@@ -97,14 +97,21 @@ def test_safety_inputs_of_a_saved_plan_are_recomputed_not_read(
         + "customers:\n  acme:\n    email: billing@acme.example\n    name: Acme\n    metadata: {crm: A-1, segment: smb}\n"
     )
     out = tmp_path / "plans" / "destroy.json"
-    assert run_cli(emulator, "plan", "-c", str(cfg), "--out", str(out)).returncode == 0
+    # plan saves it, and exits 3: apply would refuse it as it stands.
+    assert run_cli(emulator, "plan", "-c", str(cfg), "--out", str(out)).returncode == 3
     doc = json.loads(out.read_text())
     assert doc["unsafe"] == ["subscription acme/main is protected (protect: true)"]
-    doc.update(unsafe=[], max_destroy_percent=100, conflicts=[])
+    doc.update(
+        unsafe=[],
+        max_destroy_percent=100,
+        max_update_percent=100,
+        min_objects_for_thresholds=1_000,
+        conflicts=[],
+    )
     out.write_text(json.dumps(doc))
     writes = len(emulator.writes())
     res = run_cli(emulator, "apply", "--plan", str(out), "--auto-approve")
-    assert res.returncode == 1 and "refusing an unsafe plan" in res.stderr, res.stderr
+    assert res.returncode == 3 and "refusing an unsafe plan" in res.stderr, res.stderr
 
     # Clearing the flags inside the operations changes their checksum: refused as edited.
     def look_safe(ops: list[Doc]) -> None:
@@ -302,7 +309,7 @@ def test_a_stored_500_fails_its_run_only_and_a_rerun_converges(
     """Stripe replays a stored 500 to every retry with the same key: the change fails in this
     run (its retries cannot get past it), and the next run, with keys of its own, finishes it."""
     cfg = write_config(tmp_path, SMALL)
-    first_catalog_write = 5 + 1 + 5 + 1  # plan reads, lock, reads under the lock, then writes
+    first_catalog_write = 6 + 1 + 6 + 1  # plan reads, lock, reads under the lock, then writes
     emulator.configure(fail_nth={str(first_catalog_write): kind})
     res = run_cli(
         emulator,

@@ -21,19 +21,20 @@ def test_plan_of_a_large_account_costs_one_request_per_page(emulator: EmulatorHa
     managed = products * (1 + prices_per_product) + customers * 2
     assert managed >= 1000
     res = run_cli(emulator, "plan", "-c", str(EXAMPLE))
-    assert res.returncode == 0, res.stderr
+    assert res.returncode == 3, res.stderr  # unsafe (see below): shown, then refused
     assert "Traceback" not in res.stderr
     requests = emulator.requests()
     assert all(r["method"] == "GET" for r in requests)
     per_path = Counter(r["path"] for r in requests)
     assert per_path == {
         "/v1/products": math.ceil(products / 100),
+        "/v1/billing/meters": 1,
         # active prices, then one page of (no) archived prices
         "/v1/prices": math.ceil(products * prices_per_product / 100) + 1,
         "/v1/customers": math.ceil(customers / 100),
         "/v1/subscriptions": math.ceil(customers / 100),
     }
-    assert sum(per_path.values()) == 19  # against 1,700 GETs for one request per object
+    assert sum(per_path.values()) == 20  # against 1,700 GETs for one request per object
     # Every seeded object is managed (it carries billing_sync_key) and absent from the
     # example: the plan archives and cancels them, and is unsafe.
     assert "UNSAFE" in res.stdout
@@ -48,7 +49,7 @@ def test_subscription_items_beyond_the_embedded_page_are_paged(emulator: Emulato
         items_per_subscription=15,
     )
     res = run_cli(emulator, "plan", "-c", str(EXAMPLE))
-    assert res.returncode == 0, res.stderr
+    assert res.returncode == 3, res.stderr  # it removes all 32 seeded objects: unsafe
     paths = Counter(r["path"] for r in emulator.requests())
     assert paths["/v1/subscription_items"] == 1
     # All 15 items were read: the revenue the plan removes is that of all 15 items.

@@ -11,7 +11,15 @@ from billing_sync.config.loader import load_text
 from billing_sync.config.models import BillingConfig
 from billing_sync.plan.plan import Plan
 from billing_sync.plan.planner import plan
-from billing_sync.resources import CUSTOMER, PRICE, PRODUCT, SUBSCRIPTION, Existing, Snapshot
+from billing_sync.resources import (
+    CUSTOMER,
+    METER,
+    PRICE,
+    PRODUCT,
+    SUBSCRIPTION,
+    Existing,
+    Snapshot,
+)
 from billing_sync.resources.read import desired_state
 from billing_sync.resources.subscription import ItemState, SubscriptionState
 
@@ -68,6 +76,7 @@ def applied(
         for key, p in d.of(PRICE).items()
     }
     customers = {key: replace(c, id=f"cus_{key}") for key, c in d.of(CUSTOMER).items()}
+    meters = {key: replace(m, id=f"mtr_{key}") for key, m in d.of(METER).items()}
     subscriptions = {
         key: replace(
             s,
@@ -99,6 +108,7 @@ def applied(
     return Existing(
         {
             PRODUCT.name: Snapshot(products),
+            METER.name: Snapshot(meters),
             PRICE.name: Snapshot(prices),
             CUSTOMER.name: Snapshot(customers),
             SUBSCRIPTION.name: Snapshot(subscriptions, unmanaged=tuple(others)),

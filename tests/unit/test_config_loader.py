@@ -42,7 +42,7 @@ def test_bad_fixture_exact_messages(name: str) -> None:
 
 def test_example_is_valid() -> None:
     cfg = load_config(EXAMPLE)
-    assert set(cfg.products) == {"basic", "pro", "seats", "onboarding"}
+    assert set(cfg.products) == {"basic", "pro", "seats", "onboarding", "ai"}
     index = cfg.price_index()
     assert index["pro-monthly-jpy"][0] == "pro"
     assert index["pro-monthly-jpy"][1].minor_amount() == 4200
@@ -270,7 +270,7 @@ def test_format_path(path: tuple[str | int, ...], text: str) -> None:
 def test_unknown_field_without_close_match_lists_fields() -> None:
     text = "version: 1\npolicies:\n  zzz: 1\n"
     assert errors_of(text) == [
-        "billing.yaml:3:3: policies.zzz: unknown field 'zzz' (expected one of: subscription_removal, proration_behavior, max_destroy_percent)"
+        "billing.yaml:3:3: policies.zzz: unknown field 'zzz' (expected one of: subscription_removal, proration_behavior, max_destroy_percent, max_update_percent, min_objects_for_thresholds)"
     ]
 
 
@@ -372,7 +372,7 @@ def test_only_regular_files_are_read(tmp_path: Path) -> None:
     )
     link = tmp_path / "link.yaml"
     link.symlink_to(EXAMPLE)
-    assert set(load_config(link).products) == {"basic", "pro", "seats", "onboarding"}
+    assert set(load_config(link).products) == {"basic", "pro", "seats", "onboarding", "ai"}
 
 
 def test_size_limit_is_checked_before_parsing(

@@ -185,6 +185,7 @@ def test_removed_product_unsets_default_price_before_archiving_prices() -> None:
                 recurring: {interval: month}
                 tiers_mode: graduated
                 tiers: [{up_to: 10, unit_amount: 1000}, {up_to: inf, unit_amount: 800}]
+        policies: {min_objects_for_thresholds: 0}
         """
     )
     plan = plan_for(minimal, applied(before))

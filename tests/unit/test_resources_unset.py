@@ -15,6 +15,7 @@ from billing_sync.resources import KINDS, FieldSpec, Kind, Unset
 UPDATE_PARAMS: dict[str, Any] = {
     "product": sp.ProductModifyParams,
     "price": sp.PriceModifyParams,
+    "meter": sp.billing.MeterModifyParams,
     "customer": sp.CustomerModifyParams,
     "subscription": sp.SubscriptionModifyParams,
 }

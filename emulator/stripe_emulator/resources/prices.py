@@ -180,6 +180,75 @@ def _take_lookup_key(store: Store, key: str, price_id: str, transfer: bool, para
     table[key] = price_id
 
 
+def _custom_unit_amount(p: dict[str, Any], prefix: str, *, allowed: bool = True) -> Obj | None:
+    """Pay what you want: {maximum, minimum, preset} in minor units, instead of an amount."""
+    raw = unset(p.get("custom_unit_amount"))
+    if raw is None:
+        return None
+    name = _pname(prefix, "custom_unit_amount")
+    if raw.get("enabled") is not True:
+        raise ApiError.invalid(
+            f"Pass `{name}[enabled]=true` to enable custom_unit_amount, otherwise omit it.",
+            param=f"{name}[enabled]",
+        )
+    if not allowed:
+        raise ApiError.invalid(
+            "custom_unit_amount cannot be used with billing_scheme=tiered.", param=name
+        )
+    for k in ("unit_amount", "unit_amount_decimal"):
+        if unset(p.get(k)) is not None:
+            raise ApiError.invalid(
+                f"You may only specify one of these parameters: {k}, custom_unit_amount.",
+                param=_pname(prefix, k),
+            )
+    out: Obj = {}
+    for k in ("maximum", "minimum", "preset"):
+        value = unset(raw.get(k))
+        out[k] = None if value is None else non_negative(value, f"{name}[{k}]")
+    low, high, preset = out["minimum"], out["maximum"], out["preset"]
+    if low is not None and high is not None and low > high:
+        raise ApiError.invalid(
+            "custom_unit_amount[minimum] must be less than or equal to custom_unit_amount[maximum].",
+            param=f"{name}[minimum]",
+        )
+    if preset is not None and (
+        (low is not None and preset < low) or (high is not None and preset > high)
+    ):
+        raise ApiError.invalid(
+            "custom_unit_amount[preset] must be between the minimum and the maximum.",
+            param=f"{name}[preset]",
+        )
+    return out
+
+
+def _meter(store: Store, meter_id: Any, usage_type: str, prefix: str) -> str | None:
+    """A metered price's meter: required since metered prices bill a meter's usage, and it
+    must be active ("You can't attach a deactivated meter to a price",
+    https://docs.stripe.com/api/billing/meter/deactivate)."""
+    param = _pname(prefix, "recurring[meter]")
+    if usage_type != "metered":
+        if meter_id is not None:
+            raise ApiError.invalid(
+                "recurring[meter] can only be set when recurring[usage_type] is `metered`.",
+                param=param,
+            )
+        return None
+    if meter_id is None:
+        raise ApiError.invalid(
+            "Missing required param: recurring[meter] (a metered price needs a meter).",
+            param=param,
+            code="parameter_missing",
+        )
+    meter = store.get_named("billing.meter", meter_id, param=param, kind="billing meter")
+    if meter["status"] != "active":
+        raise ApiError.invalid(
+            f"The meter `{meter_id}` is inactive; only active meters can be attached to prices.",
+            param=param,
+            validation=False,
+        )
+    return str(meter["id"])
+
+
 def build_price(store: Store, p: dict[str, Any], now: int, *, prefix: str = "") -> Obj:
     """Create and insert a price from validated create params (also used by seeding)."""
     product_id = unset(p.get("product"))
@@ -219,6 +288,7 @@ def build_price(store: Store, p: dict[str, Any], now: int, *, prefix: str = "") 
             )
         tiers = _tiers(unset(p.get("tiers")), prefix)
         amount, amount_dec = None, None
+        custom = _custom_unit_amount(p, prefix, allowed=False)
     else:
         for k in ("tiers", "tiers_mode"):
             if unset(p.get(k)) is not None:
@@ -226,7 +296,8 @@ def build_price(store: Store, p: dict[str, Any], now: int, *, prefix: str = "") 
                     f"You may only specify `{k}` when billing_scheme is tiered.",
                     param=_pname(prefix, k),
                 )
-        amount, amount_dec = _amount(p, prefix, required=True)
+        custom = _custom_unit_amount(p, prefix)
+        amount, amount_dec = _amount(p, prefix, required=custom is None)
     recurring = unset(p.get("recurring"))
     rec_obj: Obj | None = None
     if recurring is not None:
@@ -237,13 +308,19 @@ def build_price(store: Store, p: dict[str, Any], now: int, *, prefix: str = "") 
                 "The maximum billing interval is three years.",
                 param=_pname(prefix, "recurring[interval_count]"),
             )
+        usage_type = unset(recurring.get("usage_type")) or "licensed"
         rec_obj = {
             "interval": recurring["interval"],
             "interval_count": count,
-            "meter": None,
+            "meter": _meter(store, unset(recurring.get("meter")), usage_type, prefix),
             "trial_period_days": None,
-            "usage_type": unset(recurring.get("usage_type")) or "licensed",
+            "usage_type": usage_type,
         }
+    if custom is not None and rec_obj is not None:
+        raise ApiError.invalid(
+            "custom_unit_amount is only supported for one-time prices.",
+            param=_pname(prefix, "custom_unit_amount"),
+        )
     tq = unset(p.get("transform_quantity"))
     tq_obj = None
     if tq is not None:
@@ -269,7 +346,7 @@ def build_price(store: Store, p: dict[str, Any], now: int, *, prefix: str = "") 
             )
         options[c] = _currency_option(opt, c, scheme, prefix)
     main_option: Obj = {
-        "custom_unit_amount": None,
+        "custom_unit_amount": custom,
         "tax_behavior": tax_behavior,
         "unit_amount": amount,
         "unit_amount_decimal": amount_dec,
@@ -309,7 +386,7 @@ def build_price(store: Store, p: dict[str, Any], now: int, *, prefix: str = "") 
         "created": now,
         "currency": currency,
         "currency_options": {currency: main_option, **options},
-        "custom_unit_amount": None,
+        "custom_unit_amount": custom,
         "livemode": False,
         "lookup_key": lookup_key,
         "metadata": apply_metadata({}, p.get("metadata")),
@@ -363,6 +440,8 @@ _CURRENCY_OPTIONS = {
         "recurring.interval",
         "recurring.interval_count",
         "recurring.usage_type",
+        "recurring.meter",
+        "custom_unit_amount",
         "tax_behavior",
         *_TIER,
         "tiers_mode",

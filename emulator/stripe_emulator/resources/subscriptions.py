@@ -75,7 +75,7 @@ def plan_of(price: Obj) -> Obj:
         "interval_count": rec.get("interval_count"),
         "livemode": False,
         "metadata": price["metadata"],
-        "meter": None,
+        "meter": rec.get("meter"),
         "nickname": price["nickname"],
         "product": price["product"],
         "tiers": price.get("tiers"),
@@ -223,6 +223,19 @@ def _quantity(value: Any, param: str) -> int:
     return non_negative(value, param)
 
 
+def _item_quantity(price: Obj, value: Any, param: str) -> int | None:
+    """An item's quantity; None for a metered price, which bills its meter's usage and refuses
+    a quantity ("You cannot set the quantity for metered plans": Stripe's answer quoted in
+    pay-rails/pay#193 and andrewculver/koudoku#204; "You can only specify a quantity when
+    creating a subscription with a recurring[usage_type] of licensed",
+    https://docs.stripe.com/billing/subscriptions/quantities)."""
+    if (price.get("recurring") or {}).get("usage_type") == "metered":
+        if value not in (None, ""):
+            raise ApiError.invalid("You cannot set the quantity for metered plans.", param=param)
+        return None
+    return _quantity(value, param)
+
+
 def _check_currency(prices: list[tuple[Obj, str]]) -> str:
     currency = prices[0][0]["currency"]
     for price, param in prices[1:]:
@@ -252,9 +265,11 @@ def _default_pm(store: Store, customer: Obj, value: Any, param: str) -> str | No
     if pm_id is None:
         return None
     pm = store.get("payment_method", pm_id)
-    if pm is None:
+    if pm is None and pm_id not in TEST_CARDS:
         raise ApiError.missing_param("PaymentMethod", str(pm_id), param=param)
-    if pm.get("customer") != customer["id"]:
+    # A test card token (pm_card_visa) names a new, unattached PaymentMethod each time it is
+    # used, never one of the customer's: refused like any unattached one (see BEHAVIOUR.md).
+    if pm is None or pm.get("customer") != customer["id"]:
         raise ApiError.conflict(
             f"The customer does not have a payment method with the ID {pm_id}. The payment "
             "method must be attached to the customer.",
@@ -295,7 +310,7 @@ def _new_item(
     store: Store,
     sub_id: str,
     price: Obj,
-    quantity: int,
+    quantity: int | None,
     metadata: Any,
     now: int,
     start: int,
@@ -420,6 +435,12 @@ def _plan_items(
             if unset(spec.get("price")) is not None:
                 price = _usable_price(store, spec["price"], param(i, "price"))
                 final[iid] = (price, param(i, "price"))
+            if "quantity" in spec:
+                _item_quantity(
+                    price or store.get("price", current[iid]["price"]) or {},
+                    spec["quantity"],
+                    param(i, "quantity"),
+                )
             changes.append((iid, price, spec))
         else:
             if spec.get("deleted") is True:
@@ -431,6 +452,7 @@ def _plan_items(
                     code="parameter_missing",
                 )
             price = _usable_price(store, spec["price"], param(i, "price"))
+            _item_quantity(price, spec.get("quantity"), param(i, "quantity"))
             final[f"new{i}"] = (price, param(i, "price"))
             changes.append(("", price, spec))
     if check:
@@ -472,7 +494,7 @@ def _apply_items(
             item = current[iid]
             if price is not None and price["id"] != item["price"]:
                 item["price"] = price["id"]
-                item["quantity"] = _quantity(spec.get("quantity"), "quantity")
+                item["quantity"] = _item_quantity(price, spec.get("quantity"), "quantity")
             elif "quantity" in spec:
                 item["quantity"] = _quantity(spec["quantity"], "quantity")
             if "metadata" in spec:
@@ -491,7 +513,7 @@ def _apply_items(
                     store,
                     sub["id"],
                     price,
-                    _quantity(spec.get("quantity"), "quantity"),
+                    _item_quantity(price, spec.get("quantity"), "quantity"),
                     spec.get("metadata"),
                     now,
                     start,
@@ -522,7 +544,7 @@ def build_subscription(store: Store, p: dict[str, Any], now: int) -> Obj:
         raise ApiError.invalid(f"A subscription can have at most {MAX_ITEMS} items.", param="items")
     customer = store.get_named("customer", customer_id, param="customer")
     prices: list[tuple[Obj, str]] = []
-    quantities: list[int] = []
+    quantities: list[int | None] = []
     for i, it in enumerate(items):
         if unset(it.get("price")) is None:
             raise ApiError.invalid(
@@ -530,10 +552,9 @@ def build_subscription(store: Store, p: dict[str, Any], now: int) -> Obj:
                 param=f"items[{i}][price]",
                 code="parameter_missing",
             )
-        quantities.append(_quantity(it.get("quantity"), f"items[{i}][quantity]"))
-        prices.append(
-            (_usable_price(store, it["price"], f"items[{i}][price]"), f"items[{i}][price]")
-        )
+        price = _usable_price(store, it["price"], f"items[{i}][price]")
+        quantities.append(_item_quantity(price, it.get("quantity"), f"items[{i}][quantity]"))
+        prices.append((price, f"items[{i}][price]"))
     currency = _check_currency(prices)
     _check_duplicates(prices)
     method, days = _collection(p, None, None)
@@ -757,18 +778,28 @@ def update_subscription(req: Request) -> Obj:
         sub["description"] = unset(p["description"])
     if metadata is not None:
         sub["metadata"] = metadata
+    # "The billing_cycle_anchor will be updated to the trial_end value" (API reference,
+    # subscriptions update `trial_end`): ending a trial starts a period now, a new trial end
+    # ends the current period then.
     if trial_end_param == "now" and sub["status"] == "trialing":
         sub["trial_end"] = req.now
         sub["status"] = "active"
+        sub["billing_cycle_anchor"] = req.now
         for item in _items_of(store, sub["id"]):
             price_obj = store.get("price", item["price"])
             item["current_period_start"] = req.now
             if price_obj is not None:
                 item["current_period_end"] = _period_end(price_obj, req.now)
     elif new_trial_end is not None:
+        if sub["status"] != "trialing":
+            # A trial added to a paying subscription starts now (an intra-subscription trial,
+            # https://stripe.com/docs/subscriptions/billing-cycle); prorations are not modelled.
+            sub["trial_start"] = req.now
+            for item in _items_of(store, sub["id"]):
+                item["current_period_start"] = req.now
         sub["trial_end"] = new_trial_end
-        sub["trial_start"] = sub["trial_start"] or req.now
         sub["status"] = "trialing"
+        sub["billing_cycle_anchor"] = new_trial_end
         for item in _items_of(store, sub["id"]):
             item["current_period_end"] = new_trial_end
     if "cancel_at" in p:
