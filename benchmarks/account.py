@@ -47,11 +47,12 @@ class Shape:
         return 3 * self.products + self.tiered + 2 * self.customers
 
     def list_requests(self) -> int:
-        """What reading it costs with list pages of 100: products, active and archived prices,
-        customers, subscriptions."""
+        """What reading it costs with list pages of 100: meters (none: one request), products,
+        active and archived prices, customers, subscriptions."""
         pages = math.ceil
         return (
-            pages(self.products / 100)
+            1
+            + pages(self.products / 100)
             + pages((2 * self.products + self.tiered) / 100)
             + 1
             + pages(self.customers / 100)
