@@ -47,16 +47,18 @@ class Shape:
         return 3 * self.products + self.tiered + 2 * self.customers
 
     def list_requests(self) -> int:
-        """What reading it costs with list pages of 100: meters (none: one request), products,
-        active and archived prices, customers, subscriptions."""
+        """What reading it costs with list pages of 100: products, meters (none: one page),
+        active and archived prices, customers, subscriptions, active and archived entitlement
+        features (none: one page each, and no product's feature list)."""
         pages = math.ceil
         return (
-            1
-            + pages(self.products / 100)
+            pages(self.products / 100)
             + pages((2 * self.products + self.tiered) / 100)
             + 1
             + pages(self.customers / 100)
             + pages(self.customers / 100)
+            + 1
+            + 2
         )
 
 

@@ -211,6 +211,15 @@ class Cancel(Change):
 
 
 @dataclass(frozen=True)
+class Detach(Change):
+    """Removes an attachment between two objects (a feature from a product): a DELETE of the
+    link only; neither object is archived or deleted."""
+
+    action: ClassVar[str] = "detach"
+    symbol: ClassVar[str] = "-"
+
+
+@dataclass(frozen=True)
 class Adopt(Change):
     """Takes an existing, unmanaged object under management: stamps the ownership metadata
     (and updates what billing.yaml declares differently) instead of creating a duplicate."""
@@ -227,6 +236,7 @@ CHANGE_TYPES: tuple[type[Change], ...] = (
     Reactivate,
     Archive,
     Cancel,
+    Detach,
 )
 ACTIONS: tuple[str, ...] = tuple(t.action for t in CHANGE_TYPES)
 _BY_ACTION: dict[str, type[Change]] = {t.action: t for t in CHANGE_TYPES}

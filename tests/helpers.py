@@ -258,7 +258,8 @@ def write_config(tmp_path: Path, text: str, name: str = "billing.yaml") -> Path:
 
 
 def everything(emulator: EmulatorHandle) -> dict[str, list[dict[str, Any]]]:
-    """Every product, meter, price (active or not), customer and subscription (any status)."""
+    """Every product, meter, price (active or not), customer, subscription (any status) and
+    entitlement feature (active or not)."""
     client = emulator.client()
 
     def all_of(path: str, **params: Any) -> list[dict[str, Any]]:
@@ -280,6 +281,8 @@ def everything(emulator: EmulatorHandle) -> dict[str, list[dict[str, Any]]]:
         "prices": all_of("/v1/prices", active="true") + all_of("/v1/prices", active="false"),
         "customers": all_of("/v1/customers"),
         "subscriptions": all_of("/v1/subscriptions", status="all"),
+        "features": all_of("/v1/entitlements/features")
+        + all_of("/v1/entitlements/features", archived="true"),
     }
 
 
@@ -310,11 +313,13 @@ def duplicates(emulator: EmulatorHandle) -> dict[str, list[str]]:
 # --------------------------------------------------------------------------- the example
 
 
-# Writes the example billing.yaml needs on an empty account: 19 creates + 2 default prices.
-EXAMPLE_WRITES = 21
+# Writes the example billing.yaml needs on an empty account: 19 creates + 2 default prices,
+# 3 features + 4 product features.
+EXAMPLE_WRITES = 21 + 7
 # Requests before the first catalog write of an apply on an empty account: the plan's reads
-# (products, meters, prices x2, customers, subscriptions), the lock's create, the same reads.
-READS_BEFORE_FIRST_WRITE = 6 + 1 + 6
+# (products, meters, prices x2, customers, subscriptions, features x2; an account without
+# features needs no product-feature reads), the lock's create, the same reads.
+READS_BEFORE_FIRST_WRITE = 8 + 1 + 8
 
 
 def converged(emulator: EmulatorHandle) -> None:

@@ -356,6 +356,7 @@ def check_document(raw: Any) -> list[Finding]:
         else:
             lookup_keys.append((key, key, path, False))
     findings.extend(_claims(lookup_keys, "lookup_key", "price"))
+    findings.extend(check_features(doc))
     for ckey, craw in _mapping(doc.get("customers")).items():
         cpath: Path = ("customers", ckey)
         for skey, sraw in _mapping(_mapping(craw).get("subscriptions")).items():
@@ -406,3 +407,32 @@ def _check_references(
                 ipath,
                 f"price {ref!r} is in {price.currency.upper()} but {first[0]!r} is in {first[1].upper()}: all items of a subscription share one currency",
             )
+
+
+def check_features(doc: dict[str, Any]) -> Iterator[Finding]:
+    """Feature lookup keys are unique (Stripe holds one per active feature); a product's
+    `features` name declared features, each once."""
+    features = _mapping(doc.get("features"))
+    lookup_keys: list[tuple[str, str, Path, bool]] = []
+    for key, raw in features.items():
+        explicit = _mapping(raw).get("lookup_key")
+        if isinstance(explicit, str):
+            lookup_keys.append((explicit, key, ("features", key, "lookup_key"), True))
+        else:
+            lookup_keys.append((key, key, ("features", key), False))
+    yield from _claims(lookup_keys, "lookup_key", "feature")
+    for pkey, praw in _mapping(doc.get("products")).items():
+        listed = _mapping(praw).get("features")
+        if not isinstance(listed, list):
+            continue
+        seen: dict[str, int] = {}
+        for i, fkey in enumerate(listed):
+            if not isinstance(fkey, str):
+                continue
+            path: Path = ("products", pkey, "features", i)
+            if fkey not in features:
+                yield Finding(path, f"unknown feature {fkey!r}{_hint(fkey, list(features))}")
+            elif fkey in seen:
+                yield Finding(path, f"feature {fkey!r} is already in features[{seen[fkey]}]")
+            else:
+                seen[fkey] = i

@@ -484,6 +484,35 @@ class Product(Model):
         default_factory=dict,
         description="The product's prices by key (the key is the default lookup_key).",
     )
+    features: list[Key] = Field(
+        default_factory=list,
+        description="Keys of the entitlement features (top-level `features`) this product grants.",
+        json_schema_extra={"uniqueItems": True},
+    )
+
+
+#: An entitlement feature's name and lookup key: "up to 80 characters" (the Feature object,
+#: https://docs.stripe.com/api/entitlements/feature/object).
+MAX_FEATURE_TEXT = 80
+
+
+class Feature(Model):
+    """An entitlement feature that apps check (`lookup_key`) and products grant (`features:`)."""
+
+    name: str = Field(
+        min_length=1,
+        max_length=MAX_FEATURE_TEXT,
+        description="The feature's name (not shown to customers).",
+    )
+    lookup_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_FEATURE_TEXT,
+        description="What apps check (default: the feature key); a new value replaces the feature.",
+    )
+    metadata: Metadata = Field(
+        default_factory=dict, description="Key-value pairs stored on the Stripe feature."
+    )
 
 
 class SubscriptionItem(Model):
@@ -678,6 +707,9 @@ class BillingConfig(Model):
     )
     customers: dict[Key, Customer] = Field(
         default_factory=dict, description="Customers and their subscriptions, by key."
+    )
+    features: dict[Key, Feature] = Field(
+        default_factory=dict, description="Entitlement features that products grant, by key."
     )
     policies: Policies = Field(
         default_factory=Policies, description="Safety and behaviour of plan and apply."

@@ -22,9 +22,9 @@ SUMMARY_WORDS = {a: f"to {a}" for a in ACTIONS}
 def reason_words(change: Change) -> str:
     """The parenthesised label of a change: its action, or what its reason makes of it."""
     if change.reason is Reason.STALE:
-        return "archive stale duplicate"
+        return f"{change.action} stale duplicate"
     if change.reason is Reason.REPLACED:
-        return f"archive the replaced {change.kind}"
+        return f"{change.action} the replaced {change.kind}"
     if change.reason is Reason.DEFAULT_PRICE:
         return "move default price"
     if change.reason is Reason.UNMANAGED:

@@ -19,9 +19,11 @@ from billing_sync.resources.base import (
     Unset,
 )
 from billing_sync.resources.customer import CUSTOMER
+from billing_sync.resources.feature import FEATURE
 from billing_sync.resources.meter import METER
 from billing_sync.resources.price import PRICE
 from billing_sync.resources.product import PRODUCT
+from billing_sync.resources.product_feature import PRODUCT_FEATURE
 from billing_sync.resources.subscription import SUBSCRIPTION
 
 # A kind comes after every kind it refers to: it is read, and its changes listed, in this order.
@@ -31,6 +33,8 @@ KINDS: tuple[Kind[Any], ...] = (
     PRICE,
     CUSTOMER,
     SUBSCRIPTION,
+    FEATURE,
+    PRODUCT_FEATURE,
 )
 BY_NAME: dict[str, Kind[Any]] = {k.name: k for k in KINDS}
 RANK: dict[str, int] = {k.name: n for n, k in enumerate(KINDS)}
@@ -41,10 +45,12 @@ if len(BY_NAME) != len(KINDS):  # pragma: no cover - a programming error, caught
 __all__ = [
     "BY_NAME",
     "CUSTOMER",
+    "FEATURE",
     "KINDS",
     "METER",
     "PRICE",
     "PRODUCT",
+    "PRODUCT_FEATURE",
     "RANK",
     "SUBSCRIPTION",
     "Desired",

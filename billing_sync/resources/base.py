@@ -214,8 +214,9 @@ class Kind(ABC, Generic[S]):
         return {}
 
     @abstractmethod
-    def render(self, state: S) -> tuple[tuple[str, ...], dict[str, Any]]:
-        """State -> (where it sits in billing.yaml, its billing.yaml mapping): import's half."""
+    def render(self, state: S) -> tuple[tuple[str, ...], Any]:
+        """State -> (where it sits in billing.yaml, its billing.yaml mapping): import's half.
+        A list joins the list at that place (one product's features, one item each)."""
 
     # -- Stripe side ---------------------------------------------------------------------------
     @abstractmethod

@@ -138,15 +138,18 @@ def _attempt(
     owners: dict[str, tuple[str, str]] = {}  # formatted path -> (kind name, Stripe id)
     rendered = sorted(
         ((kind, sid, *kind.render(state), state) for kind, sid, state in declared),
-        key=lambda r: (KINDS.index(r[0]), r[2]),
+        key=lambda r: (KINDS.index(r[0]), r[2], r[4].key),
     )
     states: dict[str, dict[str, Any]] = {k.name: {} for k in kinds}
     for kind, sid, path, body, state in rendered:
         node = doc
         for part in path[:-1]:
             node = node.setdefault(part, {})
-        node[path[-1]] = body
-        comments[path] = sid
+        if isinstance(body, list):  # list items (a product's features) join one list
+            node.setdefault(path[-1], []).extend(body)
+        else:
+            node[path[-1]] = body
+            comments[path] = sid
         owners[format_path(path)] = (kind.name, sid)
         states[kind.name][state.key] = state
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import stripe
 import vcr
 
 from billing_sync.apply import lock
@@ -78,13 +80,16 @@ def target() -> Iterator[tuple[str, str]]:
 
 @pytest.mark.skipif(not RECORD, reason="set BILLING_SYNC_RECORD=1 (make record) to re-record")
 def test_record_demo_cassette(monkeypatch: pytest.MonkeyPatch) -> None:
-    # vcrpy drops some of the concurrent list reads while recording (seen on main too: 0-2 of
-    # the 4 customer reads recorded), so the recording reads one stream at a time; the replay
-    # keeps the default concurrency (it matches by method, path, query and body, not order).
-    from billing_sync.resources import read
+    # vcrpy's recorder loses interactions of concurrent requests (the list streams are read
+    # several at a time): record them one at a time. Replay keeps the tool's concurrency.
+    one_at_a_time = threading.Lock()
+    send = stripe.RequestsClient.request
 
-    kwdefaults = dict(read.read_account.__kwdefaults__ or {}, concurrency=1)
-    monkeypatch.setattr(read.read_account, "__kwdefaults__", kwdefaults)
+    def serialised(self: stripe.RequestsClient, *args: Any, **kwargs: Any) -> Any:
+        with one_at_a_time:
+            return send(self, *args, **kwargs)
+
+    monkeypatch.setattr(stripe.RequestsClient, "request", serialised)
     CASSETTE.unlink(missing_ok=True)
     CASSETTE.parent.mkdir(exist_ok=True)
     with target() as (key, base), recorder("all").use_cassette(str(CASSETTE)):
@@ -108,6 +113,6 @@ def test_replay_demo_cassette(
         assert cassette.all_played, "the tool made fewer requests than recorded"
     out = capsys.readouterr()
     assert codes == [2, 0, 0], out.out + out.err
-    assert "Plan: 19 to create" in out.out
-    assert "Apply complete: 21 done, 0 failed, 0 skipped" in out.out
+    assert "Plan: 26 to create" in out.out
+    assert "Apply complete: 28 done, 0 failed, 0 skipped" in out.out
     assert "No changes" in out.out

@@ -20,7 +20,7 @@ def test_init_writes_a_commented_starter_that_validates(tmp_path: Path) -> None:
     assert check.returncode == 0, check.stderr
     assert (
         check.stdout
-        == "billing.yaml: valid (1 products, 0 meters, 2 prices, 0 customers, 0 subscriptions)\n"
+        == "billing.yaml: valid (1 products, 0 meters, 2 prices, 0 customers, 0 subscriptions, 0 features, 0 product_features)\n"
     )
 
 
@@ -32,7 +32,10 @@ def test_the_commented_examples_validate_once_uncommented(tmp_path: Path) -> Non
     (tmp_path / "billing.yaml").write_text(text, encoding="utf-8")
     check = run_cli(None, "validate", cwd=tmp_path)
     assert check.returncode == 0, check.stderr
-    assert "(1 products, 0 meters, 3 prices, 1 customers, 1 subscriptions)" in check.stdout
+    assert (
+        "(1 products, 0 meters, 3 prices, 1 customers, 1 subscriptions, 0 features, "
+        "0 product_features)" in check.stdout
+    )
 
 
 def test_init_refuses_to_overwrite_without_force(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ def test_example_is_valid() -> None:
     assert proc.returncode == 0, proc.stderr
     assert (
         proc.stdout
-        == f"{EXAMPLE}: valid (5 products, 1 meters, 9 prices, 2 customers, 2 subscriptions)\n"
+        == f"{EXAMPLE}: valid (5 products, 1 meters, 9 prices, 2 customers, 2 subscriptions, 3 features, 4 product_features)\n"
     )
     assert proc.stderr == ""
 
@@ -111,6 +111,8 @@ def test_json_format_valid() -> None:
         "prices": 9,
         "customers": 2,
         "subscriptions": 2,
+        "features": 3,
+        "product_features": 4,
     }
 
 
@@ -126,6 +128,7 @@ def test_schema_is_json_schema_of_billing_yaml() -> None:
         "meters",
         "products",
         "customers",
+        "features",
         "policies",
         "ignore",
         "payments",

@@ -17,7 +17,7 @@ import stripe
 
 from billing_sync.config.loader import load_config
 from billing_sync.remote.client import connect
-from billing_sync.resources import KINDS
+from billing_sync.resources import KINDS, PRODUCT_FEATURE
 from billing_sync.resources.base import Existing, Kind, values
 from billing_sync.resources.read import desired_state, read_account
 from tests.helpers import EXAMPLE, ROOT, EmulatorHandle, run_cli
@@ -145,6 +145,14 @@ def build_account(client: stripe.StripeClient) -> dict[str, str]:
         params={"customer": jane.id, "items": [{"price": yearly.id}], "trial_period_days": 7}
     )
     v1.subscriptions.cancel(gone.id)
+    sso = v1.entitlements.features.create(params={"name": "SSO", "lookup_key": "sso"})
+    export = v1.entitlements.features.create(
+        params={"name": "Data export", "lookup_key": "Export CSV", "metadata": {"area": "data"}}
+    )
+    retired = v1.entitlements.features.create(params={"name": "Retired", "lookup_key": "retired"})
+    v1.entitlements.features.update(retired.id, params={"active": False})
+    for product, feature in ((pro, sso), (pro, export), (team, sso)):
+        v1.products.features.create(product.id, params={"entitlement_feature": feature.id})
     return {
         "pro": pro.id,
         "team": team.id,
@@ -163,6 +171,9 @@ def build_account(client: stripe.StripeClient) -> dict[str, str]:
         "sub": sub.id,
         "trial": trial.id,
         "gone": gone.id,
+        "sso": sso.id,
+        "export": export.id,
+        "retired": retired.id,
     }
 
 
@@ -252,12 +263,14 @@ def test_import_validates_is_deterministic_and_declares_the_account(
     keys: dict[str, dict[str, str]] = {}  # kind name -> Stripe id -> key in the file
     for kind in KINDS:
         for key, state in desired.of(kind).items():
-            path, _ = kind.render(state)
+            path, body = kind.render(state)
+            if isinstance(body, list):  # list items (a product's features) carry no comment
+                continue
             keys.setdefault(kind.name, {})[comments[path]] = key
     for kind in KINDS:
         found = by_stripe_id(kind, existing)
         assert desired.of(kind), kind.name
-        for stripe_id, key in keys[kind.name].items():
+        for stripe_id, key in keys.get(kind.name, {}).items():
             want = values(found[stripe_id], kind.fields)
             got = values(desired.of(kind)[key], kind.fields)
             want = declared_as(kind, want, found[stripe_id], key, keys)
@@ -267,6 +280,20 @@ def test_import_validates_is_deterministic_and_declares_the_account(
         for k in ("monthly", "yearly", "seats", "setup", "packs", "fractional", "metered")
     }
     assert set(keys["subscription"]) == {account["sub"], account["trial"]}
+    assert set(keys["feature"]) == {account["sso"], account["export"]}
+    assert f"  data-export:  # {account['export']}\n    name: Data export\n" in text
+    assert "    lookup_key: Export CSV\n" in text
+    # Every link of the account, by the Stripe ids of its two ends.
+    ids = {kind: {key: sid for sid, key in found.items()} for kind, found in keys.items()}
+    declared_links = {
+        (ids["product"][a.product], ids["feature"][a.feature])
+        for a in desired.of(PRODUCT_FEATURE).values()
+    }
+    snap = existing.of(PRODUCT_FEATURE)
+    assert declared_links == {
+        (a.product_id, a.feature_id) for a in (*snap.managed.values(), *snap.unmanaged)
+    }
+    assert len(declared_links) == 3
 
 
 def declared_as(
@@ -302,7 +329,7 @@ def test_catalog_only_and_archived(
     stderr = import_to(emulator, out)
     text = out.read_text(encoding="utf-8")
     assert "customers:" not in text and account["acme"] not in text
-    assert "3 archived left out (--include-archived)" in stderr
+    assert "4 archived left out (--include-archived)" in stderr  # 1 product, 2 prices, 1 feature
     assert run_cli(emulator, "validate", "-c", str(out)).returncode == 0
 
     full = tmp_path / "all.yaml"
@@ -315,6 +342,8 @@ def test_catalog_only_and_archived(
     archived = [p for p in cfg.products["pro-plan"].prices.values() if not p.active]
     assert len(archived) == 1 and archived[0].unit_amount == 1900
     assert f"  # {account['archived']}" in text
+    # Stripe archives features for good: billing.yaml cannot declare one, so it is left out.
+    assert f"feature {account['retired']}: archived" in text.split("version: 1")[0]
 
 
 def test_out_is_refused_when_the_file_exists_unless_forced(

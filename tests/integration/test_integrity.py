@@ -18,7 +18,14 @@ import pytest
 from billing_sync.apply.lock import AccountLock, Holder, is_stale
 from billing_sync.metadata import LOCK_PRODUCT_ID
 from billing_sync.remote.client import connect
-from tests.helpers import EmulatorHandle, duplicates, everything, run_cli, write_config
+from tests.helpers import (
+    READS_BEFORE_FIRST_WRITE,
+    EmulatorHandle,
+    duplicates,
+    everything,
+    run_cli,
+    write_config,
+)
 from tests.integration.test_plan_apply import SMALL, apply_ok, assert_no_changes
 
 Doc = dict[str, Any]
@@ -309,7 +316,7 @@ def test_a_stored_500_fails_its_run_only_and_a_rerun_converges(
     """Stripe replays a stored 500 to every retry with the same key: the change fails in this
     run (its retries cannot get past it), and the next run, with keys of its own, finishes it."""
     cfg = write_config(tmp_path, SMALL)
-    first_catalog_write = 6 + 1 + 6 + 1  # plan reads, lock, reads under the lock, then writes
+    first_catalog_write = READS_BEFORE_FIRST_WRITE + 1  # plan reads, lock, reads again, writes
     emulator.configure(fail_nth={str(first_catalog_write): kind})
     res = run_cli(
         emulator,

@@ -60,7 +60,7 @@ def test_fresh_account_plan_lists_creates_and_writes_nothing(emulator: EmulatorH
     assert "+ product pro (create)" in res.stdout
     assert "+ price seats-graduated (create)" in res.stdout
     assert "+ subscription acme/main (create)" in res.stdout
-    assert "Plan: 19 to create" in res.stdout
+    assert "Plan: 26 to create" in res.stdout  # 19 catalog objects, 3 features, 4 links
     assert emulator.writes() == []
     gets = emulator.requests()
     assert {r["path"] for r in gets} == {
@@ -69,12 +69,13 @@ def test_fresh_account_plan_lists_creates_and_writes_nothing(emulator: EmulatorH
         "/v1/prices",
         "/v1/customers",
         "/v1/subscriptions",
+        "/v1/entitlements/features",
     }
 
 
 def test_apply_example_then_plan_is_empty(emulator: EmulatorHandle, tmp_path: Path) -> None:
     out = apply_ok(emulator, EXAMPLE)
-    assert "Apply complete: 21 done, 0 failed, 0 skipped" in out
+    assert "Apply complete: 28 done, 0 failed, 0 skipped" in out
     writes = emulator.writes()
     # Every POST carries a key (Stripe ignores keys on DELETE: only the lock's release is one).
     assert writes and all(w["idempotency_key"] for w in writes if w["method"] == "POST")
@@ -294,7 +295,7 @@ def test_markdown_and_json_formats(emulator: EmulatorHandle) -> None:
     assert "<details><summary><b>meter</b>: 1 to create</summary>" in md
     assert "| `+` | `pro-monthly-jpy` | create |" in md
     doc = json.loads(run_cli(emulator, "plan", "-c", str(EXAMPLE), "--format", "json").stdout)
-    assert doc["summary"]["create"] == 19
+    assert doc["summary"]["create"] == 26
     assert doc["mrr"]["usd"]["before"] == 0
 
 

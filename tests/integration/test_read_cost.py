@@ -33,8 +33,10 @@ def test_plan_of_a_large_account_costs_one_request_per_page(emulator: EmulatorHa
         "/v1/prices": math.ceil(products * prices_per_product / 100) + 1,
         "/v1/customers": math.ceil(customers / 100),
         "/v1/subscriptions": math.ceil(customers / 100),
+        # active features, then archived ones; no feature, so no product's links are read
+        "/v1/entitlements/features": 2,
     }
-    assert sum(per_path.values()) == 20  # against 1,700 GETs for one request per object
+    assert sum(per_path.values()) == 22  # against 1,700 GETs for one request per object
     # Every seeded object is managed (it carries billing_sync_key) and absent from the
     # example: the plan archives and cancels them, and is unsafe.
     assert "UNSAFE" in res.stdout
@@ -64,3 +66,19 @@ def test_subscription_items_beyond_the_embedded_page_are_paged(emulator: Emulato
     assert doc["mrr"]["usd"]["before"] == sum(
         i["price"]["unit_amount"] * i["quantity"] for i in items
     )
+
+
+def test_links_cost_one_list_per_product_once_the_account_has_features(
+    emulator: EmulatorHandle,
+) -> None:
+    """Stripe lists a product's features per product only (no account-wide list)."""
+    products = 30
+    emulator.seed(products=products, prices_per_product=0, customers=0)
+    emulator.client().v1.entitlements.features.create(params={"name": "SSO", "lookup_key": "sso"})
+    before = len(emulator.requests())
+    res = run_cli(emulator, "plan", "-c", str(EXAMPLE))
+    # The seeded products are managed and not in the example: the plan archives them (unsafe).
+    assert res.returncode == 3 and "Traceback" not in res.stderr, res.stderr
+    paths = Counter(r["path"] for r in emulator.requests()[before:])
+    links = [p for p in paths if p.startswith("/v1/products/") and p.endswith("/features")]
+    assert len(links) == products and all(paths[p] == 1 for p in links)

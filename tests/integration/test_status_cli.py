@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 from pathlib import Path
 from typing import Any
@@ -77,10 +78,10 @@ def test_after_the_demo_apply_every_declared_subscription_is_active_or_trialing(
     # Read-only and list-based: list endpoints only, never one GET per object.
     asked = emulator.requests()[before:]
     assert asked and all(r["method"] == "GET" for r in asked)
-    lists = {"/v1/billing/meters"}  # the one list endpoint with a deeper path
-    assert all(r["path"].count("/") == 2 or r["path"] in lists for r in asked), [
-        r["path"] for r in asked
-    ]
+    lists = re.compile(
+        r"/v1/[a-z_]+|/v1/billing/meters|/v1/entitlements/features|/v1/products/[^/]+/features"
+    )
+    assert all(lists.fullmatch(r["path"]) for r in asked), [r["path"] for r in asked]
 
 
 def test_json_shape_and_period_end_from_the_items(emulator: EmulatorHandle) -> None:

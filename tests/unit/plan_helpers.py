@@ -13,9 +13,11 @@ from billing_sync.plan.plan import Plan
 from billing_sync.plan.planner import plan
 from billing_sync.resources import (
     CUSTOMER,
+    FEATURE,
     METER,
     PRICE,
     PRODUCT,
+    PRODUCT_FEATURE,
     SUBSCRIPTION,
     Existing,
     Snapshot,
@@ -105,8 +107,20 @@ def applied(
         for price_key, count in (unmanaged_subscriptions or {}).items()
         for n in range(count)
     ]
+    features = {key: replace(f, id=f"feat_{key}") for key, f in d.of(FEATURE).items()}
+    product_features = {
+        key: replace(
+            a,
+            id="prodft_" + key.replace("/", "_"),
+            product_id=products[a.product].id,
+            feature_id=features[a.feature].id,
+        )
+        for key, a in d.of(PRODUCT_FEATURE).items()
+    }
     return Existing(
         {
+            FEATURE.name: Snapshot(features),
+            PRODUCT_FEATURE.name: Snapshot(product_features),
             PRODUCT.name: Snapshot(products),
             METER.name: Snapshot(meters),
             PRICE.name: Snapshot(prices),

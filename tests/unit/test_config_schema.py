@@ -44,6 +44,8 @@ CROSS_FIELD = {
     "metered_item_quantity.yaml": "an item's price, declared elsewhere, is metered",
     "custom_amount_preset_below_minimum.yaml": "preset between minimum and maximum (values "
     "compared with each other)",
+    "feature_lookup_key_taken.yaml": "feature lookup keys unique (key or lookup_key:)",
+    "feature_unknown.yaml": "a product's feature must be declared under `features`",
 }
 
 #: Files validate refuses while reading the YAML, before the data exists for a schema to judge

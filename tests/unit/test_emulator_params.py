@@ -32,6 +32,8 @@ MY_TYPES = {
     "subscription_item",
     "plan",
     "billing.meter",
+    "entitlements.feature",
+    "product_feature",
     "checkout.session",
     "item",
 }
@@ -187,6 +189,10 @@ def populated() -> Emulator:
             "customer": cus["id"],
             "items": [{"price": price["id"], "quantity": 2}, {"price": metered["id"]}],
         },
+    )
+    feature = _call(emu, "POST", "/v1/entitlements/features", {"name": "SSO", "lookup_key": "sso"})
+    _call(
+        emu, "POST", f"/v1/products/{prod['id']}/features", {"entitlement_feature": feature["id"]}
     )
     # The payments resources (another module's surface), when served: one refunded payment.
     if any(r.template == "/v1/refunds" for r in ROUTES):

@@ -82,8 +82,14 @@ products:
       tip:
         currency: usd
         custom_unit_amount: {minimum: 500, preset: 1000, maximum: 50000}
+    features: [sso]
   team:
     name: Team
+features:
+  sso:
+    name: SSO
+    lookup_key: sso-v1
+    metadata: {team: identity}
 customers:
   acme:
     email: billing@acme.example
@@ -119,6 +125,7 @@ AI_TOKENS = ("meters", "ai_tokens")
 API_CALLS = ("meters", "api_calls")
 ACME = ("customers", "acme")
 MAIN = ("customers", "acme", "subscriptions", "main")
+SSO = ("features", "sso")
 
 
 def at(doc: Doc, path: tuple[str, ...]) -> Doc:
@@ -370,6 +377,14 @@ CASES: dict[tuple[str, str], Case] = {
         setter(MAIN, "proration_behavior", "always_invoice"),
         remover(MAIN, "proration_behavior"),
     ),
+    ("feature", "name"): Case("sso", setter(SSO, "name", "Single sign-on"), remover(SSO, "name")),
+    ("feature", "metadata"): Case(
+        "sso", setter(SSO, "metadata", {"team": "platform"}), remover(SSO, "metadata")
+    ),
+    # Stripe fixes a feature's lookup key: a new feature takes over (removing it: the key).
+    ("feature", "lookup_key"): Case(
+        "sso", setter(SSO, "lookup_key", "sso-v2"), remover(SSO, "lookup_key")
+    ),
 }
 
 FIELDS = [(kind, spec) for kind in KINDS for spec in kind.fields]
@@ -427,6 +442,10 @@ def test_every_state_field_is_declared() -> None:
         "customer",
         "customer_id",
         "pin",
+        "product",
+        "feature",
+        "feature_id",
+        "active",
     }
     for kind in KINDS:
         state = next(iter(kind.desired(load_text(FULL)).values()))

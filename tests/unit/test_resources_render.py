@@ -22,7 +22,10 @@ def rendered(text: str) -> dict[str, Any]:
             node = doc
             for part in path[:-1]:
                 node = node.setdefault(part, {})
-            node.setdefault(path[-1], {}).update(body)
+            if isinstance(body, list):  # list items (a product's features) join one list
+                node.setdefault(path[-1], []).extend(body)
+            else:
+                node.setdefault(path[-1], {}).update(body)
     return doc
 
 
@@ -41,3 +44,13 @@ def test_rendering_is_deterministic_and_omits_defaults() -> None:
     assert "active" not in doc["products"]["pro"]
     assert doc["products"]["pro"]["prices"]["pro-monthly"]["lookup_key"] == "pro-monthly-v1"
     assert "lookup_key" not in doc["products"]["pro"]["prices"]["pro-yearly"]
+
+
+def test_a_products_features_render_as_one_list() -> None:
+    doc = rendered(EXAMPLE.read_text(encoding="utf-8"))
+    assert sorted(doc["products"]["pro"]["features"]) == ["api-access", "audit-log", "sso"]
+    assert doc["features"]["audit-log"] == {"name": "Audit log", "lookup_key": "audit_log"}
+    assert doc["features"]["sso"] == {
+        "name": "Single sign-on",
+        "metadata": {"category": "security"},
+    }

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import stripe.params as sp
+import stripe.params.entitlements as spe
 
 from billing_sync.resources import KINDS, FieldSpec, Kind, Unset
 
@@ -18,6 +19,9 @@ UPDATE_PARAMS: dict[str, Any] = {
     "meter": sp.billing.MeterModifyParams,
     "customer": sp.CustomerModifyParams,
     "subscription": sp.SubscriptionModifyParams,
+    "feature": spe.FeatureModifyParams,
+    # An attachment has no update (and no fields): a link is created or deleted.
+    "product_feature": sp.ProductFeatureCreateParams,
 }
 # Unset with "" although the types say str: Stripe staff confirm `default_price: ''` unsets a
 # product's default price (stripe-python#658).
