@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(1)
     except click.ClickException as err:
         if isinstance(err, click.NoSuchOption):
-            err = explain_no_such_option(err, args)
+            err = explain_no_such_option(err, args, cli)
         err.show()
         # A usage error is an error (1), as in Terraform: click's 2 would read as "changes
         # pending" to a CI job running `plan --detailed-exitcode`.
