@@ -48,13 +48,15 @@ class Shape:
 
     def list_requests(self) -> int:
         """What reading it costs with list pages of 100: products, meters (none: one page),
-        active and archived prices, customers, subscriptions, active and archived entitlement
-        features (none: one page each, and no product's feature list)."""
+        active and archived prices, one (empty) page each of coupons, promotion codes and tax
+        rates, customers, subscriptions, active and archived entitlement features (none: one
+        page each, and no product's feature list)."""
         pages = math.ceil
         return (
             pages(self.products / 100)
             + pages((2 * self.products + self.tiered) / 100)
             + 1
+            + 3
             + pages(self.customers / 100)
             + pages(self.customers / 100)
             + 1

@@ -211,6 +211,14 @@ class Cancel(Change):
 
 
 @dataclass(frozen=True)
+class Delete(Change):
+    """Deletes an object Stripe lets go for good (a coupon: discounts already applied keep working)."""
+
+    action: ClassVar[str] = "delete"
+    symbol: ClassVar[str] = "-"
+
+
+@dataclass(frozen=True)
 class Detach(Change):
     """Removes an attachment between two objects (a feature from a product): a DELETE of the
     link only; neither object is archived or deleted."""
@@ -236,6 +244,7 @@ CHANGE_TYPES: tuple[type[Change], ...] = (
     Reactivate,
     Archive,
     Cancel,
+    Delete,
     Detach,
 )
 ACTIONS: tuple[str, ...] = tuple(t.action for t in CHANGE_TYPES)

@@ -313,13 +313,14 @@ def duplicates(emulator: EmulatorHandle) -> dict[str, list[str]]:
 # --------------------------------------------------------------------------- the example
 
 
-# Writes the example billing.yaml needs on an empty account: 19 creates + 2 default prices,
+# Writes the example billing.yaml needs on an empty account: 22 creates + 2 default prices,
 # 3 features + 4 product features.
-EXAMPLE_WRITES = 21 + 7
+EXAMPLE_WRITES = 24 + 7
 # Requests before the first catalog write of an apply on an empty account: the plan's reads
-# (products, meters, prices x2, customers, subscriptions, features x2; an account without
-# features needs no product-feature reads), the lock's create, the same reads.
-READS_BEFORE_FIRST_WRITE = 8 + 1 + 8
+# (products, meters, prices x2, coupons, promotion codes, tax rates, customers, subscriptions,
+# features x2; an account without features needs no product-feature reads), the lock's create,
+# the same reads.
+READS_BEFORE_FIRST_WRITE = 11 + 1 + 11
 
 
 def converged(emulator: EmulatorHandle) -> None:
@@ -334,6 +335,10 @@ def converged(emulator: EmulatorHandle) -> None:
     assert len(objs["prices"]) == 9
     assert len(objs["customers"]) == 2
     assert len(objs["subscriptions"]) == 2
+    client = emulator.client()
+    assert len(client.v1.coupons.list().data) == 1
+    assert len(client.v1.promotion_codes.list().data) == 1
+    assert len(client.v1.tax_rates.list().data) == 1
 
 
 # --------------------------------------------------------------------------- config fixtures

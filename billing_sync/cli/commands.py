@@ -84,7 +84,11 @@ def validate(app: AppContext, config_file: str | None, fmt: str) -> None:
         doc = {"format_version": 1, "valid": True, "file": path, "errors": [], "counts": counts}
         click.echo(json.dumps(doc, indent=2))
     else:
-        summary = ", ".join(f"{n} {what}" for what, n in counts.items())
+        summary = ", ".join(
+            f"{n} {(kind.name if n == 1 else kind.plural).replace('_', ' ')}"
+            for kind in KINDS
+            if (n := counts[kind.plural]) is not None
+        )
         click.echo(f"{path}: valid ({summary})")
 
 

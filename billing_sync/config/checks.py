@@ -20,9 +20,11 @@ from pydantic import BaseModel, ValidationError
 
 from billing_sync.config.models import (
     MAX_AMOUNT,
+    Coupon,
     CurrencyOption,
     Price,
     Product,
+    PromotionCode,
     Subscription,
     Tier,
 )
@@ -365,7 +367,136 @@ def check_document(raw: Any) -> list[Finding]:
             if sub is not None:
                 findings.extend(check_subscription(sub, spath))
             findings.extend(_check_references(sraw, spath, prices))
+    findings.extend(check_discounts(doc))
     return findings
+
+
+def check_coupon(coupon: Coupon, path: Path, products: list[str]) -> Iterator[Finding]:
+    """Rules of one coupon: one kind of discount, its currency, its duration, its products."""
+    if (coupon.percent_off is None) == (coupon.amount_off is None):
+        found = "both" if coupon.percent_off is not None else "none"
+        yield Finding(path, f"set exactly one of percent_off or amount_off (found {found})", "key")
+    if coupon.amount_off is not None and coupon.currency is None:
+        yield Finding(path, "amount_off needs currency (the currency of the amount)", "key")
+    if coupon.amount_off is None and coupon.currency is not None:
+        yield Finding((*path, "currency"), "currency is only allowed with amount_off", "key")
+    if coupon.currency_options and coupon.amount_off is None:
+        yield Finding(
+            (*path, "currency_options"), "currency_options are only allowed with amount_off", "key"
+        )
+    for cur in coupon.currency_options:
+        if cur == coupon.currency:
+            yield Finding(
+                (*path, "currency_options", cur),
+                f"currency option {cur!r} repeats the coupon's own currency",
+                "key",
+            )
+    if coupon.duration == "repeating" and coupon.duration_in_months is None:
+        yield Finding(path, "duration: repeating needs duration_in_months", "key")
+    if coupon.duration != "repeating" and coupon.duration_in_months is not None:
+        yield Finding(
+            (*path, "duration_in_months"),
+            "duration_in_months is only allowed with duration: repeating",
+            "key",
+        )
+    if coupon.applies_to is not None:
+        for i, product in enumerate(coupon.applies_to.products):
+            if product not in products:
+                yield Finding(
+                    (*path, "applies_to", "products", i),
+                    f"unknown product {product!r}{_hint(product, products)}",
+                )
+
+
+def check_promotion_code(
+    promo: PromotionCode, path: Path, coupons: dict[str, Any]
+) -> Iterator[Finding]:
+    """Rules of one promotion code: its coupon exists, a minimum amount has a currency."""
+    if promo.coupon not in coupons:
+        yield Finding(
+            (*path, "coupon"),
+            f"unknown coupon {promo.coupon!r}{_hint(promo.coupon, list(coupons))}",
+        )
+    r = promo.restrictions
+    if (r.minimum_amount is None) != (r.minimum_amount_currency is None):
+        yield Finding(
+            (*path, "restrictions"),
+            "minimum_amount and minimum_amount_currency go together",
+            "key",
+        )
+
+
+def check_discounts(doc: dict[str, Any]) -> Iterator[Finding]:
+    """Coupons, promotion codes and tax rates, and what subscriptions say about them."""
+    products = list(_mapping(doc.get("products")))
+    coupons = _mapping(doc.get("coupons"))
+    promos = _mapping(doc.get("promotion_codes"))
+    rates = list(_mapping(doc.get("tax_rates")))
+    ids: list[tuple[str, str, Path, bool]] = []
+    for key, raw in coupons.items():
+        path: Path = ("coupons", key)
+        coupon = _try(Coupon, raw)
+        if coupon is not None:
+            yield from check_coupon(coupon, path, products)
+        if coupon is not None and coupon.id is not None:
+            ids.append((coupon.id, key, (*path, "id"), True))
+        else:
+            ids.append((key, key, path, False))
+    yield from _claims(ids, "coupon id", "coupon")
+    codes: list[tuple[str, str, Path, bool]] = []
+    for key, raw in promos.items():
+        path = ("promotion_codes", key)
+        promo = _try(PromotionCode, raw)
+        if promo is None:
+            continue
+        yield from check_promotion_code(promo, path, coupons)
+        if promo.active:  # Stripe: unique among active codes, whatever their case
+            codes.append((promo.code.upper(), key, (*path, "code"), True))
+    yield from _claims(codes, "active code", "promotion code")
+    for ckey, craw in _mapping(doc.get("customers")).items():
+        for skey, sraw in _mapping(_mapping(craw).get("subscriptions")).items():
+            spath: Path = ("customers", ckey, "subscriptions", skey)
+            yield from _check_discount_refs(_mapping(sraw), spath, coupons, promos, rates)
+
+
+def _check_discount_refs(
+    sub: dict[str, Any],
+    path: Path,
+    coupons: dict[str, Any],
+    promos: dict[str, Any],
+    rates: list[str],
+) -> Iterator[Finding]:
+    discounts = sub.get("discounts")
+    seen: set[tuple[str, str]] = set()
+    for i, entry in enumerate(discounts if isinstance(discounts, list) else []):
+        entry = _mapping(entry)
+        given = [f for f in ("coupon", "promotion_code") if entry.get(f) is not None]
+        dpath: Path = (*path, "discounts", i)
+        if len(given) != 1:
+            found = " and ".join(given) if given else "none"
+            yield Finding(
+                dpath, f"set exactly one of coupon or promotion_code (found {found})", "key"
+            )
+            continue
+        field = given[0]
+        ref = entry[field]
+        known = coupons if field == "coupon" else promos
+        if not isinstance(ref, str):
+            continue
+        if ref not in known:
+            what = "coupon" if field == "coupon" else "promotion code"
+            yield Finding((*dpath, field), f"unknown {what} {ref!r}{_hint(ref, list(known))}")
+        elif (field, ref) in seen:
+            yield Finding(
+                (*dpath, field), f"{field} {ref!r} is already in this subscription's discounts"
+            )
+        seen.add((field, ref))
+    tax = sub.get("default_tax_rates")
+    for i, ref in enumerate(tax if isinstance(tax, list) else []):
+        if isinstance(ref, str) and ref not in rates:
+            yield Finding(
+                (*path, "default_tax_rates", i), f"unknown tax rate {ref!r}{_hint(ref, rates)}"
+            )
 
 
 def _check_references(

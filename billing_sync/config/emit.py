@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 Path = tuple[str | int, ...]
@@ -49,6 +50,8 @@ def scalar(value: Any) -> str:
         return "false"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, Decimal) and value.is_finite():
+        return format(value, "f")  # digits and a point: read back as the same number
     if isinstance(value, str):
         return value if is_plain(value) else quote(value)
     raise TypeError(f"billing.yaml has no scalar of type {type(value).__name__}")

@@ -27,7 +27,13 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from billing_sync.config.checks import check_document
-from billing_sync.config.models import KEY_PATTERN, BillingConfig
+from billing_sync.config.models import (
+    COUNTRY_PATTERN,
+    COUPON_ID_PATTERN,
+    KEY_PATTERN,
+    PROMOTION_CODE_PATTERN,
+    BillingConfig,
+)
 from billing_sync.config.source import RawIssue, SourceMap, format_path, parse
 from billing_sync.errors import ConfigError, ConfigIssue
 from billing_sync.gcpause import no_gc
@@ -281,6 +287,9 @@ _EXPECTED = {
 _PATTERNS = {
     KEY_PATTERN: "use 1-64 letters, digits, '_' or '-', starting with a letter or digit",
     r"^[^\[\]]*$": "must not contain '[' or ']'",
+    COUPON_ID_PATTERN: "use 1-64 letters, digits, '_' or '-', starting with a letter or digit",
+    PROMOTION_CODE_PATTERN: "use 1-500 letters and digits only (Stripe's rule for codes)",
+    COUNTRY_PATTERN: "use a two-letter upper-case ISO 3166-1 country code, e.g. 'DE'",
 }
 
 

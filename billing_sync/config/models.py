@@ -8,6 +8,7 @@ currency per subscription, ...) live in `billing_sync.config.checks` and are run
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from decimal import Decimal
@@ -21,6 +22,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     StringConstraints,
+    WithJsonSchema,
 )
 
 from billing_sync.config.timestamps import Moment
@@ -241,7 +243,12 @@ class CustomerIgnore(_Ignore):
 class SubscriptionIgnore(_Ignore):
     fields: list[
         Literal[
-            "collection_method", "days_until_due", "cancel_at_period_end", "default_payment_method"
+            "collection_method",
+            "days_until_due",
+            "cancel_at_period_end",
+            "default_payment_method",
+            "discounts",
+            "default_tax_rates",
         ]
     ] = Field(default_factory=list, description=_IGNORED_FIELDS)
 
@@ -515,6 +522,242 @@ class Feature(Model):
     )
 
 
+# -- coupons, promotion codes, tax rates -------------------------------------------------------
+#: `percent_off` and tax `percentage`: a decimal number of percent, written as a number or a
+#: quoted string, kept exactly (Stripe takes and returns a float; billing-sync compares the
+#: decimal text).
+_PERCENT_RE = re.compile(r"[0-9]{1,3}(\.[0-9]{1,4})?\Z")
+
+
+def _check_percent(value: str) -> str:
+    text = value.strip()
+    if not _PERCENT_RE.match(text):
+        raise ValueError(
+            f"{value!r} is not a percentage: write a number such as 20 or 7.5 (at most 4 decimals)"
+        )
+    number = float(text)
+    if not 0 < number <= 100:
+        raise ValueError(f"must be greater than 0 and at most 100, got {text}")
+    return text
+
+
+def _timestamp(value: Any) -> Any:
+    """A moment: a YAML timestamp with a time (2026-12-31T23:59:59Z), the same as a quoted
+    ISO 8601 string, or Unix seconds. A bare date is refused: which time of that day is meant?"""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a moment: write 2026-12-31T23:59:59Z or Unix seconds"
+            ) from None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:  # YAML: a timestamp without a zone is UTC
+            value = value.replace(tzinfo=dt.UTC)
+        return int(value.timestamp())
+    if isinstance(value, dt.date):
+        raise ValueError(
+            f"{value.isoformat()} is a date without a time: write {value.isoformat()}T23:59:59Z "
+            "(or the time you mean, with its zone)"
+        )
+    return value
+
+
+Percent = Annotated[
+    str,
+    BeforeValidator(_amount_text),
+    AfterValidator(_check_percent),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
+                {"type": "string", "pattern": r"^\s*[0-9]{1,3}(\.[0-9]{1,4})?\s*$"},
+            ]
+        }
+    ),
+]
+
+
+#: Unix seconds (after 2001-09-09, before 2100): the parsed forms of `_timestamp`.
+def _check_moment(value: int) -> int:
+    if not 1_000_000_000 <= value <= 4_102_444_800:
+        shown = dt.datetime.fromtimestamp(value, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        raise ValueError(f"{shown} is out of range: write a moment between 2001-09-09 and 2100")
+    return value
+
+
+Timestamp = Annotated[
+    int,
+    BeforeValidator(_timestamp),
+    AfterValidator(_check_moment),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 1_000_000_000, "maximum": 4_102_444_800},
+                {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}"},
+            ]
+        }
+    ),
+]
+#: Stripe's coupon ids and promotion codes: letters and digits (codes), plus '-' and '_' (ids).
+COUPON_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+PROMOTION_CODE_PATTERN = r"^[A-Za-z0-9]{1,500}$"
+COUNTRY_PATTERN = r"^[A-Z]{2}$"
+#: Subscription.default_tax_rates: billing-sync's cap (Stripe documents none in its types).
+MAX_TAX_RATES = 10
+TaxType = Literal[
+    "admissions_tax",
+    "amusement_tax",
+    "attendance_tax",
+    "communications_tax",
+    "digital_excise_tax",
+    "entertainment_tax",
+    "get_fund",
+    "gross_receipts_tax",
+    "gst",
+    "hospitality_tax",
+    "hst",
+    "igst",
+    "jct",
+    "lease_tax",
+    "luxury_tax",
+    "mass_transit_parking_tax",
+    "nhil",
+    "parking_tax",
+    "pst",
+    "qst",
+    "resort_tax",
+    "retail_delivery_fee",
+    "rst",
+    "sales_tax",
+    "service_tax",
+    "tourism_tax",
+    "utility_users_tax",
+    "vat",
+]
+
+
+class CouponCurrencyOption(Model):
+    """An amount-off coupon's amount in another currency (minor units)."""
+
+    amount_off: int = Field(
+        ge=1, le=MAX_AMOUNT, description="The amount off in this currency, in minor units."
+    )
+
+
+class CouponAppliesTo(Model):
+    """The declared products (by key) the coupon discounts; all products when absent."""
+
+    products: list[str] = Field(min_length=1, description="Product keys the coupon applies to.")
+
+
+class Coupon(Model):
+    """A coupon: `percent_off`, or `amount_off` in `currency`; its key is its Stripe id unless
+    `id` is given. Only name, metadata and currency_options change in place."""
+
+    id: Annotated[str, Field(pattern=COUPON_ID_PATTERN)] | None = Field(
+        default=None, description="The Stripe coupon id (default: the coupon key)."
+    )
+    name: str | None = Field(
+        default=None, min_length=1, max_length=40, description="Shown to customers."
+    )
+    percent_off: Percent | None = Field(
+        default=None, description="Percent off (over 0, at most 100); or amount_off."
+    )
+    amount_off: int | None = Field(
+        default=None, ge=1, le=MAX_AMOUNT, description="Amount off in minor units of currency."
+    )
+    currency: Currency | None = Field(default=None, description="The currency of amount_off.")
+    currency_options: dict[Currency, CouponCurrencyOption] = Field(
+        default_factory=dict, description="amount_off in other currencies."
+    )
+    duration: Literal["once", "repeating", "forever"] = Field(
+        default="once", description="How long a discount from it lasts."
+    )
+    duration_in_months: int | None = Field(
+        default=None, ge=1, le=120, description="Months of a repeating discount."
+    )
+    max_redemptions: int | None = Field(
+        default=None, ge=1, description="How many times it can be redeemed."
+    )
+    redeem_by: Timestamp | None = Field(
+        default=None, description="Last moment to redeem it (2027-01-01T00:00:00Z)."
+    )
+    applies_to: CouponAppliesTo | None = Field(
+        default=None, description="The products it discounts (default: all)."
+    )
+    metadata: Metadata = Field(
+        default_factory=dict, description="Key-value pairs stored on the Stripe coupon."
+    )
+
+
+class PromotionRestrictions(Model):
+    """Who may redeem a promotion code: first-time customers, a minimum order."""
+
+    first_time_transaction: bool = Field(
+        default=False, description="Only customers without earlier payments."
+    )
+    minimum_amount: int | None = Field(
+        default=None, ge=1, le=MAX_AMOUNT, description="Minimum order, in minor units."
+    )
+    minimum_amount_currency: Currency | None = Field(
+        default=None, description="The currency of minimum_amount."
+    )
+
+
+class PromotionCode(Model):
+    """A customer-facing code for a declared coupon. Only `active` and metadata change in
+    place; removing it deactivates it (Stripe never deletes promotion codes)."""
+
+    coupon: str = Field(description="The coupon key.")
+    code: Annotated[str, Field(pattern=PROMOTION_CODE_PATTERN)] = Field(
+        description="What customers type: letters and digits."
+    )
+    active: bool = Field(default=True, description="false deactivates the code.")
+    max_redemptions: int | None = Field(
+        default=None, ge=1, description="How many times it can be redeemed."
+    )
+    expires_at: Timestamp | None = Field(
+        default=None, description="When it expires (2026-12-31T23:59:59Z)."
+    )
+    restrictions: PromotionRestrictions = Field(
+        default_factory=PromotionRestrictions, description="Who may redeem it."
+    )
+    metadata: Metadata = Field(
+        default_factory=dict, description="Key-value pairs stored on the promotion code."
+    )
+
+
+class TaxRate(Model):
+    """A manual tax rate; `percentage` and `inclusive` are fixed once created (a change makes a
+    new rate and archives the old one)."""
+
+    display_name: str = Field(
+        min_length=1, max_length=50, description="Shown to customers on invoices."
+    )
+    percentage: Percent = Field(description="The rate in percent; fixed once created.")
+    inclusive: bool = Field(description="Whether prices include it; fixed once created.")
+    active: bool = Field(default=True, description="false archives the rate.")
+    description: Text | None = Field(default=None, description="An internal description.")
+    jurisdiction: str | None = Field(
+        default=None, min_length=1, max_length=50, description="The jurisdiction's label."
+    )
+    country: str | None = Field(
+        default=None, pattern=COUNTRY_PATTERN, description="ISO 3166-1 code, e.g. DE."
+    )
+    state: str | None = Field(
+        default=None, min_length=1, max_length=10, description="ISO 3166-2 subdivision, e.g. NY."
+    )
+    tax_type: TaxType | None = Field(default=None, description="vat, sales_tax, gst, ...")
+    metadata: Metadata = Field(
+        default_factory=dict, description="Key-value pairs stored on the tax rate."
+    )
+
+
 class SubscriptionItem(Model):
     """One line of a subscription: a recurring price key and a quantity."""
 
@@ -525,6 +768,13 @@ class SubscriptionItem(Model):
     metadata: Metadata = Field(
         default_factory=dict, description="Key-value pairs stored on the subscription item."
     )
+
+
+class SubscriptionDiscount(Model):
+    """One discount of a subscription: a declared coupon or promotion code (by key)."""
+
+    coupon: str | None = Field(default=None, description="A coupon key.")
+    promotion_code: str | None = Field(default=None, description="A promotion code key.")
 
 
 class Subscription(Model):
@@ -579,6 +829,16 @@ class Subscription(Model):
     protect: bool = Field(
         default=False,
         description="Refuse plans that cancel or shrink it without --allow-destroy.",
+    )
+    discounts: list[SubscriptionDiscount] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Coupons or promotion codes (by key) applied to it; kept once applied.",
+    )
+    default_tax_rates: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_TAX_RATES,
+        description="Tax rate keys applied to its invoices.",
     )
 
 
@@ -707,6 +967,15 @@ class BillingConfig(Model):
     )
     customers: dict[Key, Customer] = Field(
         default_factory=dict, description="Customers and their subscriptions, by key."
+    )
+    coupons: dict[Key, Coupon] = Field(
+        default_factory=dict, description="Coupons by key (the key is the coupon id by default)."
+    )
+    promotion_codes: dict[Key, PromotionCode] = Field(
+        default_factory=dict, description="Customer-facing codes for coupons, by key."
+    )
+    tax_rates: dict[Key, TaxRate] = Field(
+        default_factory=dict, description="Manual tax rates, by key."
     )
     features: dict[Key, Feature] = Field(
         default_factory=dict, description="Entitlement features that products grant, by key."

@@ -202,6 +202,37 @@ def _subscription(sub: Schema) -> None:
     sub["else"] = _absent("days_until_due")
 
 
+def _discounts(defs: Schema) -> None:
+    """Coupons, promotion codes and subscription discounts: the rules of one object JSON Schema
+    can state (references between objects stay with validate)."""
+    coupon = defs["Coupon"]
+    coupon["allOf"] = [
+        _exactly_one("percent_off", "amount_off"),
+        {"if": _present("amount_off"), "then": _present("currency")},
+        {"if": _absent("amount_off"), "then": {"allOf": [_absent("currency")]}},
+        {
+            "if": _absent("amount_off"),
+            "then": {
+                "not": {
+                    "required": ["currency_options"],
+                    "properties": {"currency_options": {"minProperties": 1}},
+                }
+            },
+        },
+        {
+            "if": {"required": ["duration"], "properties": {"duration": {"const": "repeating"}}},
+            "then": _present("duration_in_months"),
+            "else": _absent("duration_in_months"),
+        },
+    ]
+    restrictions = defs["PromotionRestrictions"]
+    restrictions["dependentRequired"] = {
+        "minimum_amount": ["minimum_amount_currency"],
+        "minimum_amount_currency": ["minimum_amount"],
+    }
+    defs["SubscriptionDiscount"]["allOf"] = [_exactly_one("coupon", "promotion_code")]
+
+
 def _metadata_keys(node: Any) -> None:
     """Every metadata map refuses billing-sync's reserved keys (`billing_sync_*`)."""
     if isinstance(node, dict):
@@ -239,6 +270,7 @@ def json_schema() -> Schema:
             branch["minimum"] = 1
     _recurring(defs["Recurring"])
     _subscription(defs["Subscription"])
+    _discounts(defs)
     _metadata_keys(doc)
     # Product ids: the key of `products:` (unless `id:` is given) and `id:` itself.
     doc["properties"]["products"]["propertyNames"] = {"allOf": [{"pattern": KEY_PATTERN}, RESERVED]}

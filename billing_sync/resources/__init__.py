@@ -18,19 +18,26 @@ from billing_sync.resources.base import (
     Snapshot,
     Unset,
 )
+from billing_sync.resources.coupon import COUPON
 from billing_sync.resources.customer import CUSTOMER
 from billing_sync.resources.feature import FEATURE
 from billing_sync.resources.meter import METER
 from billing_sync.resources.price import PRICE
 from billing_sync.resources.product import PRODUCT
 from billing_sync.resources.product_feature import PRODUCT_FEATURE
+from billing_sync.resources.promotion_code import PROMOTION_CODE
 from billing_sync.resources.subscription import SUBSCRIPTION
+from billing_sync.resources.tax_rate import TAX_RATE
 
 # A kind comes after every kind it refers to: it is read, and its changes listed, in this order.
 KINDS: tuple[Kind[Any], ...] = (
     PRODUCT,
     METER,
     PRICE,
+    # Discounts and taxes: coupons refer to products, codes to coupons, subscriptions to all three.
+    COUPON,
+    PROMOTION_CODE,
+    TAX_RATE,
     CUSTOMER,
     SUBSCRIPTION,
     FEATURE,
@@ -44,6 +51,7 @@ if len(BY_NAME) != len(KINDS):  # pragma: no cover - a programming error, caught
 
 __all__ = [
     "BY_NAME",
+    "COUPON",
     "CUSTOMER",
     "FEATURE",
     "KINDS",
@@ -51,8 +59,10 @@ __all__ = [
     "PRICE",
     "PRODUCT",
     "PRODUCT_FEATURE",
+    "PROMOTION_CODE",
     "RANK",
     "SUBSCRIPTION",
+    "TAX_RATE",
     "Desired",
     "Existing",
     "FieldSpec",

@@ -50,8 +50,10 @@ from billing_sync.resources.base import (
     reachable,
     slug,
 )
+from billing_sync.resources.coupon import COUPON, CouponState, coupon_discount
 from billing_sync.resources.customer import CUSTOMER
 from billing_sync.resources.price import (
+    PER_MONTH,
     PRICE,
     PriceState,
     charge_for_quantity,
@@ -59,6 +61,8 @@ from billing_sync.resources.price import (
     metered_on,
     monthly,
 )
+from billing_sync.resources.promotion_code import PROMOTION_CODE, PromotionCodeState
+from billing_sync.resources.tax_rate import TAX_RATE
 
 ENDED = frozenset({"canceled", "incomplete_expired"})
 DAY = 86_400
@@ -98,6 +102,12 @@ class SubscriptionState:
     id: str | None = None  # existing only
     status: str | None = None  # existing only
     customer_id: str | None = None  # existing only: the Stripe customer it bills
+    # ({"coupon": key} or {"promotion_code": key}, ...); existing: keys of managed ones, else ids
+    discounts: tuple[Mapping[str, str], ...] = ()
+    default_tax_rates: tuple[str, ...] = ()  # tax rate keys (existing: a key, else the id)
+    # existing only: (field, Stripe id, discount id) of each discount, and the tax rate ids
+    discount_ids: tuple[tuple[str, str, str], ...] = ()
+    tax_rate_ids: tuple[str, ...] = ()
 
 
 def _metered(price: PriceState | None) -> bool:
@@ -150,9 +160,13 @@ class SubscriptionKind(Kind[SubscriptionState]):
             unset=Unset.DEFAULT,
             own_rule=True,
         ),
+        # Compared by the ids they resolve to (a replaced tax rate moves the subscription); an
+        # unchanged discount is kept as it is (its months already counted), not redeemed again.
+        FieldSpec("discounts", own_rule=True),
+        FieldSpec("default_tax_rates", own_rule=True),
     )
-    # Canceled subscriptions are listed only with status=all.
-    list_reads = (ListRead("/v1/subscriptions", {"status": "all"}),)
+    # Canceled subscriptions are listed only with status=all; discounts are ids unless expanded.
+    list_reads = (ListRead("/v1/subscriptions", {"status": "all", "expand": ["data.discounts"]}),)
 
     # -- billing.yaml ------------------------------------------------------------------------
     def desired(self, config: BillingConfig) -> dict[str, SubscriptionState]:
@@ -186,6 +200,13 @@ class SubscriptionKind(Kind[SubscriptionState]):
                     trial_end=unix(sub.trial_end),
                     proration_behavior=sub.proration_behavior,
                     currency=currency,
+                    discounts=tuple(
+                        {"coupon": x.coupon}
+                        if x.coupon is not None
+                        else {"promotion_code": x.promotion_code or ""}
+                        for x in sub.discounts
+                    ),
+                    default_tax_rates=tuple(sub.default_tax_rates),
                 )
         return out
 
@@ -226,6 +247,10 @@ class SubscriptionKind(Kind[SubscriptionState]):
             doc["metadata"] = dict(state.metadata)
         if state.protect:
             doc["protect"] = True
+        if state.discounts:
+            doc["discounts"] = [dict(x) for x in state.discounts]
+        if state.default_tax_rates:
+            doc["default_tax_rates"] = list(state.default_tax_rates)
         customer, _, own = state.key.partition("/")
         return ("customers", customer, "subscriptions", own), doc
 
@@ -235,6 +260,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
     ) -> Snapshot[SubscriptionState]:
         price_keys = PRICE.keys_by_id(existing)
         customer_keys = {c.id: c.key for c in existing.of(CUSTOMER).managed.values() if c.id}
+        refs = _ref_keys(existing)
         managed: dict[str, SubscriptionState] = {}
         ended: list[SubscriptionState] = []
         unmanaged: list[SubscriptionState] = []
@@ -244,7 +270,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
             if key is None and ended_now:
                 continue  # an ended subscription of someone else's: nothing to know
             items = _items(obj, pages)
-            state = _normalise(obj, key or obj["id"], items, price_keys, customer_keys)
+            state = _normalise(obj, key or obj["id"], items, price_keys, customer_keys, refs)
             if key is None:
                 unmanaged.append(state)
             elif ended_now:
@@ -296,8 +322,35 @@ class SubscriptionKind(Kind[SubscriptionState]):
                 "plan would remove those items"
             )
         items = tuple(replace(i, price=prices[i.price_id or ""]) for i in state.items)
+        discounts = []
+        for kind_name, stripe_id, _ in state.discount_ids:
+            found = ids.get(kind_name, {}).get(stripe_id)
+            if found is None:
+                return Imported.skip(
+                    f"{where} of customer {customer}: its {kind_name.replace('_', ' ')} "
+                    f"{stripe_id} is not imported; declared without it, the plan would remove "
+                    "that discount"
+                )
+            discounts.append({kind_name: found})
+        rates = []
+        for rate_id in state.tax_rate_ids:
+            found = ids.get(TAX_RATE.name, {}).get(rate_id)
+            if found is None:
+                return Imported.skip(
+                    f"{where} of customer {customer}: its tax rate {rate_id} is not imported"
+                )
+            rates.append(found)
         own = key.partition("/")[2]
-        return Imported(replace(state, key=sub_key(customer, own), customer=customer, items=items))
+        return Imported(
+            replace(
+                state,
+                key=sub_key(customer, own),
+                customer=customer,
+                items=items,
+                discounts=tuple(discounts),
+                default_tax_rates=tuple(rates),
+            )
+        )
 
     # -- comparison --------------------------------------------------------------------------
     def compare(self, context: PlanContext) -> KindPlan:
@@ -492,6 +545,12 @@ class SubscriptionKind(Kind[SubscriptionState]):
             params["cancel_at_period_end"] = True
         if d.default_payment_method:
             params["default_payment_method"] = d.default_payment_method
+        if d.discounts:
+            params["discounts"], discount_needs = _discounts_param(context, d, None)
+            needs |= discount_needs
+        if d.default_tax_rates:
+            params["default_tax_rates"], rate_needs = _tax_rates_param(context, d)
+            needs |= rate_needs
         attach, card = self._payment_method(context, d, params)
         meta = {**d.metadata, KEY_META: d.key, **card}
         if d.protect:
@@ -599,6 +658,35 @@ class SubscriptionKind(Kind[SubscriptionState]):
         found = diff_fields(e, d, plain_specs(self.fields))
         params.update({k: v for k, v in sorted(found.params.items()) if k != "metadata"})
         changes += found.changes
+        # By key: a discount made from an earlier version of a declared code (or from a coupon
+        # since replaced under its id) is kept; Stripe keeps applied discounts on their terms.
+        if _pairs(d.discounts) != _pairs(e.discounts):
+            params["discounts"], discount_needs = _discounts_param(context, d, e)
+            needs |= discount_needs
+            changes.append(
+                FieldChange(
+                    "discounts",
+                    [f"{f} {k}" for f, k in _pairs(e.discounts)],
+                    [f"{f} {k}" for f, k in _pairs(d.discounts)],
+                )
+            )
+        rate_ids = tuple(context.target(TAX_RATE, k) or k for k in d.default_tax_rates)
+        if rate_ids != e.tax_rate_ids:
+            params["default_tax_rates"], rate_needs = _tax_rates_param(context, d)
+            needs |= rate_needs
+            changes.append(
+                FieldChange(
+                    "default_tax_rates",
+                    [
+                        _label("tax_rate", k, i)
+                        for k, i in zip(e.default_tax_rates, e.tax_rate_ids, strict=False)
+                    ],
+                    [
+                        _label("tax_rate", k, i)
+                        for k, i in zip(d.default_tax_rates, rate_ids, strict=True)
+                    ],
+                )
+            )
         meta = dict(found.params.get("metadata", {}))
         attach, card = self._payment_method(context, d, params)
         meta.update(card)
@@ -685,16 +773,28 @@ class SubscriptionKind(Kind[SubscriptionState]):
         after: dict[str, Decimal] = defaultdict(Decimal)
         desired_prices = context.desired.of(PRICE)
         existing_prices = PRICE.by_id(context.existing)
+        desired_coupons = _coupons_by_ref(
+            context.desired.of(COUPON), context.desired.of(PROMOTION_CODE), by_id=False
+        )
+        existing_coupons = _existing_coupons(context.existing)
         for s in context.desired.of(self).values():
-            for item in s.items:
-                p = desired_prices.get(item.price)
-                if p is not None:
-                    after[p.currency] += monthly(p, item.quantity)
+            priced = [
+                (p, item.quantity)
+                for item in s.items
+                if (p := desired_prices.get(item.price)) is not None
+            ]
+            refs = [next(iter(x.items())) for x in s.discounts]
+            for cur, amount in _net_monthly(priced, refs, desired_coupons).items():
+                after[cur] += amount
         for e in context.existing.of(self).managed.values():
-            for ei in e.items:
-                ep = existing_prices.get(ei.price_id or "")
-                if ep is not None:
-                    before[ep.currency] += monthly(ep, ei.quantity)
+            priced = [
+                (ep, ei.quantity)
+                for ei in e.items
+                if (ep := existing_prices.get(ei.price_id or "")) is not None
+            ]
+            refs = [(f, i) for f, i, _ in e.discount_ids]
+            for cur, amount in _net_monthly(priced, refs, existing_coupons).items():
+                before[cur] += amount
         return {cur: (before[cur], after[cur]) for cur in sorted(set(before) | set(after))}
 
 
@@ -865,6 +965,135 @@ def _trial_days(obj: Mapping[str, Any]) -> int | None:
     return max(1, round((int(end) - int(start)) / DAY))
 
 
+def _ref_keys(existing: Existing) -> dict[str, dict[str, str]]:
+    """kind name -> Stripe id -> key, for what a subscription's discounts and taxes point at."""
+    out: dict[str, dict[str, str]] = {}
+    kinds: tuple[Kind[Any], ...] = (COUPON, PROMOTION_CODE, TAX_RATE)
+    for kind in kinds:
+        snap = existing.of(kind)
+        out[kind.name] = {
+            sid: s.key for s in (*snap.managed.values(), *snap.others) if (sid := kind.stripe_id(s))
+        }
+    return out
+
+
+def _discount_refs(obj: Mapping[str, Any]) -> tuple[tuple[str, str, str], ...]:
+    """(field, Stripe id, discount id) of each discount: a promotion code's, else its coupon's."""
+    out = []
+    for x in obj.get("discounts") or ():
+        if not isinstance(x, Mapping):  # not expanded: nothing to compare
+            continue
+        promo = id_of(x.get("promotion_code"))
+        if promo:
+            out.append(("promotion_code", promo, x["id"]))
+            continue
+        coupon = id_of((x.get("source") or {}).get("coupon")) or id_of(x.get("coupon"))
+        if coupon:
+            out.append(("coupon", coupon, x["id"]))
+    return tuple(out)
+
+
+def _pairs(discounts: Iterable[Mapping[str, str]]) -> list[tuple[str, str]]:
+    return [next(iter(x.items())) for x in discounts]
+
+
+def _label(field: str, key: str, stripe_id: str) -> str:
+    if is_ref(stripe_id):
+        return f"{key} (new)"
+    return key if key == stripe_id else f"{key} ({stripe_id})"
+
+
+def _discounts_param(
+    context: PlanContext, d: SubscriptionState, e: SubscriptionState | None
+) -> tuple[Any, frozenset[str]]:
+    """The declared discounts as Stripe takes them: one the subscription has already is kept by
+    its discount id (a repeating coupon keeps its months), the others redeemed; none: ""."""
+    kept: dict[tuple[str, str], str] = {}
+    if e is not None:
+        for pair, (_, _, discount_id) in zip(_pairs(e.discounts), e.discount_ids, strict=True):
+            kept.setdefault(pair, discount_id)
+    kinds: dict[str, Kind[Any]] = {COUPON.name: COUPON, PROMOTION_CODE.name: PROMOTION_CODE}
+    entries: list[dict[str, str]] = []
+    needs: set[str] = set()
+    for field_name, key in _pairs(d.discounts):
+        if (field_name, key) in kept:
+            entries.append({"discount": kept[(field_name, key)]})
+            continue
+        kind = kinds[field_name]
+        entries.append({field_name: context.target(kind, key) or key})
+        needs |= kind.needs_of(key)
+    return (entries or ""), frozenset(needs)
+
+
+def _tax_rates_param(context: PlanContext, d: SubscriptionState) -> tuple[Any, frozenset[str]]:
+    ids = [context.target(TAX_RATE, k) or k for k in d.default_tax_rates]
+    needs: set[str] = set()
+    for k in d.default_tax_rates:
+        needs |= TAX_RATE.needs_of(k)
+    return (ids or ""), frozenset(needs)
+
+
+def _coupons_by_ref(
+    coupons: Mapping[str, CouponState],
+    codes: Mapping[str, PromotionCodeState],
+    *,
+    by_id: bool,
+) -> dict[tuple[str, str], CouponState]:
+    """(field, key or id) -> the coupon a discount entry applies."""
+    out: dict[tuple[str, str], CouponState] = {}
+    by_coupon_key = {c.key: c for c in coupons.values()}
+    for key, c in coupons.items():
+        out[("coupon", c.id if by_id else key)] = c
+    for key, p in codes.items():
+        coupon = by_coupon_key.get(p.coupon) or next(
+            (c for c in coupons.values() if c.id in (p.coupon, p.coupon_id)), None
+        )
+        if coupon is not None:
+            out[("promotion_code", (p.id or key) if by_id else key)] = coupon
+    return out
+
+
+def _existing_coupons(existing: Existing) -> dict[tuple[str, str], CouponState]:
+    csnap = existing.of(COUPON)
+    psnap = existing.of(PROMOTION_CODE)
+    coupons = {c.id: c for c in (*csnap.managed.values(), *csnap.unmanaged)}
+    codes = {p.id or p.key: p for p in (*psnap.managed.values(), *psnap.others, *psnap.unmanaged)}
+    return _coupons_by_ref(coupons, codes, by_id=True)
+
+
+def _net_monthly(
+    priced: list[tuple[PriceState, int]],
+    refs: Iterable[tuple[str, str]],
+    coupons: Mapping[tuple[str, str], CouponState],
+) -> dict[str, Decimal]:
+    """A subscription's monthly revenue per currency, net of its recurring discounts (each on
+    the items of the products it applies to, one after another)."""
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for p, quantity in priced:
+        totals[p.currency] += monthly(p, quantity)
+    recurring = next((p.recurring for p, _ in priced if p.recurring), None)
+    if not recurring or not totals:
+        return dict(totals)
+    per_month = PER_MONTH[recurring["interval"]] / int(recurring.get("interval_count") or 1)
+    for ref_ in refs:
+        coupon = coupons.get(ref_)
+        if coupon is None:
+            continue
+        for cur in totals:
+            eligible = sum(
+                (
+                    monthly(p, q)
+                    for p, q in priced
+                    if p.currency == cur
+                    and (not coupon.applies_to or p.product in coupon.applies_to)
+                ),
+                Decimal(0),
+            )
+            base = min(eligible, totals[cur])
+            totals[cur] -= coupon_discount(coupon, cur, base, per_month)
+    return dict(totals)
+
+
 def _payment_method(obj: Mapping[str, Any]) -> str | None:
     """The default payment method's id, or the test card token billing-sync attached it from
     (metadata CARD_META names the token and the attached id: a hand change is still seen)."""
@@ -881,8 +1110,12 @@ def _normalise(
     items: list[dict[str, Any]],
     price_keys: Mapping[str, str],
     customer_keys: Mapping[str, str],
+    refs: Mapping[str, Mapping[str, str]] | None = None,
 ) -> SubscriptionState:
     customer_id = id_of(obj.get("customer")) or ""
+    keys = refs or {}
+    rate_ids = tuple(id_of(t) or "" for t in obj.get("default_tax_rates") or ())
+    discount_ids = _discount_refs(obj)
     states = []
     for item in items:
         price_id = id_of(item["price"]) or ""
@@ -912,6 +1145,10 @@ def _normalise(
         id=obj["id"],
         status=obj.get("status"),
         customer_id=customer_id or None,
+        discounts=tuple({f: keys.get(f, {}).get(i, i)} for f, i, _ in discount_ids),
+        default_tax_rates=tuple(keys.get(TAX_RATE.name, {}).get(i, i) for i in rate_ids),
+        discount_ids=discount_ids,
+        tax_rate_ids=rate_ids,
     )
 
 

@@ -473,6 +473,11 @@ def render(store: Store, tname: str, obj: Obj, expand: list[str] | None = None) 
         if holder is None:
             continue
         value = holder.get(leaf)
+        if isinstance(value, list) and "." not in key:
+            # A list of ids (subscription.discounts): each one found is expanded.
+            found = [(v, store.get(target, v)) if isinstance(v, str) else (v, None) for v in value]
+            out = {**out, key: [render(store, target, r, sub) if r else v for v, r in found]}
+            continue
         if isinstance(value, str):
             ref = store.get(target, value)
             if ref is not None:

@@ -24,8 +24,8 @@ def test_demo_runs_to_completion() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert "Traceback" not in out + proc.stderr
-    assert "Plan: 26 to create" in out
-    assert "Apply complete: 28 done, 0 failed, 0 skipped" in out
+    assert "Plan: 29 to create" in out
+    assert "Apply complete: 31 done, 0 failed, 0 skipped" in out
     assert "No changes" in out
     assert "Missing in Stripe: none" in out  # status, after the apply
     assert "refunded 15.00 USD" in out

@@ -39,7 +39,7 @@ def test_exit_codes(entry: str, emulator: EmulatorHandle) -> None:
     assert bad.stderr.endswith("bad_currency.yaml: 1 error\n")
     changes = run("plan", "-c", str(EXAMPLE), "--detailed-exitcode")
     assert changes.returncode == 2, changes.stderr
-    assert "Plan: 26 to create" in changes.stdout
+    assert "Plan: 29 to create" in changes.stdout
     usage = run("plan", "--no-such-option", "--detailed-exitcode")
     assert usage.returncode == 1  # an error, never "changes pending" (2)
     assert "Error: No such option '--no-such-option'" in usage.stderr

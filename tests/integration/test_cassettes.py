@@ -113,6 +113,6 @@ def test_replay_demo_cassette(
         assert cassette.all_played, "the tool made fewer requests than recorded"
     out = capsys.readouterr()
     assert codes == [2, 0, 0], out.out + out.err
-    assert "Plan: 26 to create" in out.out
-    assert "Apply complete: 28 done, 0 failed, 0 skipped" in out.out
+    assert "Plan: 29 to create" in out.out
+    assert "Apply complete: 31 done, 0 failed, 0 skipped" in out.out
     assert "No changes" in out.out

@@ -29,7 +29,7 @@ def test_example_is_valid() -> None:
     assert proc.returncode == 0, proc.stderr
     assert (
         proc.stdout
-        == f"{EXAMPLE}: valid (5 products, 1 meters, 9 prices, 2 customers, 2 subscriptions, 3 features, 4 product_features)\n"
+        == f"{EXAMPLE}: valid (5 products, 1 meter, 9 prices, 1 coupon, 1 promotion code, 1 tax rate, 2 customers, 2 subscriptions, 3 features, 4 product features)\n"
     )
     assert proc.stderr == ""
 
@@ -109,6 +109,9 @@ def test_json_format_valid() -> None:
         "products": 5,
         "meters": 1,
         "prices": 9,
+        "coupons": 1,
+        "promotion_codes": 1,
+        "tax_rates": 1,
         "customers": 2,
         "subscriptions": 2,
         "features": 3,
@@ -128,6 +131,9 @@ def test_schema_is_json_schema_of_billing_yaml() -> None:
         "meters",
         "products",
         "customers",
+        "coupons",
+        "promotion_codes",
+        "tax_rates",
         "features",
         "policies",
         "ignore",

@@ -127,6 +127,26 @@ def build_account(client: stripe.StripeClient) -> dict[str, str]:
     v1.prices.update(legacy_price.id, params={"active": False})
     v1.products.update(old.id, params={"active": False})
 
+    v1.coupons.create(
+        params={
+            "id": "SPRING",
+            "name": "Spring",
+            "percent_off": 12.5,
+            "duration": "repeating",
+            "duration_in_months": 2,
+            "applies_to": {"products": [pro.id]},
+        }
+    )
+    spring = v1.promotion_codes.create(
+        params={
+            "promotion": {"type": "coupon", "coupon": "SPRING"},
+            "code": "SPRING25",
+            "restrictions": {"minimum_amount": 5000, "minimum_amount_currency": "usd"},
+        }
+    )
+    vat = v1.tax_rates.create(
+        params={"display_name": "VAT", "percentage": 19, "inclusive": False, "country": "DE"}
+    )
     acme = v1.customers.create(params={"name": "Acme Inc.", "email": "billing@acme.example"})
     jane = v1.customers.create(params={"email": "jane@example.com", "metadata": {"vip": "true"}})
     sub = v1.subscriptions.create(
@@ -136,6 +156,8 @@ def build_account(client: stripe.StripeClient) -> dict[str, str]:
             "collection_method": "send_invoice",
             "days_until_due": 30,
             "metadata": {"deal": "D-7"},
+            "discounts": [{"promotion_code": spring.id}],
+            "default_tax_rates": [vat.id],
         }
     )
     trial = v1.subscriptions.create(
@@ -319,6 +341,12 @@ def declared_as(
         # A trial is declared by its length (trial_period_days), never by its end as well:
         # validate refuses both, and the plan compares trial_end only when it is declared.
         out["trial_end"] = None
+        out["discounts"] = tuple({f: keys[f][sid]} for f, sid, _ in state.discount_ids)
+        out["default_tax_rates"] = tuple(keys["tax_rate"][t] for t in state.tax_rate_ids)
+    if kind.name == "coupon":
+        out["applies_to"] = tuple(sorted(keys["product"][p] for p in state.applies_to))
+    if kind.name == "promotion_code":
+        out["coupon"] = keys["coupon"][state.coupon_id]
     return out
 
 

@@ -60,13 +60,16 @@ def test_fresh_account_plan_lists_creates_and_writes_nothing(emulator: EmulatorH
     assert "+ product pro (create)" in res.stdout
     assert "+ price seats-graduated (create)" in res.stdout
     assert "+ subscription acme/main (create)" in res.stdout
-    assert "Plan: 26 to create" in res.stdout  # 19 catalog objects, 3 features, 4 links
+    assert "Plan: 29 to create" in res.stdout  # 22 catalog objects, 3 features, 4 links
     assert emulator.writes() == []
     gets = emulator.requests()
     assert {r["path"] for r in gets} == {
         "/v1/products",
         "/v1/billing/meters",
         "/v1/prices",
+        "/v1/coupons",
+        "/v1/promotion_codes",
+        "/v1/tax_rates",
         "/v1/customers",
         "/v1/subscriptions",
         "/v1/entitlements/features",
@@ -75,7 +78,7 @@ def test_fresh_account_plan_lists_creates_and_writes_nothing(emulator: EmulatorH
 
 def test_apply_example_then_plan_is_empty(emulator: EmulatorHandle, tmp_path: Path) -> None:
     out = apply_ok(emulator, EXAMPLE)
-    assert "Apply complete: 28 done, 0 failed, 0 skipped" in out
+    assert "Apply complete: 31 done, 0 failed, 0 skipped" in out
     writes = emulator.writes()
     # Every POST carries a key (Stripe ignores keys on DELETE: only the lock's release is one).
     assert writes and all(w["idempotency_key"] for w in writes if w["method"] == "POST")
@@ -140,8 +143,8 @@ def test_price_replace_moves_declared_and_grandfathers_others(
     assert "-/+ price pro-monthly" in res.stdout
     assert "29.00 USD/month -> 35.00 USD/month" in res.stdout
     assert (
-        "1 declared subscription(s) move, 1 other subscription(s) stay on the old price"
-        in res.stdout
+        "1 declared subscription moves to the new price; "
+        "1 other subscription stays on the old price" in res.stdout
     )
     apply_ok(emulator, cfg)
     assert_no_changes(emulator, cfg)
@@ -295,7 +298,7 @@ def test_markdown_and_json_formats(emulator: EmulatorHandle) -> None:
     assert "<details><summary><b>meter</b>: 1 to create</summary>" in md
     assert "| `+` | `pro-monthly-jpy` | create |" in md
     doc = json.loads(run_cli(emulator, "plan", "-c", str(EXAMPLE), "--format", "json").stdout)
-    assert doc["summary"]["create"] == 26
+    assert doc["summary"]["create"] == 29
     assert doc["mrr"]["usd"]["before"] == 0
 
 

@@ -31,12 +31,16 @@ def test_plan_of_a_large_account_costs_one_request_per_page(emulator: EmulatorHa
         "/v1/billing/meters": 1,
         # active prices, then one page of (no) archived prices
         "/v1/prices": math.ceil(products * prices_per_product / 100) + 1,
+        # one page each for the (empty) coupons, promotion codes and tax rates
+        "/v1/coupons": 1,
+        "/v1/promotion_codes": 1,
+        "/v1/tax_rates": 1,
         "/v1/customers": math.ceil(customers / 100),
         "/v1/subscriptions": math.ceil(customers / 100),
         # active features, then archived ones; no feature, so no product's links are read
         "/v1/entitlements/features": 2,
     }
-    assert sum(per_path.values()) == 22  # against 1,700 GETs for one request per object
+    assert sum(per_path.values()) == 25  # against 1,700 GETs for one request per object
     # Every seeded object is managed (it carries billing_sync_key) and absent from the
     # example: the plan archives and cancels them, and is unsafe.
     assert "UNSAFE" in res.stdout

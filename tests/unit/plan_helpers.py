@@ -12,13 +12,16 @@ from billing_sync.config.models import BillingConfig
 from billing_sync.plan.plan import Plan
 from billing_sync.plan.planner import plan
 from billing_sync.resources import (
+    COUPON,
     CUSTOMER,
     FEATURE,
     METER,
     PRICE,
     PRODUCT,
     PRODUCT_FEATURE,
+    PROMOTION_CODE,
     SUBSCRIPTION,
+    TAX_RATE,
     Existing,
     Snapshot,
 )
@@ -79,6 +82,21 @@ def applied(
     }
     customers = {key: replace(c, id=f"cus_{key}") for key, c in d.of(CUSTOMER).items()}
     meters = {key: replace(m, id=f"mtr_{key}") for key, m in d.of(METER).items()}
+    coupons = dict(d.of(COUPON))
+    codes = {
+        key: replace(p, id=f"promo_{key}", coupon_id=coupons[p.coupon].id)
+        for key, p in d.of(PROMOTION_CODE).items()
+    }
+    rates = {key: replace(t, id=f"txr_{key}") for key, t in d.of(TAX_RATE).items()}
+
+    def discount_ids(s: SubscriptionState) -> tuple[tuple[str, str, str], ...]:
+        out = []
+        for n, x in enumerate(s.discounts):
+            field, ref_key = next(iter(x.items()))
+            target = coupons[ref_key].id if field == "coupon" else f"promo_{ref_key}"
+            out.append((field, target, f"di_{n}"))
+        return tuple(out)
+
     subscriptions = {
         key: replace(
             s,
@@ -89,6 +107,8 @@ def applied(
             id="sub_" + key.replace("/", "_"),
             status="active",
             proration_behavior=None,
+            discount_ids=discount_ids(s),
+            tax_rate_ids=tuple(f"txr_{k}" for k in s.default_tax_rates),
         )
         for key, s in d.of(SUBSCRIPTION).items()
     }
@@ -124,6 +144,9 @@ def applied(
             PRODUCT.name: Snapshot(products),
             METER.name: Snapshot(meters),
             PRICE.name: Snapshot(prices),
+            COUPON.name: Snapshot(coupons),
+            PROMOTION_CODE.name: Snapshot(codes),
+            TAX_RATE.name: Snapshot(rates),
             CUSTOMER.name: Snapshot(customers),
             SUBSCRIPTION.name: Snapshot(subscriptions, unmanaged=tuple(others)),
         }

@@ -31,6 +31,10 @@ MY_TYPES = {
     "subscription",
     "subscription_item",
     "plan",
+    "coupon",
+    "promotion_code",
+    "tax_rate",
+    "discount",
     "billing.meter",
     "entitlements.feature",
     "product_feature",
@@ -181,6 +185,26 @@ def populated() -> Emulator:
             "recurring": {"interval": "month", "usage_type": "metered", "meter": meter["id"]},
         },
     )
+    coupon = _call(
+        emu,
+        "POST",
+        "/v1/coupons",
+        {
+            "amount_off": 100,
+            "currency": "usd",
+            "applies_to": {"products": [prod["id"]]},
+            "currency_options": {"eur": {"amount_off": 90}},
+        },
+    )
+    promo = _call(
+        emu,
+        "POST",
+        "/v1/promotion_codes",
+        {"promotion": {"type": "coupon", "coupon": coupon["id"]}, "code": "FIELDS"},
+    )
+    rate = _call(
+        emu, "POST", "/v1/tax_rates", {"display_name": "VAT", "percentage": 20, "inclusive": False}
+    )
     _call(
         emu,
         "POST",
@@ -188,6 +212,8 @@ def populated() -> Emulator:
         {
             "customer": cus["id"],
             "items": [{"price": price["id"], "quantity": 2}, {"price": metered["id"]}],
+            "discounts": [{"promotion_code": promo["id"]}],
+            "default_tax_rates": [rate["id"]],
         },
     )
     feature = _call(emu, "POST", "/v1/entitlements/features", {"name": "SSO", "lookup_key": "sso"})
@@ -270,6 +296,9 @@ NESTED = {
     ("charge", "outcome"): stripe.Charge.Outcome,
     ("charge", "payment_method_details"): None,  # only `type` and the hash of that type
     ("payment_method", "card"): stripe.PaymentMethod.Card,
+    ("promotion_code", "restrictions"): stripe.PromotionCode.Restrictions,
+    ("promotion_code", "promotion"): stripe.PromotionCode.Promotion,
+    ("discount", "source"): stripe.Discount.Source,
     ("payment_intent", "amount_details"): stripe.PaymentIntent.AmountDetails,
     ("payment_intent", "amount_details", "tip"): stripe.PaymentIntent.AmountDetails.Tip,
     ("payment_intent", "payment_method_options", "card"): (

@@ -108,9 +108,54 @@ customers:
         proration_behavior: none
         metadata: {contract: C-1}
         protect: true
+        discounts: [{coupon: launch}, {promotion_code: launch-code}]
+        default_tax_rates: [vat]
+coupons:
+  launch:
+    name: Launch
+    percent_off: 20
+    duration: repeating
+    duration_in_months: 3
+    max_redemptions: 500
+    redeem_by: @Y2@-01-01T00:00:00Z
+    applies_to: {products: [pro]}
+    metadata: {campaign: launch}
+  fiver:
+    id: FIVER-OFF
+    amount_off: 500
+    currency: usd
+    currency_options: {eur: {amount_off: 450}}
+promotion_codes:
+  launch-code:
+    coupon: launch
+    code: LAUNCH20
+    max_redemptions: 100
+    expires_at: @Y1@-06-30T23:59:59Z
+    restrictions: {first_time_transaction: true, minimum_amount: 1000, minimum_amount_currency: usd}
+    metadata: {channel: blog}
+tax_rates:
+  vat:
+    display_name: VAT
+    percentage: 19
+    inclusive: false
+    description: German VAT
+    jurisdiction: DE
+    country: DE
+    state: BE
+    tax_type: vat
+    metadata: {ledger: "4400"}
+  gst:
+    display_name: GST
+    percentage: 10
+    inclusive: true
 policies:
   max_destroy_percent: 100
 """
+
+# Coupon and code moments relative to today: Stripe creates them only in the future (and a
+# coupon's redeem_by at most 5 years away), so fixed dates would expire.
+YEAR = dt.date.today().year
+FULL = FULL.replace("@Y2@", str(YEAR + 2)).replace("@Y1@", str(YEAR + 1))
 
 Doc = dict[str, Any]
 IN_60_DAYS = dt.date.today() + dt.timedelta(days=60)
@@ -125,6 +170,10 @@ AI_TOKENS = ("meters", "ai_tokens")
 API_CALLS = ("meters", "api_calls")
 ACME = ("customers", "acme")
 MAIN = ("customers", "acme", "subscriptions", "main")
+LAUNCH = ("coupons", "launch")
+FIVER = ("coupons", "fiver")
+CODE = ("promotion_codes", "launch-code")
+VAT = ("tax_rates", "vat")
 SSO = ("features", "sso")
 
 
@@ -377,6 +426,105 @@ CASES: dict[tuple[str, str], Case] = {
         setter(MAIN, "proration_behavior", "always_invoice"),
         remover(MAIN, "proration_behavior"),
     ),
+    ("subscription", "discounts"): Case(
+        "acme/main", setter(MAIN, "discounts", [{"coupon": "fiver"}]), remover(MAIN, "discounts")
+    ),
+    ("subscription", "default_tax_rates"): Case(
+        "acme/main",
+        setter(MAIN, "default_tax_rates", ["vat", "gst"]),
+        remover(MAIN, "default_tax_rates"),
+    ),
+    ("coupon", "name"): Case("launch", setter(LAUNCH, "name", "Launch 2"), remover(LAUNCH, "name")),
+    ("coupon", "metadata"): Case(
+        "launch", setter(LAUNCH, "metadata", {"campaign": "b"}), remover(LAUNCH, "metadata")
+    ),
+    ("coupon", "currency_options"): Case(
+        "fiver",
+        setter(FIVER, "currency_options", {"eur": {"amount_off": 400}}),
+        remover(FIVER, "currency_options"),
+        on_remove=Replace,  # Stripe cannot remove a currency option in place
+    ),
+    ("coupon", "percent_off"): Case(
+        "launch", setter(LAUNCH, "percent_off", 25), remover(LAUNCH, "percent_off")
+    ),
+    ("coupon", "amount_off"): Case(
+        "fiver", setter(FIVER, "amount_off", 600), remover(FIVER, "amount_off")
+    ),
+    ("coupon", "currency"): Case(
+        "fiver", setter(FIVER, "currency", "gbp"), remover(FIVER, "currency")
+    ),
+    ("coupon", "duration"): Case(
+        "launch",
+        both(setter(LAUNCH, "duration", "forever"), remover(LAUNCH, "duration_in_months")),
+        # Removing it falls back to once, which takes no duration_in_months.
+        remover(LAUNCH, "duration", "duration_in_months"),
+    ),
+    ("coupon", "duration_in_months"): Case(
+        "launch", setter(LAUNCH, "duration_in_months", 6), remover(LAUNCH, "duration_in_months")
+    ),
+    ("coupon", "max_redemptions"): Case(
+        "launch", setter(LAUNCH, "max_redemptions", 50), remover(LAUNCH, "max_redemptions")
+    ),
+    ("coupon", "redeem_by"): Case(
+        "launch",
+        setter(LAUNCH, "redeem_by", f"{YEAR + 3}-01-01T00:00:00Z"),
+        remover(LAUNCH, "redeem_by"),
+    ),
+    ("coupon", "applies_to"): Case(
+        "launch",
+        setter(LAUNCH, "applies_to", {"products": ["pro", "team"]}),
+        remover(LAUNCH, "applies_to"),
+    ),
+    ("coupon", "id"): Case("fiver", setter(FIVER, "id", "FIVER-2"), remover(FIVER, "id")),
+    ("promotion_code", "coupon"): Case(
+        "launch-code", setter(CODE, "coupon", "fiver"), remover(CODE, "coupon")
+    ),
+    ("promotion_code", "code"): Case(
+        "launch-code", setter(CODE, "code", "LAUNCH25"), remover(CODE, "code")
+    ),
+    ("promotion_code", "active"): Case(
+        "launch-code", setter(CODE, "active", False), remover(CODE, "active")
+    ),
+    ("promotion_code", "max_redemptions"): Case(
+        "launch-code", setter(CODE, "max_redemptions", 10), remover(CODE, "max_redemptions")
+    ),
+    ("promotion_code", "expires_at"): Case(
+        "launch-code",
+        setter(CODE, "expires_at", f"{YEAR + 1}-12-31T23:59:59Z"),
+        remover(CODE, "expires_at"),
+    ),
+    ("promotion_code", "restrictions"): Case(
+        "launch-code",
+        setter(CODE, "restrictions", {"first_time_transaction": True}),
+        remover(CODE, "restrictions"),
+    ),
+    ("promotion_code", "metadata"): Case(
+        "launch-code", setter(CODE, "metadata", {"channel": "ads"}), remover(CODE, "metadata")
+    ),
+    ("tax_rate", "display_name"): Case(
+        "vat", setter(VAT, "display_name", "MwSt"), remover(VAT, "display_name")
+    ),
+    ("tax_rate", "percentage"): Case(
+        "vat", setter(VAT, "percentage", 7), remover(VAT, "percentage")
+    ),
+    ("tax_rate", "inclusive"): Case(
+        "vat", setter(VAT, "inclusive", True), remover(VAT, "inclusive")
+    ),
+    ("tax_rate", "active"): Case("vat", setter(VAT, "active", False), remover(VAT, "active")),
+    ("tax_rate", "description"): Case(
+        "vat", setter(VAT, "description", "VAT DE"), remover(VAT, "description")
+    ),
+    ("tax_rate", "jurisdiction"): Case(
+        "vat", setter(VAT, "jurisdiction", "DE-BE"), remover(VAT, "jurisdiction")
+    ),
+    ("tax_rate", "country"): Case("vat", setter(VAT, "country", "AT"), remover(VAT, "country")),
+    ("tax_rate", "state"): Case("vat", setter(VAT, "state", "BY"), remover(VAT, "state")),
+    ("tax_rate", "tax_type"): Case(
+        "vat", setter(VAT, "tax_type", "sales_tax"), remover(VAT, "tax_type")
+    ),
+    ("tax_rate", "metadata"): Case(
+        "vat", setter(VAT, "metadata", {"ledger": "4401"}), remover(VAT, "metadata")
+    ),
     ("feature", "name"): Case("sso", setter(SSO, "name", "Single sign-on"), remover(SSO, "name")),
     ("feature", "metadata"): Case(
         "sso", setter(SSO, "metadata", {"team": "platform"}), remover(SSO, "metadata")
@@ -442,6 +590,9 @@ def test_every_state_field_is_declared() -> None:
         "customer",
         "customer_id",
         "pin",
+        "coupon_id",
+        "discount_ids",
+        "tax_rate_ids",
         "product",
         "feature",
         "feature_id",

@@ -19,6 +19,9 @@ UPDATE_PARAMS: dict[str, Any] = {
     "meter": sp.billing.MeterModifyParams,
     "customer": sp.CustomerModifyParams,
     "subscription": sp.SubscriptionModifyParams,
+    "coupon": sp.CouponModifyParams,
+    "promotion_code": sp.PromotionCodeModifyParams,
+    "tax_rate": sp.TaxRateModifyParams,
     "feature": spe.FeatureModifyParams,
     # An attachment has no update (and no fields): a link is created or deleted.
     "product_feature": sp.ProductFeatureCreateParams,

@@ -35,6 +35,8 @@ from stripe_emulator.resources.charges import (
     card_error_fields,
 )
 from stripe_emulator.resources.common import created_filter, non_negative
+from stripe_emulator.resources.discounts import apply_discounts, plan_discounts
+from stripe_emulator.resources.tax_rates import usable_tax_rate
 
 MAX_ITEMS = 20
 EMBEDDED_ITEMS = 10
@@ -56,7 +58,9 @@ def _compute_subscription(store: Store, obj: Obj) -> Obj:
     )
     coll = store.coll("subscription_item")
     total = sum(1 for pos in coll.positions(("subscription", obj["id"])) if coll.order[pos])
-    return {"items": {**page, "total_count": total}}
+    # Tax rates are embedded whole (stripe.Subscription.default_tax_rates: List[TaxRate]).
+    rates = [r for t in obj.get("_tax_rates") or () if (r := store.get("tax_rate", t))]
+    return {"items": {**page, "total_count": total}, "default_tax_rates": rates}
 
 
 def plan_of(price: Obj) -> Obj:
@@ -100,6 +104,7 @@ register_type(
             "customer": "customer",
             "default_payment_method": "payment_method",
             "latest_invoice": "invoice",
+            "discounts": "discount",
         },
         nested={"items": "list:subscription_item"},
         index_on=("customer",),
@@ -589,6 +594,8 @@ def build_subscription(store: Store, p: dict[str, Any], now: int) -> Obj:
                 raise failure
             status = "incomplete"
     cancel_at = unset(p.get("cancel_at"))
+    tax_rates = _tax_rates(store, p.get("default_tax_rates"), [])
+    discounts = plan_discounts(store, {}, p.get("discounts"), now, allow_existing=False)
     sub_id = store.new_id("subscription")
     start = now
     sub: Obj = {
@@ -667,14 +674,24 @@ def build_subscription(store: Store, p: dict[str, Any], now: int) -> Obj:
             }
         },
         "trial_start": start if trial_end is not None else None,
+        "_tax_rates": tax_rates,
     }
     store.insert("subscription", sub)
+    apply_discounts(store, sub, discounts, now)
     for (price, _), qty, it in zip(prices, quantities, items, strict=True):
         end = trial_end if trial_end is not None else _period_end(price, start)
         _new_item(store, sub_id, price, qty, it.get("metadata"), now, start, end)
     if p.get("cancel_at_period_end") is True:
         _set_cancel_at_period_end(store, sub, True)
     return sub
+
+
+def _tax_rates(store: Store, raw: Any, current: list[str]) -> list[str]:
+    """`default_tax_rates`: existing tax rates, active unless the subscription has them already."""
+    return [
+        usable_tax_rate(store, t, f"default_tax_rates[{i}]", current=current)
+        for i, t in enumerate(unset(raw) or [])
+    ]
 
 
 def _set_cancel_at_period_end(store: Store, sub: Obj, value: bool) -> None:
@@ -704,7 +721,16 @@ _COMMON = {
     "POST",
     "/v1/subscriptions",
     sp.SubscriptionCreateParams,
-    implemented={*_COMMON, *_ITEM, "customer", "trial_period_days", "cancel_at"},
+    implemented={
+        *_COMMON,
+        *_ITEM,
+        "customer",
+        "trial_period_days",
+        "cancel_at",
+        "discounts.coupon",
+        "discounts.promotion_code",
+        "default_tax_rates",
+    },
     returns="subscription",
 )
 def create_subscription(req: Request) -> Obj:
@@ -733,7 +759,17 @@ def retrieve_subscription(req: Request) -> Obj:
     "POST",
     "/v1/subscriptions/{id}",
     sp.SubscriptionUpdateParams,
-    implemented={*_COMMON, *_ITEM, "items.id", "items.deleted", "cancel_at"},
+    implemented={
+        *_COMMON,
+        *_ITEM,
+        "items.id",
+        "items.deleted",
+        "cancel_at",
+        "discounts.coupon",
+        "discounts.promotion_code",
+        "discounts.discount",
+        "default_tax_rates",
+    },
     returns="subscription",
 )
 def update_subscription(req: Request) -> Obj:
@@ -768,9 +804,20 @@ def update_subscription(req: Request) -> Obj:
     metadata = apply_metadata(sub["metadata"], p["metadata"]) if "metadata" in p else None
     trial_end_param = unset(p.get("trial_end"))
     new_trial_end = _trial_end({"trial_end": trial_end_param}, req.now) if trial_end_param else None
+    discounts = (
+        plan_discounts(store, sub, p["discounts"], req.now, allow_existing=True)
+        if "discounts" in p
+        else None
+    )
+    current_rates = list(sub.get("_tax_rates") or [])
+    tax_rates = _tax_rates(store, p.get("default_tax_rates"), current_rates)
 
     # Apply.
     _apply_items(store, sub, item_plan, req.now)
+    if discounts is not None:
+        apply_discounts(store, sub, discounts, req.now)
+    if "default_tax_rates" in p:
+        sub["_tax_rates"] = tax_rates
     sub["collection_method"] = method
     sub["days_until_due"] = days
     sub["default_payment_method"] = default_pm
