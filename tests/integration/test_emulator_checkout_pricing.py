@@ -23,7 +23,8 @@ def client(emulator: EmulatorHandle) -> stripe.StripeClient:
 
 def _price(client: stripe.StripeClient, **params: Any) -> str:
     product = client.v1.products.create({"name": "Fonts"})
-    return client.v1.prices.create({"product": product.id, "currency": "usd", **params}).id  # type: ignore[arg-type]
+    body: Any = {"product": product.id, "currency": "usd", **params}
+    return client.v1.prices.create(body).id
 
 
 MONTHLY = {"interval": "month"}
@@ -37,9 +38,8 @@ TIERS = [
 
 
 def session(client: stripe.StripeClient, mode: str, **item: Any) -> stripe.checkout.Session:
-    return client.v1.checkout.sessions.create(
-        {"mode": mode, "success_url": OK, "line_items": [item]}  # type: ignore[typeddict-item]
-    )
+    body: Any = {"mode": mode, "success_url": OK, "line_items": [item]}
+    return client.v1.checkout.sessions.create(body)
 
 
 @pytest.mark.parametrize(
@@ -109,7 +109,9 @@ def test_metered_items_take_no_quantity_and_charge_nothing_up_front(
     assert done["payment_status"] == "no_payment_required"
     sub = client.v1.subscriptions.retrieve(done["subscription"])
     assert sub.status == "active"
-    assert [(i.price.id, i.to_dict().get("quantity")) for i in sub["items"].data] == [(metered, None)]
+    assert [(i.price.id, i.to_dict().get("quantity")) for i in sub["items"].data] == [
+        (metered, None)
+    ]
 
 
 def _control_error(emulator: EmulatorHandle, name: str, body: dict[str, Any]) -> Any:
@@ -170,9 +172,8 @@ def test_custom_amount_refusals(client: stripe.StripeClient) -> None:
 
     def refused(mode: str, items: list[dict[str, Any]]) -> stripe.InvalidRequestError:
         with pytest.raises(stripe.InvalidRequestError) as err:
-            client.v1.checkout.sessions.create(
-                {"mode": mode, "success_url": OK, "line_items": items}  # type: ignore[typeddict-item]
-            )
+            body: Any = {"mode": mode, "success_url": OK, "line_items": items}
+            client.v1.checkout.sessions.create(body)
         return err.value
 
     err = refused(
