@@ -113,12 +113,18 @@ def test_graduated_tiers_price_each_tier_and_subscribe_the_quantity(
 def test_volume_tiers_price_the_whole_quantity_at_one_tier(
     pricing: EmulatorHandle, quantity: str, due: str
 ) -> None:
-    _, lines = created(
-        checkout(pricing, PRICING, "--price", "fonts-volume", "--quantity", quantity)
+    # By id too: the price is read with its tiers (expanded) either way.
+    fonts = price_id(pricing, "fonts-volume")
+    session_id, lines = created(
+        checkout(pricing, PRICING, "--price", fonts, "--quantity", quantity)
     )
     assert f"  amount due now: {due}" in lines
     assert any("volume tiers: 1-5 at 7.00 USD" in line for line in lines)
     assert any("6-10 at 6.50 USD, 11+ at 6.00 USD + 10.00 USD flat" in line for line in lines)
+    done = complete(pricing, session_id, email="fonts@shop.example")
+    client = pricing.client()
+    assert client.v1.subscriptions.retrieve(done["subscription"]).status == "active"
+    assert items_of(client, done["subscription"]) == [(fonts, int(quantity))]
 
 
 # --------------------------------------------------------------------------- one-time units
@@ -193,6 +199,11 @@ def test_metered_price_with_a_quantity_is_refused_before_any_write(
         res,
         f"error: price ai-tokens ({tokens}) is metered: Stripe bills its meter's usage at the "
         "end of each period and takes no quantity; omit --quantity",
+    )
+    res = checkout(emulator, EXAMPLE, "--price", "ai-tokens", "--mode", "payment")
+    assert res.returncode == 1 and res.stderr.startswith(
+        f"error: --mode payment does not match price ai-tokens ({tokens}): it is recurring "
+        "(metered usage, 0.00002 USD a unit; every month), sold in subscription mode"
     )
     assert len(emulator.writes()) == before
 
