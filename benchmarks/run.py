@@ -30,7 +30,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from benchmarks.account import Shape, config_text, control, seed
 from benchmarks.config_load import generated_config
 from billing_sync.apply.execute import Executor, Result
 from billing_sync.changes import Change
-from billing_sync.config.loader import MAX_CONFIG_ENV, load_text
+from billing_sync.config.loader import MAX_CONFIG_ENV, load_text, max_config_bytes
 from billing_sync.demo import DEMO_KEY, running_emulator
 from billing_sync.plan.planner import build_plan
 from billing_sync.plan.planner import plan as make_plan
@@ -100,7 +100,7 @@ def bench_noop(url: str, n: int, tmp: Path, per_object_max: int) -> dict[str, An
     config = tmp / f"noop-{n}.yaml"
     config.write_text(config_text(shape), encoding="utf-8")
     size = config.stat().st_size
-    env = {MAX_CONFIG_ENV: str(max(size + 1, 8 * 1024 * 1024))}
+    env = {MAX_CONFIG_ENV: str(max(size + 1, max_config_bytes()))}
     os.environ.update(env)  # this process builds the account from the same file
     out: dict[str, Any] = {
         "managed_objects": shape.managed,
@@ -285,10 +285,12 @@ class StubExecutor(Executor):
     """No request: every change succeeds at once, so only scheduling (and the pool) costs CPU."""
 
     def _call(self, change: Change) -> Result:
-        if change.produces:
+        stripe_id = f"id_{change.key}"
+        produces = change.produces
+        if produces:
             with self.ids_lock:
-                self.ids[change.produces] = f"id_{change.key}"
-        return Result(change, "done", stripe_id=f"id_{change.key}")
+                self.ids[produces] = stripe_id
+        return Result(change, "done", stripe_id=stripe_id)
 
 
 class InlinePool:
@@ -304,10 +306,8 @@ class InlinePool:
     def __exit__(self, *exc: object) -> None:
         pass
 
-    def submit(self, fn: Any, *args: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        future.set_result(fn(*args))
-        return future
+    def submit(self, fn: Any, *args: Any) -> None:
+        fn(*args)  # the executor's workers report on its queue; it never reads the future
 
 
 def bench_scheduler(operations: int) -> dict[str, Any]:

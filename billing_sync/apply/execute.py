@@ -11,13 +11,14 @@ import queue
 import secrets
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import stripe
 
-from billing_sync.changes import REF_RE, Change, Detach
+from billing_sync.changes import REF_RE, Change, Delete, Detach
+from billing_sync.gcpause import frozen_heap
 from billing_sync.plan.plan import Plan
 from billing_sync.remote.client import Remote, describe_stripe_error, with_retries
 from billing_sync.remote.pages import request as request_
@@ -77,7 +78,7 @@ def resolve(value: Any, ids: dict[str, str]) -> Any:
 NOT_STARTED = "not started"
 
 
-@dataclass
+@dataclass(slots=True)  # one per change: 100,000 in a large apply
 class Result:
     change: Change
     status: str  # done | failed | skipped | not started | running
@@ -129,11 +130,13 @@ class Executor:
         try:
             body = self._send(change)
         except stripe.StripeError as err:
-            if isinstance(change, Detach) and err.http_status == 404:
-                # The link is gone: deleted by a first attempt whose answer was lost (Stripe
-                # ignores idempotency keys on DELETE, so the retry finds nothing), or by hand.
-                # Either way the detach's purpose holds.
-                return Result(change, "done", "already detached", stripe_id=change.stripe_id)
+            if isinstance(change, (Detach, Delete)) and err.http_status == 404:
+                # The object or link is gone: deleted by a first attempt whose answer was lost
+                # (Stripe ignores idempotency keys on DELETE, so the retry finds nothing), or by
+                # hand. Either way the change's purpose holds (and what waits on it may go on).
+                return Result(
+                    change, "done", f"already {change.action}d", stripe_id=change.stripe_id
+                )
             return Result(change, "failed", describe_stripe_error(err))
         except Exception as err:  # a bug fails this change; it must not kill the whole apply
             message = f"unexpected error: {type(err).__name__}: {err}"
@@ -171,9 +174,13 @@ class Executor:
         Once `stop` is set (Ctrl-C), nothing more is sent: the changes in flight finish (with
         their retries) and every change not yet sent is reported `not started`.
         Scheduling costs O(log n) per change: changes are numbered in plan order once, a heap
-        holds the ready ones, counters what each still waits for, and finished calls arrive on
-        a queue (no scan of the running ones).
+        holds the ready ones, counters what each still waits for, and each worker puts its
+        result on a queue itself (no scan of the running ones, no callback per change).
         """
+        with frozen_heap():  # the plan and the results are long-lived: see frozen_heap
+            return self._run(plan, stop)
+
+    def _run(self, plan: Plan, stop: threading.Event | None) -> Report:
         changes = plan.changes
         ids = [c.id for c in changes]
         index = {cid: n for n, cid in enumerate(ids)}
@@ -189,7 +196,17 @@ class Executor:
         total = len(changes)
         finished = 0
         running = 0
-        completed: queue.SimpleQueue[tuple[int, Future[Result]]] = queue.SimpleQueue()
+        progress = self.progress
+        completed: queue.SimpleQueue[tuple[int, Result | BaseException]] = queue.SimpleQueue()
+
+        def call(n: int, change: Change) -> None:
+            """In a worker: the change's request; its result (or what escaped `_call`, raised
+            again on the scheduling thread) always reaches the queue."""
+            try:
+                outcome: Result | BaseException = self._call(change)
+            except BaseException as err:
+                outcome = err
+            completed.put((n, outcome))
 
         def stopped() -> bool:
             return stop is not None and stop.is_set()
@@ -199,7 +216,8 @@ class Executor:
             results[n] = result
             succeeded[n] = result.status == "done"
             finished += 1
-            self._report(result.status, result, finished, total)
+            if progress is not None:
+                progress(result.status, result, finished, total)
             for nxt in dependents[n]:
                 waiting[nxt] -= 1
                 if waiting[nxt] == 0:
@@ -210,21 +228,23 @@ class Executor:
                 while ready and running < self.parallelism and not stopped():
                     n = heapq.heappop(ready)
                     change = changes[n]
-                    failed = next((d for d in deps[n] if not succeeded[d]), None)
-                    if failed is not None:
-                        message = f"skipped: {ids[failed]} did not succeed"
-                        finish(n, Result(change, "skipped", message))
-                        continue
-                    if self.progress is not None:
-                        self._report("start", Result(change, "running"), finished, total)
-                    future = pool.submit(self._call, change)
-                    future.add_done_callback(lambda f, n=n: completed.put((n, f)))  # type: ignore[misc]
+                    if deps[n]:
+                        failed = next((d for d in deps[n] if not succeeded[d]), None)
+                        if failed is not None:
+                            message = f"skipped: {ids[failed]} did not succeed"
+                            finish(n, Result(change, "skipped", message))
+                            continue
+                    if progress is not None:
+                        progress("start", Result(change, "running"), finished, total)
+                    pool.submit(call, n, change)
                     running += 1
                 if not running:
                     continue
-                n, future = completed.get()
+                n, outcome = completed.get()
                 running -= 1
-                finish(n, future.result())
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                finish(n, outcome)
         interrupted = stopped() and any(r is None for r in results)
         out = []
         for n, change in enumerate(changes):  # a cycle would leave changes behind: never drop them

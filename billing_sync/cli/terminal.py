@@ -276,15 +276,25 @@ def first_interrupt_sets(stop: threading.Event, on_stop: Callable[[], None]) -> 
         yield
         return
 
+    # `on_stop` runs on a thread of its own, never inside the handler: the handler interrupts the
+    # main thread anywhere, possibly half-way through writing a line under the console's lock
+    # (re-entrant, so the message would land inside that line) or while it holds a plain lock
+    # that `on_stop` needs (a deadlock). Its thread waits for those locks like any other writer.
+    notices: list[threading.Thread] = []
+
     def handler(signum: int, frame: FrameType | None) -> None:
         if stop.is_set():
             signal.signal(signal.SIGINT, previous)
             raise KeyboardInterrupt
         stop.set()
-        on_stop()
+        notice = threading.Thread(target=on_stop, name="interrupt-notice", daemon=True)
+        notices.append(notice)
+        notice.start()
 
     previous: Any = signal.signal(signal.SIGINT, handler)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        for notice in notices:  # said before whatever follows (the summary)
+            notice.join(timeout=5)

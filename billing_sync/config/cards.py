@@ -27,7 +27,7 @@ def test_card_issues(config: BillingConfig, filename: str) -> list[ConfigIssue]:
             if not is_test_card(token):
                 continue
             path = ("customers", ckey, "subscriptions", skey, "default_payment_method")
-            file, line, column = config._locations.get(path, (filename, 1, 1))
+            file, line, column = config.position(path) or (filename, 1, 1)
             issues.append(
                 ConfigIssue(
                     file,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -990,9 +991,12 @@ class BillingConfig(Model):
         default_factory=PaymentsSettings, description="Defaults for billing-sync payments."
     )
 
-    _locations: dict[tuple[str | int, ...], tuple[str, int, int]] = PrivateAttr(
-        default_factory=dict
-    )
+    # Set by the loader: the file's name and text. Positions (path -> (line, column), one per
+    # YAML node: over a million at 100,000 objects) are found again from the text on the
+    # first `location()` call rather than kept alive for every run that never asks.
+    _source_file: str = PrivateAttr(default="")
+    _source_text: str | None = PrivateAttr(default=None)
+    _positions: Mapping[tuple[str | int, ...], tuple[int, int]] | None = PrivateAttr(default=None)
 
     def price_index(self) -> dict[str, tuple[str, Price]]:
         """price key -> (product key, price)."""
@@ -1007,8 +1011,23 @@ class BillingConfig(Model):
 
         Known only for configs made by the loader; falls back to the nearest located parent.
         """
+        positions = self._located()
         for n in range(len(path), -1, -1):
-            loc = self._locations.get(tuple(path[:n]))
-            if loc is not None:
-                return f"{loc[0]}:{loc[1]}:{loc[2]}"
+            pos = positions.get(tuple(path[:n]))
+            if pos is not None:
+                return f"{self._source_file}:{pos[0]}:{pos[1]}"
         return None
+
+    def position(self, path: tuple[str | int, ...]) -> tuple[str, int, int] | None:
+        """(file, line, column) of the value at exactly `path`, for configs made by the loader."""
+        pos = self._located().get(path)
+        return None if pos is None else (self._source_file, pos[0], pos[1])
+
+    def _located(self) -> Mapping[tuple[str | int, ...], tuple[int, int]]:
+        if self._positions is None:
+            if self._source_text is None:
+                return {}
+            from billing_sync.config.source import parse  # the loader's own parser, on demand
+
+            self._positions = parse(self._source_text, self._source_file).source.values
+        return self._positions

@@ -12,24 +12,27 @@ marks; for messages, a document libyaml refuses is parsed again with the Python 
 syntax errors read exactly the same whichever parser is installed. Without libyaml the
 Python parser is used and `PARSER` says so.
 
-Limits, enforced while parsing, before the tree or the data is built:
-- at most `MAX_NODES` YAML nodes in the document (keys and values);
+Limits, enforced while parsing, before the data is built:
+- at most `MAX_NODES` YAML nodes in the document (keys and values), counted while libyaml
+  composes the tree (an alias makes no node there; it is counted when the message places the
+  error, on the event stream);
 - at most `MAX_NODES` values once aliases are expanded ("billion laughs");
-- at most `MAX_PARSE_DEPTH` levels of nesting (the data itself: `MAX_DEPTH`).
+- at most `MAX_PARSE_DEPTH` levels of nesting with the Python parser (libyaml refuses more
+  than 1,000 itself, and the document is then parsed again with the Python parser); the data
+  itself: `MAX_DEPTH`.
 The file's size is limited before parsing, by `billing_sync.config.loader.read_source`.
 """
 
 from __future__ import annotations
 
-import gc
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import yaml
+
+from billing_sync.gcpause import no_gc
 
 Path = tuple[str | int, ...]
 
@@ -216,35 +219,59 @@ def _check_events(text: str) -> None:
             raise _too_deep()
 
 
-@contextmanager
-def no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building large acyclic trees.
+class _NodeBudgetSpent(Exception):
+    """libyaml composed more than `MAX_NODES` nodes (see `_CLoader`)."""
 
-    Loading allocates hundreds of thousands of nodes, dicts and models that all stay alive;
-    every collection would walk them again (three quarters of the C parser's time on a
-    10,000-product file). Reference counting still frees everything; the collector resumes
-    afterwards and handles the rare cycle (a recursive alias's nodes).
+
+class _CLoader(yaml.CSafeLoader):
+    """libyaml's C composer, counting the nodes it makes as it goes.
+
+    The composer calls `descend_resolver` once for every node it creates (explicitly tagged
+    ones included; an alias creates none, it reuses its anchor's node), so counting there
+    bounds the node tree's memory without a separate pass over the event stream. billing.yaml
+    registers no path resolvers, so the resolver's own bookkeeping there has nothing to do.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+
+    def __init__(self, stream: str, budget: int) -> None:
+        super().__init__(stream)
+        self._budget = budget
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        self._budget -= 1
+        if self._budget < 0:
+            raise _NodeBudgetSpent
+
+    def ascend_resolver(self) -> None:
+        pass
+
+
+# The counting above replaces path resolution, which PyYAML's safe loader never configures.
+_COUNT_WHILE_COMPOSING = LIBYAML and not getattr(yaml.CSafeLoader, "yaml_path_resolvers", None)
 
 
 def _compose(text: str, libyaml: bool) -> tuple[_Loader, yaml.Node | None]:
     """The document's node tree and the loader that made it (to construct scalars with)."""
     if libyaml:
-        # The C parser counts nothing; a text shorter than half the node limit cannot hold
-        # more nodes than the limit (a node takes at least about half a character), so only
-        # longer texts pay for the counting pass. libyaml refuses nesting beyond 1,000 levels.
-        if 2 * len(text) > MAX_NODES:
+        # A text shorter than half the node limit cannot hold more nodes than the limit (a node
+        # takes at least about half a character): nothing to count. Longer texts are counted
+        # while libyaml composes them; only a text over the limit is parsed again, event by
+        # event, to place the error where the count (aliases included) passes the limit.
+        # libyaml refuses nesting beyond 1,000 levels.
+        counting = 2 * len(text) > MAX_NODES
+        if counting and not _COUNT_WHILE_COMPOSING:
             _check_events(text)
-        c_loader = yaml.CSafeLoader(text)
+        c_loader = (
+            _CLoader(text, MAX_NODES)
+            if counting and _COUNT_WHILE_COMPOSING
+            else yaml.CSafeLoader(text)
+        )
         try:
             return c_loader, c_loader.get_single_node()
+        except _NodeBudgetSpent:
+            _check_events(text)  # raises the located _LimitExceeded
+            raise _LimitExceeded(
+                Pos(1, 1), f"document too large (more than {MAX_NODES} nodes)"
+            ) from None
         finally:
             c_loader.dispose()
     py_loader = _PyLoader(text)
@@ -291,16 +318,19 @@ def _reader_pos(text: str, err: yaml.reader.ReaderError) -> Pos:
     return Pos(line, err.position - (before.rfind("\n") + 1) + 1)
 
 
-def parse(text: str, filename: str, *, libyaml: bool = LIBYAML) -> Document:
+def parse(text: str, filename: str, *, libyaml: bool = LIBYAML, positions: bool = True) -> Document:
     """Compose `text` and build plain data; syntax errors and limits end parsing with one issue.
 
     `libyaml=False` forces the pure-Python parser (the tests compare the two).
+    `positions=False` leaves the source map empty (the issues found here are located all the
+    same): a valid file never needs it, and it is one path and position per node, so the
+    loader parses again with positions only to locate the issues of a later pass.
     """
     with no_gc():
-        return _parse(text, filename, libyaml and LIBYAML)
+        return _parse(text, filename, libyaml and LIBYAML, positions)
 
 
-def _parse(text: str, filename: str, libyaml: bool) -> Document:
+def _parse(text: str, filename: str, libyaml: bool, positions: bool = True) -> Document:
     source = SourceMap(filename)
     # Characters the Python reader refuses go straight to it, for its exact message; so do
     # tabs, which libyaml accepts in a few places where the Python scanner refuses them.
@@ -328,7 +358,9 @@ def _parse(text: str, filename: str, libyaml: bool) -> Document:
             source,
             [RawIssue(Pos(1, 1), (), "the file is empty: expected a mapping with 'version: 1'")],
         )
-    builder = _Builder(loader, source, text if isinstance(loader, yaml.CSafeLoader) else None)
+    builder = _Builder(
+        loader, source, text if isinstance(loader, yaml.CSafeLoader) else None, positions
+    )
     data = builder.build(node, ())
     return Document(data, source, builder.issues, builder.voided)
 
@@ -366,10 +398,21 @@ def _python_empty_pos(text: str, node: yaml.Node) -> Pos:
     return Pos(line + 1, start - line_start + 1)
 
 
+_new_tuple = tuple.__new__
+
+
 class _Builder:
-    def __init__(self, loader: _Loader, source: SourceMap, c_text: str | None = None) -> None:
+    def __init__(
+        self,
+        loader: _Loader,
+        source: SourceMap,
+        c_text: str | None = None,
+        positions: bool = True,
+    ) -> None:
         self.loader = loader
         self.source = source
+        #: Whether `source` records every key's and value's position (see `parse`).
+        self.positions = positions
         #: The text, when libyaml composed it (empty scalars are then placed as Python does).
         self.c_text = c_text
         self.issues: list[RawIssue] = []
@@ -380,7 +423,9 @@ class _Builder:
     def pos(self, node: yaml.Node) -> Pos:
         if self.c_text is not None and node.value == "" and not getattr(node, "style", None):
             return _python_empty_pos(self.c_text, node)
-        return Pos.of(node)
+        mark = node.start_mark
+        # Pos.of without its two Python calls: this runs once per node of the file.
+        return _new_tuple(Pos, (mark.line + 1, mark.column + 1))
 
     def issue(self, node: yaml.Node, path: Path, message: str) -> None:
         self.issues.append(RawIssue(self.pos(node), path, message))
@@ -401,7 +446,8 @@ class _Builder:
                 )
             self.voided.add(path)
             return None
-        self.source.values.setdefault(path, self.pos(node))
+        if self.positions:
+            self.source.values.setdefault(path, self.pos(node))
         if len(path) > MAX_DEPTH:
             self.void(node, path[:MAX_DEPTH], f"nested too deeply (more than {MAX_DEPTH} levels)")
             return None
@@ -425,8 +471,12 @@ class _Builder:
         tag = node.tag
         if tag == _STR_TAG:
             return self.text(node, path, node.value)
-        if tag == _INT_TAG and not _BASE10_INT.match(node.value):
-            return self.yaml11_number(node, path)
+        if tag == _INT_TAG:
+            if not _BASE10_INT.match(node.value):
+                return self.yaml11_number(node, path)
+            # What PyYAML's int constructor returns for base 10, without its per-node
+            # bookkeeping (it keeps every constructed node until the loader is disposed).
+            return int(node.value.replace("_", ""))
         if tag == _FLOAT_TAG and not _PLAIN_FLOAT.match(node.value):
             return self.yaml11_number(node, path)
         try:
@@ -480,7 +530,7 @@ class _Builder:
 
     def mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        first_line: dict[str, int] = {}
+        first_node: dict[str, yaml.Node] = {}  # its line is looked up for a duplicate only
         merged: list[tuple[yaml.Node, yaml.Node]] = []
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
@@ -495,22 +545,24 @@ class _Builder:
             sub = (*path, key)
             if self.text(key_node, sub, key) is UNUSABLE:
                 continue
-            if key in first_line:
+            first = first_node.get(key)
+            if first is not None:
                 self.issue(
                     key_node,
                     sub,
-                    f"duplicate key {key!r} (first defined at line {first_line[key]})",
+                    f"duplicate key {key!r} (first defined at line {self.pos(first).line})",
                 )
                 continue
-            key_pos = self.pos(key_node)
-            first_line[key] = key_pos.line
-            self.source.keys[sub] = key_pos
+            first_node[key] = key_node
+            if self.positions:
+                self.source.keys[sub] = self.pos(key_node)
             out[key] = self.build(value_node, sub)
         for key_node, value_node in merged:
             key = str(key_node.value)
             if key not in out:
                 sub = (*path, key)
-                self.source.keys.setdefault(sub, self.pos(key_node))
+                if self.positions:
+                    self.source.keys.setdefault(sub, self.pos(key_node))
                 out[key] = self.build(value_node, sub)
         return out
 

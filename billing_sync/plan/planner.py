@@ -12,6 +12,7 @@ from billing_sync.changes import Change
 from billing_sync.config.cards import refuse_test_cards
 from billing_sync.config.loader import load_text, read_source
 from billing_sync.config.models import BillingConfig
+from billing_sync.gcpause import no_gc
 from billing_sync.plan.plan import Plan, Provenance
 from billing_sync.plan.provenance import config_hash
 from billing_sync.remote.client import Remote
@@ -28,6 +29,16 @@ def plan(
     kinds: Sequence[Kind[Any]] = KINDS,
 ) -> Plan:
     """Compare desired with existing, kind by kind; nothing is written."""
+    with no_gc():  # changes, indexes and states: many objects that all stay alive (see no_gc)
+        return _plan(desired, existing, provenance, kinds)
+
+
+def _plan(
+    desired: Desired,
+    existing: Existing,
+    provenance: Provenance | None,
+    kinds: Sequence[Kind[Any]],
+) -> Plan:
     references: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for kind in kinds:
         for stripe_id, key in kind.references(existing.of(kind)):

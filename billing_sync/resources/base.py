@@ -15,10 +15,9 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, ClassVar, Generic, TypeVar
 
-from deepdiff import DeepDiff
-
 from billing_sync.changes import Adopt, Change, FieldChange, KindPlan, Request, object_token, ref
 from billing_sync.config.models import KEY_PATTERN, BillingConfig, Policies
+from billing_sync.gcpause import no_gc
 from billing_sync.metadata import KEY_META
 
 S = TypeVar("S")
@@ -145,7 +144,8 @@ class Existing:
 
     def fingerprint(self) -> str:
         """A stable hash of everything read, used to pin a saved plan to what it was made from."""
-        blob = json.dumps(self.snapshots, sort_keys=True, default=_plain)
+        with no_gc():  # one mapping per state, all alive until encoded: see no_gc
+            blob = json.dumps(self.snapshots, sort_keys=True, default=_plain)
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -154,11 +154,19 @@ class Existing:
 # passing (a period renewing) does not make a saved plan stale.
 OBSERVED: Mapping[str, bool] = {"observed": True}
 
+# dataclass type -> its field names: `fields()` is slow, and the fingerprint asks once per object.
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
 
 def _plain(obj: Any) -> Any:
     """JSON encoding of the state's dataclasses, sets and enums (without asdict's deep copies)."""
-    if is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: getattr(obj, f.name) for f in fields(obj) if not f.metadata.get("observed")}
+    names = _FIELD_NAMES.get(type(obj))
+    if names is None and is_dataclass(obj) and not isinstance(obj, type):
+        names = _FIELD_NAMES[type(obj)] = tuple(
+            f.name for f in fields(obj) if not f.metadata.get("observed")
+        )
+    if names is not None:
+        return {name: getattr(obj, name) for name in names}
     if isinstance(obj, (set, frozenset)):
         return sorted(obj)
     if isinstance(obj, Enum):
@@ -333,6 +341,9 @@ def field_changes(
     """Field-level differences as dotted paths (`metadata.tier`, `tiers.1.unit_amount`)."""
     if old == new:
         return []
+    # Imported here: deepdiff costs ~10% of the start-up, and a no-op plan never needs it.
+    from deepdiff import DeepDiff
+
     diff = DeepDiff(dict(old), dict(new), view="tree", verbose_level=2)
     changes = []
     for report in diff.values():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -339,7 +340,7 @@ class _Index:
     def reusable(self, p: PriceState, d: PriceState) -> bool:
         """Whether p can become d by updates alone (else it must be replaced)."""
         return (
-            values(p, FIXED_SPECS) == values(d, FIXED_SPECS)
+            _fixed_values(p) == _fixed_values(d)
             and p.product_id == self.product_id(d.product)
             and p.tax_behavior in ("unspecified", d.tax_behavior)
             # Stripe can add or change a currency option in place, but not remove one, and an
@@ -498,10 +499,7 @@ class _Rules:
             stripe_id=cur.id,
             fields=tuple(changes),
             summary=f"{describe_price(cur)} -> {summary}",
-            notes=(
-                f"{moving} declared subscription(s) move, "
-                f"{stay} other subscription(s) stay on the old price",
-            ),
+            notes=_subscriptions_note(moving, stay),
             needs=needs,
             provides=frozenset({object_token(PRICE.name, key)}),
         )
@@ -568,6 +566,8 @@ class _Rules:
     def _in_place(
         self, key: str, cur: PriceState, d: PriceState, needs: frozenset[str], summary: str
     ) -> tuple[Change, ...]:
+        if d.active == cur.active and _in_place_values(cur) == _in_place_values(d):
+            return ()  # the common case, decided without building the field mappings
         changes = field_changes(values(cur, MUTABLE_SPECS), values(d, MUTABLE_SPECS))
         params = self._in_place_params(cur, d)
         cls: type[Change] = Update
@@ -985,3 +985,20 @@ PRICE = PriceKind()
 SPEC_BY_NAME = {s.name: s for s in PRICE.fields}
 FIXED_SPECS = tuple(SPEC_BY_NAME[n] for n in FIXED)
 MUTABLE_SPECS = tuple(SPEC_BY_NAME[n] for n in IN_PLACE)
+# The same fields as tuples, to test equality without building mappings (once per price).
+_fixed_values = operator.attrgetter(*FIXED)
+_in_place_values = operator.attrgetter(*IN_PLACE)
+
+
+def _subscriptions_note(moving: int, stay: int) -> tuple[str, ...]:
+    """What a price replacement does to subscriptions, saying only what is not zero."""
+    parts = []
+    if moving:
+        parts.append(
+            f"{moving} declared subscription{'s move' if moving > 1 else ' moves'} to the new price"
+        )
+    if stay:
+        parts.append(
+            f"{stay} other subscription{'s stay' if stay > 1 else ' stays'} on the old price"
+        )
+    return ("; ".join(parts),) if parts else ()

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from billing_sync.config.models import BillingConfig, Policies
+from billing_sync.gcpause import no_gc
 from billing_sync.remote.client import Remote
 from billing_sync.remote.pages import list_all, list_pages
 from billing_sync.remote.ratelimit import RateLimiter
@@ -37,6 +38,11 @@ def read_account(
     consuming its pages as they arrive. `limiter` paces the requests (default: not paced until
     Stripe answers 429, then adaptive).
     """
+    with no_gc():  # the pages and states are many objects that all stay alive (see no_gc)
+        return _read_account(remote, concurrency, limiter)
+
+
+def _read_account(remote: Remote, concurrency: int, limiter: RateLimiter | None) -> Existing:
     limiter = limiter if limiter is not None else RateLimiter(None)
 
     def pages(path: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
@@ -90,8 +96,9 @@ def read_account(
 
 def desired_state(config: BillingConfig, policies: Policies | None = None) -> Desired:
     """billing.yaml -> Desired, every kind through the registry."""
-    return Desired(
-        {kind.name: kind.desired(config) for kind in KINDS},
-        policies if policies is not None else config.policies,
-        {kind.name: ignored for kind in KINDS if (ignored := kind.ignored(config))},
-    )
+    with no_gc():
+        return Desired(
+            {kind.name: kind.desired(config) for kind in KINDS},
+            policies if policies is not None else config.policies,
+            {kind.name: ignored for kind in KINDS if (ignored := kind.ignored(config))},
+        )

@@ -363,6 +363,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
         warnings: list[str] = []
         conflicts: list[str] = []
         unreachable: list[str] = []
+        existing_prices = PRICE.by_id(context.existing)
         for key, d in desired.items():
             e = snapshot.managed.get(key)
             if e is None:
@@ -409,7 +410,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
                 unreachable += notes
                 trial = _trial(context, d, e)
                 unreachable += trial.unreachable
-                changes += self._update(context, d, e, trial)
+                changes += self._update(context, d, e, existing_prices, trial)
         for key, e in snapshot.managed.items():
             if key not in desired:
                 cancel = self._cancel(context, e)
@@ -468,7 +469,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
         """Stamp the ownership metadata, and update quantities and fields in the same write."""
         reached, notes = self._reachable(context, d, found)
         trial = _trial(context, reached, found)
-        planned = self._update(context, reached, found, trial)
+        planned = self._update(context, reached, found, PRICE.by_id(context.existing), trial)
         attach, update = planned[:-1], (planned[-1] if planned else None)
         params = dict(update.request.params) if update is not None else {}
         params["metadata"] = {**params.get("metadata", {}), KEY_META: d.key}
@@ -584,10 +585,12 @@ class SubscriptionKind(Kind[SubscriptionState]):
         context: PlanContext,
         d: SubscriptionState,
         e: SubscriptionState,
+        existing_prices: Mapping[str, PriceState],
         trial: TrialPlan | None = None,
     ) -> list[Change]:
         """The update of one subscription (after the attach of a declared test card, if any);
-        empty when nothing differs."""
+        empty when nothing differs. `existing_prices` is `PRICE.by_id`, built once per plan by
+        the caller (built per subscription, it made planning quadratic)."""
         trial = trial or TrialPlan()
         changes: list[FieldChange] = []
         items: list[dict[str, Any]] = []
@@ -637,7 +640,6 @@ class SubscriptionKind(Kind[SubscriptionState]):
                 entry["metadata"] = dict(di.metadata)
             items.append(entry)
             changes.append(FieldChange(f"items.{di.price}", None, _quantity_words(di.quantity)))
-        existing_prices = PRICE.by_id(context.existing)
         for ei in unmatched_existing:
             # An item billing.yaml does not declare (added by hand, or removed from the file):
             # deleting it stops billing that line, so it is destructive and shown as money.

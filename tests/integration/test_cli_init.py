@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 from billing_sync.config.starter import STARTER
-from tests.helpers import run_cli
+from tests.helpers import EmulatorHandle, run_cli
+from tests.integration.test_plan_apply import apply_ok, assert_no_changes
 
 
 def test_init_writes_a_commented_starter_that_validates(tmp_path: Path) -> None:
@@ -24,18 +25,42 @@ def test_init_writes_a_commented_starter_that_validates(tmp_path: Path) -> None:
     )
 
 
+def uncommented(starter: str) -> str:
+    """The starter with every commented example made live: the top-level blocks (`#  key:`
+    under `section: {}`) and the commented fields inside a mapping (`# key: ...`). Prose
+    comments (a capitalised sentence, the header's command list) stay comments."""
+    head, body = starter.split("version: 1\n")
+    body = re.sub(r"^(\w+): \{\}\n(?=#  )", r"\1:\n", body, flags=re.M)
+    body = re.sub(r"^#  ", "  ", body, flags=re.M)
+    body = re.sub(r"^(\s+)# (\s*[\w-]+:)", r"\1\2", body, flags=re.M)
+    return head + "version: 1\n" + body
+
+
 def test_the_commented_examples_validate_once_uncommented(tmp_path: Path) -> None:
-    head, block = STARTER.split("customers: {}\n")
-    block = re.sub(r"^#  ", "  ", block, flags=re.M)  # the customer block
-    text = head + "customers:\n" + block
-    text = text.replace("      # setup-fee:", "      setup-fee:")
+    text = uncommented(STARTER)
+    # Every kind billing.yaml declares has an example, and each example was made live.
+    assert "#  " not in text.split("version: 1\n")[1]
     (tmp_path / "billing.yaml").write_text(text, encoding="utf-8")
     check = run_cli(None, "validate", cwd=tmp_path)
-    assert check.returncode == 0, check.stderr
-    assert (
-        "(1 product, 0 meters, 3 prices, 0 coupons, 0 promotion codes, 0 tax rates, 1 customer, "
-        "1 subscription, 0 features, 0 product features)" in check.stdout
+    assert check.returncode == 0, (check.stderr, text)
+    assert check.stdout == (
+        "billing.yaml: valid (1 product, 1 meter, 4 prices, 1 coupon, 1 promotion code, "
+        "1 tax rate, 1 customer, 1 subscription, 1 feature, 1 product feature)\n"
     )
+
+
+def test_the_uncommented_starter_applies_and_converges(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    # The examples are not only valid but what Stripe accepts: one apply makes every object
+    # (the subscription with its promotion code and tax rate), and the next plan is empty.
+    config = tmp_path / "billing.yaml"
+    config.write_text(uncommented(STARTER), encoding="utf-8")
+    out = apply_ok(emulator, config)
+    assert "Plan: 13 to create, 0 to adopt, 1 to update," in out, out
+    # 5 seats at 19.00 USD, 20% off with the launch code: the discount example is live too.
+    assert "0.00 USD -> 76.00 USD/month" in out
+    assert_no_changes(emulator, config)
 
 
 def test_init_refuses_to_overwrite_without_force(tmp_path: Path) -> None:

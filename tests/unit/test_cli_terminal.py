@@ -5,6 +5,9 @@ tests/e2e/test_terminal_session.py."""
 from __future__ import annotations
 
 import io
+import os
+import signal
+import threading
 
 import pytest
 import stripe
@@ -17,6 +20,7 @@ from billing_sync.cli.terminal import (
     ReadProgress,
     colour_enabled,
     elapsed_text,
+    first_interrupt_sets,
     left_lines,
 )
 from billing_sync.remote.client import with_retries
@@ -187,3 +191,29 @@ def test_log_lines_are_coloured_only_when_asked() -> None:
         progress("done", Result(change("a"), "done", stripe_id="price_1"), 1, 1)
         assert ("\x1b[32m" in out.getvalue()) is colour  # FORCE_COLOR=1 in a CI log
         assert "[1/1] done     price.create:a  price_1" in out.getvalue()
+
+
+def test_the_first_ctrl_c_notice_waits_for_what_the_main_thread_is_writing() -> None:
+    """The handler interrupts the main thread anywhere, here while it holds a lock the notice
+    needs (as a line being written holds the console's): the notice must wait for it on its
+    own thread (called in the handler, it would deadlock or land inside that line), and be
+    done when the block ends."""
+    held = threading.Lock()
+    said: list[str] = []
+
+    def on_stop() -> None:
+        if not held.acquire(timeout=5):  # inside the handler: the main thread never lets go
+            said.append("deadlocked")
+            return
+        said.append(f"notice on {threading.current_thread().name}")
+        held.release()
+
+    stop = threading.Event()
+    with first_interrupt_sets(stop, on_stop), held:
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(1000):  # the handler runs between these bytecodes
+            if stop.is_set():
+                break
+        said.append("main wrote its line")
+    assert stop.is_set()
+    assert said == ["main wrote its line", "notice on interrupt-notice"]

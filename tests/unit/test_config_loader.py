@@ -384,7 +384,7 @@ def test_size_limit_is_checked_before_parsing(
     # Not YAML at all: a parse would report a syntax error, the size check comes first.
     big.write_bytes(b"[" * (loader.MAX_CONFIG_BYTES + 1))
     assert read_error(big) == (
-        f"{big}:1:1: cannot read file: 8,388,609 bytes is larger than the 8,388,608-byte limit "
+        f"{big}:1:1: cannot read file: 16,777,217 bytes is larger than the 16,777,216-byte limit "
         "for billing.yaml (set BILLING_SYNC_MAX_CONFIG_BYTES to raise it)"
     )
     monkeypatch.setenv("BILLING_SYNC_MAX_CONFIG_BYTES", "100")
@@ -407,6 +407,31 @@ def test_node_limit_is_enforced_while_parsing(monkeypatch: pytest.MonkeyPatch) -
     assert errors_of(text) == expected  # libyaml: counted on its event stream
     monkeypatch.setattr(source, "LIBYAML", False)
     assert errors_of(text) == expected  # Python parser: counted while composing
+
+
+def test_nodes_are_counted_while_libyaml_composes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under the limit, a counted document is composed in one pass (no event pass first)."""
+    from billing_sync.config import source
+
+    if not source.LIBYAML:
+        pytest.skip("PyYAML without libyaml")
+
+    def no_second_pass(text: str) -> None:
+        raise AssertionError("the event stream was parsed although the document is under the limit")
+
+    monkeypatch.setattr(source, "MAX_NODES", 40)
+    monkeypatch.setattr(source, "_check_events", no_second_pass)
+    text = "version: 1\ncustomers:\n" + "".join(f"  c{i}: {{}}\n" for i in range(17))
+    assert 2 * len(text) > 40  # long enough to be counted
+    assert len(load_text(text).customers) == 17  # 1 + 2 + 2 + 2 x 17 = 39 nodes
+
+
+def test_explicitly_tagged_nodes_count_towards_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from billing_sync.config import source
+
+    monkeypatch.setattr(source, "MAX_NODES", 40)
+    text = "version: 1\ncustomers:\n" + "".join(f"  c{i}: !!map {{}}\n" for i in range(30))
+    assert errors_of(text) == ["billing.yaml:20:8: document too large (more than 40 nodes)"]
 
 
 def test_alias_expansion_is_bounded_separately(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -467,3 +492,17 @@ def test_control_characters_in_keys(key: str) -> None:
     assert len(errors) == 1
     assert "contains the control character" in errors[0]
     assert errors[0].startswith("billing.yaml:4:16: customers.acme.metadata[")
+
+
+def test_parsing_without_positions_gives_the_same_data_and_issues() -> None:
+    """The loader's first pass records no positions; what it finds must not depend on that."""
+    from billing_sync.config import source
+
+    text = EXAMPLE.read_text(encoding="utf-8") + "policies: {x: 1}\npolicies: {}\nbad: 0x10\n"
+    with_map = source.parse(text, "billing.yaml")
+    without = source.parse(text, "billing.yaml", positions=False)
+    assert without.data == with_map.data
+    assert without.issues == with_map.issues and len(with_map.issues) == 3  # 2 dup., 1 hex
+    assert without.voided == with_map.voided
+    assert with_map.source.values and with_map.source.keys
+    assert not without.source.values and not without.source.keys

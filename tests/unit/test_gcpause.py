@@ -1,0 +1,67 @@
+"""The collector pause used by loading, reading and planning: paused inside, restored after."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from billing_sync.gcpause import no_gc
+
+
+@pytest.fixture(autouse=True)
+def restore_gc() -> Iterator[None]:
+    was = gc.isenabled()
+    yield
+    if was:
+        gc.enable()
+    else:
+        gc.disable()
+
+
+def test_paused_inside_and_resumed_after() -> None:
+    gc.enable()
+    with no_gc():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_nested_pauses_resume_only_at_the_outermost() -> None:
+    gc.enable()
+    with no_gc():
+        with no_gc():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_resumed_after_an_error() -> None:
+    gc.enable()
+    with pytest.raises(ValueError), no_gc():
+        raise ValueError("boom")
+    assert gc.isenabled()
+
+
+def test_a_collector_disabled_by_the_caller_stays_disabled() -> None:
+    gc.disable()
+    with no_gc():
+        pass
+    assert not gc.isenabled()
+
+
+def test_cycles_made_while_paused_are_collected_afterwards() -> None:
+    gc.enable()
+
+    class Node:
+        other: object = None
+
+    with no_gc():
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        gone = weakref.ref(a)
+        del a, b
+        assert gone() is not None  # reference counting alone cannot free a cycle
+    gc.collect()
+    assert gone() is None
