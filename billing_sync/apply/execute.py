@@ -17,7 +17,7 @@ from typing import Any
 
 import stripe
 
-from billing_sync.changes import REF_RE, Change, Detach
+from billing_sync.changes import REF_RE, Change, Delete, Detach
 from billing_sync.plan.plan import Plan
 from billing_sync.remote.client import Remote, describe_stripe_error, with_retries
 from billing_sync.remote.pages import request as request_
@@ -129,11 +129,13 @@ class Executor:
         try:
             body = self._send(change)
         except stripe.StripeError as err:
-            if isinstance(change, Detach) and err.http_status == 404:
-                # The link is gone: deleted by a first attempt whose answer was lost (Stripe
-                # ignores idempotency keys on DELETE, so the retry finds nothing), or by hand.
-                # Either way the detach's purpose holds.
-                return Result(change, "done", "already detached", stripe_id=change.stripe_id)
+            if isinstance(change, (Detach, Delete)) and err.http_status == 404:
+                # The object or link is gone: deleted by a first attempt whose answer was lost
+                # (Stripe ignores idempotency keys on DELETE, so the retry finds nothing), or by
+                # hand. Either way the change's purpose holds (and what waits on it may go on).
+                return Result(
+                    change, "done", f"already {change.action}d", stripe_id=change.stripe_id
+                )
             return Result(change, "failed", describe_stripe_error(err))
         except Exception as err:  # a bug fails this change; it must not kill the whole apply
             message = f"unexpected error: {type(err).__name__}: {err}"

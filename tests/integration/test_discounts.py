@@ -326,3 +326,36 @@ def test_two_matching_unmanaged_tax_rates_are_a_conflict(
     assert run_cli(emulator, "apply", "-c", str(cfg), "--auto-approve").returncode != 0
     assert not [r for r in emulator.requests()[before:] if r["method"] in ("POST", "DELETE")]
     assert len(account(c)["rates"]) == 2
+
+
+ONLY_COUPON = """\
+version: 1
+coupons:
+  launch: {name: Launch, percent_off: 20, duration: once}
+policies:
+  max_destroy_percent: 100
+"""
+
+
+def test_a_coupon_delete_whose_answer_is_lost_lets_its_replacement_be_created(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """Stripe ignores idempotency keys on DELETE: the retry of a coupon delete that went
+    through finds nothing (404). The delete's purpose holds, so the new terms are created under
+    the coupon's id in the same run instead of being skipped."""
+    c = emulator.client()
+    cfg = write_config(tmp_path, ONLY_COUPON)
+    apply_ok(emulator, cfg)
+    write_config(tmp_path, edit(ONLY_COUPON, "percent_off: 20", "percent_off: 25"))
+    before = len(emulator.requests())
+    run_cli(emulator, "plan", "-c", str(cfg))
+    reads = len(emulator.requests()) - before
+    # Counted from now: plan reads, the lock, the same reads under it, then the delete.
+    delete_at = reads + 1 + reads + 1
+    emulator.configure(fail_nth={str(delete_at): "lost_response"})
+    out = apply_ok(emulator, cfg)
+    assert "Apply complete: 2 done, 0 failed, 0 skipped" in out, out
+    deletes = [r for r in emulator.requests() if r["method"] == "DELETE" and "coupons" in r["path"]]
+    assert [r["status"] for r in deletes] == [500, 404]  # applied, answer lost; the retry
+    assert c.v1.coupons.retrieve("launch").percent_off == 25.0
+    assert_no_changes(emulator, cfg)
