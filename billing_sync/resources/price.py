@@ -751,7 +751,9 @@ def normalise_tiers(tiers: Iterable[Mapping[str, Any]] | None) -> tuple[dict[str
 def tier_amount(tier: Mapping[str, Any], name: str) -> int | str:
     """A tier's `name` amount in minor units, exactly: an int, or the decimal text of an amount
     with a fraction of the minor unit (`"0.5"`), which billing.yaml's tiers cannot declare, so
-    that it differs from every declared tier instead of being read as 0. Absent: 0."""
+    that it differs from every declared tier instead of being read as 0. Absent: 0.
+    Stripe's tier object: `unit_amount` nullable, `unit_amount_decimal` "Same as unit_amount,
+    but contains a decimal value with at most 12 decimal places" (stripe-ruby Price::Tier)."""
     whole = tier.get(name)
     if whole is not None:
         return int(whole)
