@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml setup.py emulator/pyproject.toml
 install: $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m ruff check billing_sync emulator tests benchmarks
+	$(PY) -m ruff check billing_sync emulator tests benchmarks setup.py
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -n 2
@@ -26,8 +26,8 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -q -n 2 -m "not e2e"
 
 lint: $(STAMP)
-	$(PY) -m ruff check billing_sync emulator tests benchmarks
-	$(PY) -m ruff format --check billing_sync emulator tests benchmarks
+	$(PY) -m ruff check billing_sync emulator tests benchmarks setup.py
+	$(PY) -m ruff format --check billing_sync emulator tests benchmarks setup.py
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
 

@@ -5,12 +5,13 @@ absolute `file:` URL of this checkout when the metadata is built (`pip install -
 from a fresh clone anywhere). `pip install .` without extras never pulls the emulator.
 """
 
+import tomllib
 from pathlib import Path
 
-import tomllib
 from setuptools import setup
 
 HERE = Path(__file__).resolve().parent
-extras = tomllib.loads((HERE / "pyproject.toml").read_text())["tool"]["billing-sync"]["optional-dependencies"]
+pyproject = tomllib.loads((HERE / "pyproject.toml").read_text())
+extras = pyproject["tool"]["billing-sync"]["optional-dependencies"]
 extras["dev"] = [*extras["dev"], f"stripe-emulator @ {(HERE / 'emulator').as_uri()}"]
 setup(extras_require=extras)

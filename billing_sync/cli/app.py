@@ -30,12 +30,17 @@ def main(argv: list[str] | None = None) -> Any:
         _register_subgroups()
         refuse_single_dash(args, cli)
         return cli.main(args=args, prog_name="billing-sync", standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as err:
+        # click turns a Ctrl-C anywhere in a command (or at a prompt) into Abort: it is still
+        # an interruption (130, as in a shell), not an error; EOF at a prompt is an error.
+        if isinstance(err.__cause__ or err.__context__, KeyboardInterrupt):
+            click.echo("interrupted", err=True)
+            sys.exit(130)
         click.echo("aborted", err=True)
         sys.exit(1)
     except click.ClickException as err:
         if isinstance(err, click.NoSuchOption):
-            err = explain_no_such_option(err, args)
+            err = explain_no_such_option(err, args, cli)
         err.show()
         # A usage error is an error (1), as in Terraform: click's 2 would read as "changes
         # pending" to a CI job running `plan --detailed-exitcode`.

@@ -69,12 +69,42 @@ def _long_options(root: click.Group) -> set[str]:
     return found
 
 
+def _value_options(command: click.Command) -> dict[str, int]:
+    """Option spelling -> how many values follow it, for the options of `command` taking any."""
+    return {
+        opt: p.nargs
+        for p in command.params
+        if isinstance(p, click.Option) and not p.is_flag and not p.count
+        for opt in (*p.opts, *p.secondary_opts)
+    }
+
+
+def option_tokens(argv: list[str], root: click.Group) -> Iterator[str]:
+    """The words of argv in option positions, as click will read them: an option's value
+    (`--reference -live`) is not one, nor is anything after `--`."""
+    command: click.Command = root
+    values = _value_options(command)
+    skip = 0
+    for token in argv:
+        if skip:
+            skip -= 1
+            continue
+        if token == "--":
+            return
+        if token.startswith("-") and token != "-":
+            yield token
+            # `--name=value` and `-cVALUE` carry their value; `--name value`, `-c value` do not.
+            skip = values.get(token, 0)
+            continue
+        if isinstance(command, click.Group) and token in command.commands:
+            command = command.commands[token]
+            values = _value_options(command)
+
+
 def single_dash_hint(argv: list[str], root: click.Group) -> str | None:
     """The correction for the first Terraform-style `-name[=value]` in argv, if there is one."""
     known = _long_options(root)
-    for token in argv:
-        if token == "--":
-            break
+    for token in option_tokens(argv, root):
         m = _SINGLE_DASH.fullmatch(token)
         if not m:
             continue
@@ -94,12 +124,12 @@ def refuse_single_dash(argv: list[str], root: click.Group) -> None:
         raise click.UsageError(hint)
 
 
-def explain_no_such_option(err: click.NoSuchOption, argv: list[str]) -> click.NoSuchOption:
+def explain_no_such_option(
+    err: click.NoSuchOption, argv: list[str], root: click.Group
+) -> click.NoSuchOption:
     """click's "No such option '-v'", with the two-dash rule when `-v` came from a single-dash
     word such as `-var-file=x`."""
-    for token in argv:
-        if token == "--":
-            break
+    for token in option_tokens(argv, root):
         m = _SINGLE_DASH.fullmatch(token)
         if m and err.option_name == token[:2]:
             return click.NoSuchOption(

@@ -118,7 +118,7 @@ class Plan:
             rendered = plan.data
         except (KeyError, TypeError, AttributeError, ZeroDivisionError) as err:
             raise ValueError(f"{type(err).__name__}: {err}") from None
-        for key in ("max_update_percent", "min_objects_for_thresholds"):
+        for key in ("max_update_percent", "min_objects_for_thresholds", "unsafe_overrides"):
             if key not in doc:
                 rendered.pop(key)
         if rendered != dict(doc):
@@ -252,6 +252,9 @@ class Plan:
             "min_objects_for_thresholds": self.min_objects_for_thresholds,
             "summary": self.counts(),
             "unsafe": self.unsafe_reasons,
+            # Added after format_version 2 was first saved (so not a new version): which
+            # override flag each reason needs. `unsafe` stays a list of strings for old readers.
+            "unsafe_overrides": [{"reason": u.reason, "flag": u.flag} for u in self.unsafe],
             "conflicts": list(self.conflicts),
             "warnings": list(self.warnings),
             "unreachable": list(self.unreachable),

@@ -84,6 +84,19 @@ def no_changes_line(plan: Plan) -> str:
     )
 
 
+def refusal_line(plan: Plan) -> str | None:
+    """One line repeating, at the end of a text plan, why apply refuses it (its top lists why)."""
+    parts = []
+    if plan.unsafe:
+        flags = " and ".join(sorted({u.flag for u in plan.unsafe}))
+        parts.append(f"UNSAFE without {flags}")
+    if plan.conflicts:
+        parts.append(f"{len(plan.conflicts)} conflict" + ("" if len(plan.conflicts) == 1 else "s"))
+    if not parts:
+        return None
+    return "Apply refuses this plan as it stands: " + "; ".join(parts) + " (see the top)."
+
+
 def render_text(plan: Plan, *, color: bool = False) -> str:
     def style(text: str, symbol: str, bold: bool = False) -> str:
         if not color:
@@ -91,6 +104,20 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         return click.style(text, fg=COLOURS.get(symbol), bold=bold)
 
     out: list[str] = []
+    # The risk first: a reviewer reading a CI log from the top sees why apply refuses before
+    # the rows; the last line repeats it in one line for whoever reads from the bottom.
+    for unsafe in plan.unsafe:
+        out.append(
+            style(f"UNSAFE: {unsafe.reason}; apply refuses this plan without {unsafe.flag}.", "-")
+        )
+    if plan.conflicts:
+        out.append(
+            f"Conflicts: {len(plan.conflicts)} with objects billing-sync does not manage "
+            "(the plan cannot be applied until they are resolved):"
+        )
+        out += [style(f"  x {c}", "-") for c in plan.conflicts]
+    if out:
+        out.append("")
     if plan.in_sync:
         out.append(no_changes_line(plan) + ".")
     elif not plan.changes:
@@ -101,10 +128,6 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
             out.append(f"        {c.path}: {value(c.old)} -> {value(c.new)}")
         for note in change.notes:
             out.append(f"        note: {note}")
-    if plan.conflicts:
-        out.append("")
-        out.append("Conflicts (the plan cannot be applied):")
-        out += [style(f"  x {c}", "-") for c in plan.conflicts]
     if plan.unreachable:
         out.append("")
         out.append("Differences apply cannot make (Stripe does not allow the change):")
@@ -123,10 +146,9 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
     mrr = mrr_lines(plan)
     if mrr:
         out.append("Monthly recurring revenue of declared subscriptions: " + "; ".join(mrr))
-    for unsafe in plan.unsafe:
-        out.append(
-            style(f"UNSAFE: {unsafe.reason}; apply refuses this plan without {unsafe.flag}.", "-")
-        )
+    reminder = refusal_line(plan)
+    if reminder:
+        out.append(style(reminder, "-"))
     return "\n".join(out).rstrip() + "\n"
 
 

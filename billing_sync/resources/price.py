@@ -504,10 +504,7 @@ class _Rules:
             stripe_id=cur.id,
             fields=tuple(changes),
             summary=f"{describe_price(cur)} -> {summary}",
-            notes=(
-                f"{moving} declared subscription(s) move, "
-                f"{stay} other subscription(s) stay on the old price",
-            ),
+            notes=_subscriptions_note(moving, stay),
             needs=needs,
             provides=frozenset({object_token(PRICE.name, key)}),
         )
@@ -1034,3 +1031,17 @@ PRICE = PriceKind()
 SPEC_BY_NAME = {s.name: s for s in PRICE.fields}
 FIXED_SPECS = tuple(SPEC_BY_NAME[n] for n in FIXED)
 MUTABLE_SPECS = tuple(SPEC_BY_NAME[n] for n in IN_PLACE)
+
+
+def _subscriptions_note(moving: int, stay: int) -> tuple[str, ...]:
+    """What a price replacement does to subscriptions, saying only what is not zero."""
+    parts = []
+    if moving:
+        parts.append(
+            f"{moving} declared subscription{'s move' if moving > 1 else ' moves'} to the new price"
+        )
+    if stay:
+        parts.append(
+            f"{stay} other subscription{'s stay' if stay > 1 else ' stays'} on the old price"
+        )
+    return ("; ".join(parts),) if parts else ()

@@ -6,8 +6,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from billing_sync.config.loader import load_text
 from billing_sync.config.starter import STARTER
-from tests.helpers import run_cli, validate_summary
+from billing_sync.resources import KINDS
+from tests.helpers import EmulatorHandle, run_cli, validate_summary
+from tests.integration.test_plan_apply import apply_ok, assert_no_changes
 
 
 def test_init_writes_a_commented_starter_that_validates(tmp_path: Path) -> None:
@@ -23,16 +26,48 @@ def test_init_writes_a_commented_starter_that_validates(tmp_path: Path) -> None:
     )
 
 
+def uncommented(starter: str) -> str:
+    """The starter with every commented example made live: the top-level blocks (`#  key:`
+    under `section: {}`) and the commented fields inside a mapping (`# key: ...`). Prose
+    comments (a capitalised sentence, the header's command list) stay comments."""
+    head, body = starter.split("version: 1\n")
+    body = re.sub(r"^(\w+): \{\}\n(?=#  )", r"\1:\n", body, flags=re.M)
+    body = re.sub(r"^#  ", "  ", body, flags=re.M)
+    body = re.sub(r"^(\s+)# (\s*[\w-]+:)", r"\1\2", body, flags=re.M)
+    return head + "version: 1\n" + body
+
+
 def test_the_commented_examples_validate_once_uncommented(tmp_path: Path) -> None:
-    head, block = STARTER.split("customers: {}\n")
-    block = re.sub(r"^#  ", "  ", block, flags=re.M)  # the customer block
-    text = head + "customers:\n" + block
-    text = text.replace("      # setup-fee:", "      setup-fee:")
+    text = uncommented(STARTER)
+    # Every kind billing.yaml declares has an example, and each example was made live.
+    assert "#  " not in text.split("version: 1\n")[1]
     (tmp_path / "billing.yaml").write_text(text, encoding="utf-8")
     check = run_cli(None, "validate", cwd=tmp_path)
-    assert check.returncode == 0, check.stderr
-    counts = {"products": 1, "prices": 3, "customers": 1, "subscriptions": 1}
-    assert f"({validate_summary(counts)})" in check.stdout
+    assert check.returncode == 0, (check.stderr, text)
+    counts = starter_counts()
+    assert all(counts.values()), counts  # an example of every kind of the registry
+    assert check.stdout == f"billing.yaml: valid ({validate_summary(counts)})\n"
+
+
+def starter_counts() -> dict[str, int]:
+    """The uncommented starter's objects per kind (the registry's plurals)."""
+    config = load_text(uncommented(STARTER))
+    return {kind.plural: len(kind.desired(config)) for kind in KINDS}
+
+
+def test_the_uncommented_starter_applies_and_converges(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    # The examples are not only valid but what Stripe accepts: one apply makes every object
+    # (the subscription with its promotion code and tax rate), and the next plan is empty.
+    config = tmp_path / "billing.yaml"
+    config.write_text(uncommented(STARTER), encoding="utf-8")
+    out = apply_ok(emulator, config)
+    # One create per declared object, and the product's default price.
+    assert f"Plan: {sum(starter_counts().values())} to create, 0 to adopt, 1 to update," in out
+    # 5 seats at 19.00 USD, 20% off with the launch code: the discount example is live too.
+    assert "0.00 USD -> 76.00 USD/month" in out
+    assert_no_changes(emulator, config)
 
 
 def test_init_refuses_to_overwrite_without_force(tmp_path: Path) -> None:

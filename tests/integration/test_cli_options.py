@@ -104,6 +104,41 @@ def test_an_unknown_single_dash_word_is_explained(emulator: EmulatorHandle) -> N
     assert emulator.requests() == []
 
 
+def test_an_option_value_that_looks_like_a_single_dash_option_is_a_value(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    # `-live` and `-out=x` are spellings the hint corrects, but here they are option values
+    # (click reads the word after `--reference` as its value whatever it looks like).
+    created = run_cli(
+        emulator,
+        "payments",
+        "create",
+        "--amount",
+        "1200",
+        "--currency",
+        "usd",
+        "--reference",
+        "-live",
+        "--description",
+        "-out=x",
+        "--format",
+        "json",
+    )
+    assert created.returncode == 0, created.stderr
+    shown = run_cli(emulator, "payments", "show", "--reference", "-live", "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    assert '"reference": "-live"' in shown.stdout and '"description": "-out=x"' in shown.stdout
+    # A global option's value too, before and after the command: `-c -detailed-exitcode` is a
+    # file name (a missing one), not Terraform's flag.
+    for args in (["-c", "-detailed-exitcode", "plan"], ["plan", "-c", "-detailed-exitcode"]):
+        res = run_cli(emulator, *args)
+        assert res.returncode == 1
+        assert "two dashes" not in res.stderr and "-detailed-exitcode" in res.stderr, res.stderr
+    # The same word in an option position still gets the hint.
+    res = run_cli(emulator, "payments", "show", "-live")
+    assert res.returncode == 1 and "did you mean --live?" in res.stderr
+
+
 def test_no_color_after_the_command(emulator: EmulatorHandle, tmp_path: Path) -> None:
     cfg = write_config(tmp_path, SMALL)
     coloured = run_cli(emulator, "plan", "-c", str(cfg), env={"FORCE_COLOR": "1"})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import EmulatorHandle, run_cli, write_config
 from tests.integration.test_plan_apply import SMALL, apply_ok
 
@@ -84,3 +86,22 @@ def test_apply_tells_refused_from_failed(emulator: EmulatorHandle, tmp_path: Pat
     assert res.returncode == 3 and "pass --allow-mass-update" in res.stderr, res.stderr
     assert len(emulator.writes()) == writes
     apply_ok(emulator, cfg, "--allow-mass-update")
+
+
+def test_ctrl_c_while_planning_exits_130_not_an_error(
+    emulator: EmulatorHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # click turns a KeyboardInterrupt inside a command into Abort (after ending the ^C line on
+    # stderr); it must still read as an interruption. A Ctrl-C cannot be timed into an
+    # in-process read, so the read raises it.
+    import billing_sync.cli.commands as commands
+
+    def interrupted(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(commands, "build_plan", interrupted)
+    cfg = write_config(tmp_path, SMALL)
+    for command in ("plan", "drift"):
+        res = run_cli(emulator, command, "-c", str(cfg))
+        assert (res.returncode, res.stdout, res.stderr) == (130, "", "\ninterrupted\n")
+    assert emulator.writes() == []

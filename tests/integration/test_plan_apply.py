@@ -159,8 +159,8 @@ def test_price_replace_moves_declared_and_grandfathers_others(
     assert "-/+ price pro-monthly" in res.stdout
     assert "29.00 USD/month -> 35.00 USD/month" in res.stdout
     assert (
-        "1 declared subscription(s) move, 1 other subscription(s) stay on the old price"
-        in res.stdout
+        "1 declared subscription moves to the new price; "
+        "1 other subscription stays on the old price" in res.stdout
     )
     apply_ok(emulator, cfg)
     assert_no_changes(emulator, cfg)

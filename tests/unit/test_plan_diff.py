@@ -114,7 +114,8 @@ def test_price_amount_change_is_a_replace_that_moves_declared_subscriptions() ->
     assert replace.request.params["unit_amount"] == 3500
     assert replace.summary == "29.00 USD/month -> 35.00 USD/month"
     assert replace.notes == (
-        "1 declared subscription(s) move, 3 other subscription(s) stay on the old price",
+        "1 declared subscription moves to the new price; "
+        "3 other subscriptions stay on the old price",
     )
     sub = find(plan, "subscription.update:acme/main")
     assert sub.request.params["items"] == [
@@ -131,8 +132,24 @@ def test_price_amount_change_is_a_replace_that_moves_declared_subscriptions() ->
     assert plan.grandfathered == {"pro-monthly": 3}
     text = render_text(plan)
     assert "-/+ price pro-monthly" in text
-    assert "3 other subscription(s) stay on the old price" in text
+    assert "3 other subscriptions stay on the old price" in text
     assert plan.mrr == {"usd": (17400, 18600)}
+
+
+def test_a_replaced_price_no_subscription_uses_says_nothing_about_subscriptions() -> None:
+    before = config()
+    plan = plan_for(
+        config(
+            BASE.replace("pro-yearly: {unit_amount: 29000,", "pro-yearly: {unit_amount: 31000,")
+        ),
+        applied(before),
+    )
+    replace = find(plan, "price.replace:pro-yearly")
+    assert replace.notes == ()
+    text = render_text(plan)
+    assert "price pro-yearly (replace" in text
+    assert "move" not in text and "stay" not in text
+    assert plan.grandfathered == {}
 
 
 def test_reverting_a_price_reactivates_the_archived_one() -> None:

@@ -130,6 +130,34 @@ def test_markdown_summary_block_matches_golden(plan: Callable[[], Plan], name: s
     assert render(p, "markdown").startswith(out.rstrip("\n"))
 
 
+def test_text_of_a_risky_plan_matches_golden_with_the_risk_first() -> None:
+    plan = unsafe_plan()
+    out = render(plan, "text")
+    path = GOLDEN / "plan-unsafe.txt"
+    if UPDATE:
+        path.write_text(out, encoding="utf-8")
+    assert out == path.read_text(encoding="utf-8")
+    # A reviewer reading a CI log from the top meets every refusal before the first row...
+    lines = out.splitlines()
+    first_row = next(
+        i for i, line in enumerate(lines) if line.startswith("  ~ ") or line.startswith("  - ")
+    )
+    unsafe = [i for i, line in enumerate(lines) if line.startswith("UNSAFE: ")]
+    conflicts = [i for i, line in enumerate(lines) if line.startswith("  x ")]
+    assert len(unsafe) == len(plan.unsafe) == 3 and len(conflicts) == len(plan.conflicts) == 1
+    assert max(unsafe + conflicts) < first_row
+    # ... and one reading from the bottom, one line naming both.
+    assert lines[-1] == (
+        "Apply refuses this plan as it stands: UNSAFE without --allow-destroy and "
+        "--allow-mass-update; 1 conflict (see the top)."
+    )
+
+
+def test_text_of_a_safe_plan_has_no_refusal_lines() -> None:
+    out = render(rich_plan(), "text")
+    assert "UNSAFE" not in out and "refuses" not in out and "Conflicts" not in out
+
+
 def test_markdown_alerts_come_in_order_of_risk() -> None:
     md = render(unsafe_plan(), "markdown")
     marks = [

@@ -42,10 +42,11 @@ def edited(doc: dict[str, Any], where: str, value: Any) -> dict[str, Any]:
     ("where", "value", "reason"),
     [
         ("unsafe", [], "its unsafe do not match its operations"),
-        ("max_destroy_percent", 100, "its unsafe do not match"),
+        ("unsafe_overrides.0.flag", "--allow-mass-update", "its unsafe_overrides do not match"),
+        ("max_destroy_percent", 100, "its unsafe, unsafe_overrides do not match"),
         ("summary.archive", 0, "its summary do not match"),
         ("checksum", "0" * 64, "its checksum do not match"),
-        ("operations.-1.destructive", False, "its checksum, unsafe do not match"),
+        ("operations.-1.destructive", False, "its checksum, unsafe, unsafe_overrides do not match"),
         ("operations.0.id", "product.create:x", "is not one billing-sync writes"),
         ("operations.0.action", "destroy", "not a change (KeyError: 'destroy')"),
         ("operations.0.request", "x", "not a change (TypeError"),
@@ -79,7 +80,47 @@ def test_a_plan_saved_before_the_update_threshold_existed_still_shows(tmp_path: 
         **old,
         "max_update_percent": 100.0,
         "min_objects_for_thresholds": 0,
+        "unsafe_overrides": [],
     }
+
+
+def test_the_json_plan_names_the_flag_each_unsafe_reason_needs() -> None:
+    doc = unsafe_plan().data
+    # `unsafe` stays a list of reasons (readers of older plans); `unsafe_overrides` pairs each
+    # reason with the flag that lets a reviewed plan through.
+    assert doc["unsafe"] == [o["reason"] for o in doc["unsafe_overrides"]]
+    assert doc["unsafe_overrides"] == [
+        {
+            "reason": "2 destructive operation(s) touch 25% of 8 managed objects "
+            "(max_destroy_percent: 20)",
+            "flag": "--allow-destroy",
+        },
+        {
+            "reason": "1 update(s) and replace(s) change 12% of 8 managed objects "
+            "(max_update_percent: 10)",
+            "flag": "--allow-mass-update",
+        },
+        {
+            "reason": "subscription acme/main is protected (protect: true)",
+            "flag": "--allow-destroy",
+        },
+    ]
+    assert rich_plan().data["unsafe_overrides"] == []
+
+
+def test_a_plan_saved_before_unsafe_overrides_existed_still_shows_and_applies(
+    tmp_path: Path,
+) -> None:
+    plan = unsafe_plan()
+    old = plan.data
+    del old["unsafe_overrides"]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old), encoding="utf-8")
+    back = provenance.read(path)
+    assert back.unsafe == plan.unsafe
+    assert render(back, "text") == render(plan, "text")
+    # The checksum covers the operations only: apply --plan of an older file still matches.
+    assert provenance.load(path).checksum == plan.checksum
 
 
 def test_from_data_refuses_what_is_not_a_plan() -> None:
