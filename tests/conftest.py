@@ -18,8 +18,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.helpers import EmulatorHandle, start_emulator
+
+# No timed assertions (speed lives in `make bench`): Hypothesis's per-example deadline and its
+# too-slow health check are timings, which fail on a loaded CI machine and prove nothing.
+settings.register_profile(
+    "billing-sync", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("billing-sync")
 
 TESTS = Path(__file__).resolve().parent
 LAYERS = ("unit", "integration", "e2e")

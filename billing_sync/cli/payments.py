@@ -392,13 +392,25 @@ def refund(
 
 @payments.command()
 @click.option("--price", required=True, metavar="KEY|price_...", help="Price key or id.")
-@click.option("--quantity", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--quantity",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Units (default 1); none for a metered price, 1 for a customer-chosen amount.",
+)
 @click.option("--customer", metavar="KEY|cus_...", help="Customer key from billing.yaml or id.")
 @click.option(
     "--mode",
     type=click.Choice(["subscription", "payment"]),
     default=None,
     help="Must match the price (recurring: subscription, one-time: payment); default: the price's.",
+)
+@click.option(
+    "--trial-days",
+    type=click.IntRange(min=1, max=730),
+    default=None,
+    metavar="N",
+    help="Subscription mode: days of free trial before the first payment (1-730).",
 )
 @click.option("--success-url", required=True, metavar="URL", help="Where a paying customer lands.")
 @click.option("--cancel-url", required=True, metavar="URL", help="Where the back button leads.")
@@ -413,9 +425,10 @@ def refund(
 def checkout(
     ctx: click.Context,
     price: str,
-    quantity: int,
+    quantity: int | None,
     customer: str | None,
     mode: str | None,
+    trial_days: int | None,
     success_url: str,
     cancel_url: str,
     reference: str | None,
@@ -442,15 +455,18 @@ def checkout(
     remote = _remote(ctx)
     found = service.resolve_price(remote, price, lookup_key)
     session_mode = service.check_checkout_price(found, mode)
+    line_quantity = service.check_checkout_quantity(found, quantity)
+    service.check_trial(found, session_mode, trial_days)
     cus = _customer(remote, customer, cfg) if customer else None
     spec = service.CheckoutSpec(
         price=found,
-        quantity=quantity,
+        quantity=line_quantity,
         mode=session_mode,
         success_url=success,
         cancel_url=cancel,
         customer=cus.id if cus else None,
         reference=ref,
+        trial_days=trial_days,
     )
     warnings = []
     if cus is not None and session_mode == "subscription":
@@ -468,10 +484,13 @@ def checkout(
         data = cs.data()
         data["warnings"] = warnings
         # The request, which a replayed session was checked to match.
-        data.update(price=found.id, price_key=found.key, quantity=quantity)
+        data.update(price=found.id, price_key=found.key, quantity=line_quantity)
+        data.update(pricing=found.words(), metered=found.metered, custom_amount=found.custom)
+        data["trial_days"] = trial_days
         data["created_now"] = result.created
         _echo_json(data)
         return
+    units = "" if line_quantity is None else f" x{line_quantity}"
     head = (
         f"created Checkout Session {cs.id}"
         if result.created
@@ -482,10 +501,11 @@ def checkout(
         f"  url:            {cs.url or '-'}",
         f"  mode:           {cs.mode}",
         f"  status:         {cs.status} ({cs.payment_status})",
-        f"  price:          {found.key or found.id} x{quantity} ({found.words()})",
+        f"  price:          {found.name}{units} ({found.words()})",
     ]
-    if cs.amount_total is not None and cs.currency:
-        lines.append(f"  amount due now: {format_amount(cs.amount_total, cs.currency)}")
+    if trial_days is not None:
+        lines.append(f"  trial:          {trial_days} days (nothing is charged before it ends)")
+    lines += _amount_lines(cs, found)
     if cs.customer:
         lines.append(f"  customer:       {cs.customer}")
     if cs.reference:
@@ -497,3 +517,16 @@ def checkout(
     if cs.status == "open":
         lines.append(f"  expires:        {_when(cs.expires_at)}")
     click.echo("\n".join(lines))
+
+
+def _amount_lines(cs: service.CheckoutView, price: service.PriceRef) -> list[str]:
+    """What the customer pays now, in money terms, and why it may be nothing or unknown yet."""
+    if cs.amount_total is None or not cs.currency:
+        return []
+    amount = format_amount(cs.amount_total, cs.currency)
+    if price.custom and cs.status != "complete":
+        bounds = price.custom_bounds() or "any amount"
+        return [f"  amount due now: chosen by the customer ({bounds})"]
+    if price.metered:
+        return [f"  amount due now: {amount} (metered: usage is billed at the end of each period)"]
+    return [f"  amount due now: {amount}"]

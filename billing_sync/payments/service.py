@@ -10,13 +10,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 import stripe
 
 from billing_sync.errors import StripeApiError, UsageError
 from billing_sync.metadata import KEY_META
-from billing_sync.money import format_amount
+from billing_sync.money import format_amount, format_decimal_amount
 from billing_sync.payments.validation import (
     REFERENCE_METADATA_KEY,
     check_refund_amount,
@@ -557,6 +558,7 @@ def refund_payment(
 # A Checkout Session lives at most 24 hours (Stripe's `expires_at` bound); `--reference` looks
 # back as far as `create --reference` does, so a session completed days ago is found too.
 CHECKOUT_MODES = {"recurring": "subscription", "one_time": "payment"}
+TRIAL_METADATA_KEY = "billing_sync_trial_days"
 
 
 @dataclass(frozen=True)
@@ -568,53 +570,120 @@ class PriceRef:
     currency: str
     unit_amount: int | None
     recurring: dict[str, Any] | None
+    unit_amount_decimal: str | None = None
+    tiers_mode: str | None = None  # "graduated" or "volume" for a tiered price
+    tiers: tuple[dict[str, Any], ...] = ()
+    transform_quantity: dict[str, Any] | None = None
+    custom_unit_amount: dict[str, Any] | None = None
 
     @property
     def mode(self) -> str:
         return CHECKOUT_MODES.get(self.type, self.type)
 
-    def words(self) -> str:
-        amount = (
-            format_amount(self.unit_amount, self.currency)
-            if self.unit_amount is not None
-            else f"tiered or custom amount in {self.currency.upper()}"
+    @property
+    def name(self) -> str:
+        return self.key or self.id
+
+    @property
+    def metered(self) -> bool:
+        """Billed from a meter's usage at the end of each period: no quantity, nothing now."""
+        return (self.recurring or {}).get("usage_type") == "metered"
+
+    @property
+    def custom(self) -> bool:
+        """The paying customer chooses the amount (Stripe's custom_unit_amount)."""
+        return self.custom_unit_amount is not None
+
+    def _money(self, minor: Any, decimal: Any = None) -> str:
+        if decimal is not None and Decimal(str(decimal)) != Decimal(int(minor or 0)):
+            return format_decimal_amount(str(decimal), self.currency)
+        return format_amount(int(minor or 0), self.currency)
+
+    def custom_bounds(self) -> str:
+        """`minimum 5.00 USD, maximum 100.00 USD, preset 15.00 USD` (those the price sets)."""
+        custom = self.custom_unit_amount or {}
+        return ", ".join(
+            f"{name} {format_amount(int(custom[name]), self.currency)}"
+            for name in ("minimum", "maximum", "preset")
+            if custom.get(name) is not None
         )
+
+    def amount_words(self) -> str:
+        """The amount in money terms: per unit, by tier, per package, or the customer's choice."""
+        if self.custom_unit_amount is not None:
+            bounds = self.custom_bounds()
+            return "amount chosen by the customer" + (f" ({bounds})" if bounds else "")
+        if self.tiers_mode:
+            parts, lower = [], 0
+            for tier in self.tiers:
+                upper = tier.get("up_to")
+                span = f"{lower + 1}+" if upper is None else f"{lower + 1}-{upper}"
+                part = f"{span} at {self._money(tier.get('unit_amount'), tier.get('unit_amount_decimal'))}"
+                if tier.get("flat_amount") or Decimal(str(tier.get("flat_amount_decimal") or 0)):
+                    flat = self._money(tier.get("flat_amount"), tier.get("flat_amount_decimal"))
+                    part += f" + {flat} flat"
+                parts.append(part)
+                lower = int(upper or 0)
+            return f"{self.tiers_mode} tiers: {', '.join(parts)}"
+        unit = self._money(self.unit_amount, self.unit_amount_decimal)
+        if self.transform_quantity:
+            by = self.transform_quantity.get("divide_by")
+            return f"{unit} per {by} units, rounded {self.transform_quantity.get('round')}"
+        return unit
+
+    def words(self) -> str:
+        amount = self.amount_words()
+        if self.metered:
+            amount = f"metered usage, {amount} a unit"
         if not self.recurring:
-            return f"{amount} one-time"
+            plain = not (self.custom or self.transform_quantity)
+            return f"{amount} one-time" if plain else f"{amount}, one-time"
         count = int(self.recurring.get("interval_count") or 1)
         interval = self.recurring.get("interval")
-        return f"{amount}/{interval}" if count == 1 else f"{amount}/{count} {interval}s"
+        every = interval if count == 1 else f"{count} {interval}s"
+        plain = not (self.metered or self.tiers_mode or self.transform_quantity)
+        return f"{amount}/{every}" if plain else f"{amount}; every {every}"
 
 
 @dataclass(frozen=True)
 class CheckoutSpec:
-    """A validated `payments checkout`: price and customer resolved, mode checked."""
+    """A validated `payments checkout`: price and customer resolved, mode and quantity checked."""
 
     price: PriceRef
-    quantity: int
+    quantity: int | None  # None for a metered price (Stripe refuses a quantity)
     mode: str
     success_url: str
     cancel_url: str
     customer: str | None = None
     reference: str | None = None
+    trial_days: int | None = None
 
     def params(self) -> dict[str, Any]:
         """The exact parameters of POST /v1/checkout/sessions."""
+        item: dict[str, Any] = {"price": self.price.id}
+        if self.quantity is not None:
+            item["quantity"] = self.quantity
         p: dict[str, Any] = {
             "mode": self.mode,
-            "line_items": [{"price": self.price.id, "quantity": self.quantity}],
+            "line_items": [item],
             "success_url": self.success_url,
             "cancel_url": self.cancel_url,
         }
         if self.customer:
             p["customer"] = self.customer
+        data = "subscription_data" if self.mode == "subscription" else "payment_intent_data"
         if self.reference:
             # On the session, and on what completing it creates, so that `payments show
             # --reference` finds the payment and the subscription carries its order.
             ref = {REFERENCE_METADATA_KEY: self.reference}
             p["metadata"] = dict(ref)
-            data = "subscription_data" if self.mode == "subscription" else "payment_intent_data"
             p[data] = {"metadata": dict(ref)}
+            if self.trial_days is not None:
+                # A session does not show its subscription_data: the trial is kept in its
+                # metadata too, so that a replayed --reference can be checked against it.
+                p["metadata"][TRIAL_METADATA_KEY] = str(self.trial_days)
+        if self.trial_days is not None:
+            p.setdefault(data, {})["trial_period_days"] = self.trial_days
         return p
 
 
@@ -683,7 +752,8 @@ def resolve_price(remote: Remote, ref: str, lookup_key: str | None = None) -> Pr
     v1 = remote.client.v1
     if ref.startswith("price_"):
         try:
-            price = with_retries(lambda: v1.prices.retrieve(ref))
+            # `tiers` are returned only when expanded.
+            price = with_retries(lambda: v1.prices.retrieve(ref, {"expand": ["tiers"]}))
         except stripe.InvalidRequestError as err:
             if err.http_status == 404:
                 raise UsageError(f"no such price: {ref!r}") from None
@@ -692,7 +762,8 @@ def resolve_price(remote: Remote, ref: str, lookup_key: str | None = None) -> Pr
             raise StripeApiError(_error_line(err)) from err
     else:
         key = lookup_key or ref
-        found = list(_list(remote, "/v1/prices", {"lookup_keys": [key], "limit": 10}))
+        query = {"lookup_keys": [key], "limit": 10, "expand": ["data.tiers"]}
+        found = list(_list(remote, "/v1/prices", query))
         if not found:
             raise UsageError(
                 f"unknown price key {ref!r}: no active price has lookup key {key!r} "
@@ -708,7 +779,24 @@ def resolve_price(remote: Remote, ref: str, lookup_key: str | None = None) -> Pr
         currency=price.currency,
         unit_amount=price.unit_amount,
         recurring=recurring,
+        unit_amount_decimal=_text(price.unit_amount_decimal),
+        tiers_mode=price.tiers_mode,
+        tiers=tuple(_plain(t) or {} for t in getattr(price, "tiers", None) or ()),
+        transform_quantity=_plain(price.transform_quantity),
+        custom_unit_amount=_plain(price.custom_unit_amount),
     )
+
+
+def _plain(obj: Any) -> dict[str, Any] | None:
+    """A nested StripeObject as a plain dict (decimal fields as strings)."""
+    if obj is None:
+        return None
+    data = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+    return {k: (_text(v) if isinstance(v, Decimal) else v) for k, v in data.items()}
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def check_checkout_price(price: PriceRef, mode: str | None) -> str:
@@ -725,6 +813,34 @@ def check_checkout_price(price: PriceRef, mode: str | None) -> str:
             f"({price.words()}), sold in {price.mode} mode; use --mode {price.mode} or omit --mode"
         )
     return price.mode
+
+
+def check_checkout_quantity(price: PriceRef, quantity: int | None) -> int | None:
+    """The line item's quantity (`--quantity`, default 1): none for a metered price, which
+    Stripe bills from its meter's usage and refuses a quantity for; exactly 1 for a price whose
+    customer chooses the amount."""
+    if price.metered:
+        if quantity is not None:
+            raise UsageError(
+                f"price {price.name} ({price.id}) is metered: Stripe bills its meter's usage at "
+                "the end of each period and takes no quantity; omit --quantity"
+            )
+        return None
+    if price.custom and quantity not in (None, 1):
+        raise UsageError(
+            f"price {price.name} ({price.id}) lets the customer choose the amount: "
+            f"--quantity must be 1 (got {quantity})"
+        )
+    return 1 if quantity is None else quantity
+
+
+def check_trial(price: PriceRef, mode: str, trial_days: int | None) -> None:
+    """A trial delays a subscription's first payment: payment mode has none."""
+    if trial_days is not None and mode != "subscription":
+        raise UsageError(
+            f"--trial-days applies to subscription mode; price {price.name} ({price.id}) is "
+            f"one-time ({price.words()}), sold in payment mode"
+        )
 
 
 def live_subscriptions(remote: Remote, customer: str, price: str) -> list[str]:
@@ -749,7 +865,10 @@ def _same_request(cs: Any, spec: CheckoutSpec, remote: Remote) -> bool:
         for li in _list(remote, f"/v1/checkout/sessions/{cs.id}/line_items", {})
     ]
     customer_ok = spec.customer is None or id_of(cs.customer) == spec.customer
-    return cs.mode == spec.mode and items == [(spec.price.id, spec.quantity)] and customer_ok
+    trial = _metadata(cs).get(TRIAL_METADATA_KEY)
+    trial_ok = trial == (None if spec.trial_days is None else str(spec.trial_days))
+    same_items = items == [(spec.price.id, spec.quantity)]
+    return cs.mode == spec.mode and same_items and customer_ok and trial_ok
 
 
 def create_checkout(remote: Remote, spec: CheckoutSpec) -> CheckoutResult:
@@ -762,8 +881,8 @@ def create_checkout(remote: Remote, spec: CheckoutSpec) -> CheckoutResult:
             if not _same_request(cs, spec, remote):
                 raise UsageError(
                     f"reference {spec.reference!r} is already used by Checkout Session {cs.id} "
-                    f"({cs.mode} mode, status {cs.status}) for another price, quantity or "
-                    "customer; use another reference"
+                    f"({cs.mode} mode, status {cs.status}) for another price, quantity, "
+                    "customer or trial; use another reference"
                 )
         live = [cs for cs in earlier if cs.status in ("open", "complete")]
         if live:

@@ -36,16 +36,6 @@ def prices(client: stripe.StripeClient) -> dict[str, str]:
         "eur": price(900, currency="eur", recurring={"interval": "month"}),
         "one_time": price(4900),
         "cheap": price(10),
-        "tiered": client.v1.prices.create(
-            {
-                "product": prod.id,
-                "currency": "usd",
-                "recurring": {"interval": "month"},
-                "billing_scheme": "tiered",
-                "tiers_mode": "graduated",
-                "tiers": [{"up_to": 5, "unit_amount": 100}, {"up_to": "inf", "unit_amount": 50}],
-            }
-        ).id,
     }
 
 
@@ -178,11 +168,6 @@ def test_create_retrieve_and_line_items(
             },
             "expires_at",
             "between 30 minutes and 24 hours",
-        ),
-        (
-            {"mode": "subscription", "line_items": [{"price": "tiered", "quantity": 7}]},
-            "line_items[0][price]",
-            "not supported by the billing-sync emulator",
         ),
         (
             {

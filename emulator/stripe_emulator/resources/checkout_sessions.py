@@ -31,6 +31,7 @@ from stripe_emulator.framework import (
     route,
     unset,
 )
+from stripe_emulator.resources.amounts import line_amount
 from stripe_emulator.resources.charges import AUTHENTICATION_REQUIRED, card_for, stripe_money
 from stripe_emulator.resources.common import created_filter, non_negative
 from stripe_emulator.resources.subscriptions import add_interval, refresh
@@ -98,8 +99,13 @@ def _url(value: Any, param: str) -> str:
     return text
 
 
-def _line_items(store: Store, items: list[dict[str, Any]]) -> list[tuple[Obj, int]]:
-    out: list[tuple[Obj, int]] = []
+def _is_metered(price: Obj) -> bool:
+    return (price.get("recurring") or {}).get("usage_type") == "metered"
+
+
+def _line_items(store: Store, items: list[dict[str, Any]]) -> list[tuple[Obj, int | None]]:
+    """(price, quantity) per line item; the quantity is None for a metered price."""
+    out: list[tuple[Obj, int | None]] = []
     for i, item in enumerate(items):
         where = f"line_items[{i}]"
         if unset(item.get("price")) is None:
@@ -117,22 +123,21 @@ def _line_items(store: Store, items: list[dict[str, Any]]) -> list[tuple[Obj, in
                 param=f"{where}[price]",
                 validation=False,
             )
-        metered = (price.get("recurring") or {}).get("usage_type") == "metered"
-        if (
-            price.get("custom_unit_amount")
-            or price.get("billing_scheme") == "tiered"
-            or price.get("transform_quantity")
-            or metered
-        ):
-            raise ApiError.invalid(
-                "Checkout line items with tiered, metered, transformed-quantity or custom-amount "
-                "prices are not supported by the billing-sync emulator",
-                param=f"{where}[price]",
-                code="parameter_unsupported",
-            )
+        if _is_metered(price):
+            # A metered price bills its meter's usage at the end of each period: "Quantity
+            # should not be defined when `recurring.usage_type=metered`"
+            # (SessionCreateParamsLineItem.quantity); the live answer is quoted in
+            # invertase/stripe-firebase-extensions#134 and better-auth/better-auth#8920.
+            if unset(item.get("quantity")) is not None:
+                raise ApiError.invalid(
+                    "Quantity should not be specified where usage_type is `metered`. Remove "
+                    f"quantity from `{where}`",
+                    param=f"{where}[quantity]",
+                )
+            out.append((price, None))
+            continue
         if unset(item.get("quantity")) is None:
-            # Stripe's wording (unconfirmed for this API version): a line item with a price
-            # needs its quantity.
+            # Live answer quoted in stripe/stripe-java#1584 (a Stripe engineer replying).
             raise ApiError.invalid(
                 f"Quantity is required. Add `quantity` to `{where}`",
                 param=f"{where}[quantity]",
@@ -143,11 +148,41 @@ def _line_items(store: Store, items: list[dict[str, Any]]) -> list[tuple[Obj, in
             raise ApiError.invalid(
                 "This value must be greater than or equal to 1.", param=f"{where}[quantity]"
             )
+        if price.get("custom_unit_amount") and quantity != 1:
+            # The customer chooses one amount; Stripe's quantity rule for such prices is not
+            # documented in what we found (unconfirmed): the emulator takes only 1.
+            raise ApiError.invalid(
+                "A price with `custom_unit_amount` can only be bought with quantity 1.",
+                param=f"{where}[quantity]",
+            )
         out.append((price, quantity))
     return out
 
 
-def _check_mode(mode: str, items: list[tuple[Obj, int]]) -> None:
+def _check_custom_amount(mode: str, items: list[tuple[Obj, int | None]]) -> None:
+    """A price whose customer chooses the amount ("Customer chooses price") is sold alone, in
+    payment mode: "Customer choose prices currently doesn't support recurring payments" and a
+    link "can contain ... 1 line item when using Customer chooses price"
+    (https://stripe.com/docs/payment-links/api); Checkout's pay-what-you-want "doesn't support
+    subscription mode" (https://github.com/Vandivier/ladderly-3/issues/72, quoting
+    https://stripe.com/docs/payments/checkout/pay-what-you-want). Wordings are ours."""
+    for i, (price, _) in enumerate(items):
+        if not price.get("custom_unit_amount"):
+            continue
+        if mode != "payment":
+            raise ApiError.invalid(
+                "Prices with `custom_unit_amount` can only be used in `payment` mode.",
+                param=f"line_items[{i}][price]",
+            )
+        if len(items) > 1:
+            raise ApiError.invalid(
+                "A Checkout Session with a `custom_unit_amount` price can have only that one "
+                "line item.",
+                param="line_items",
+            )
+
+
+def _check_mode(mode: str, items: list[tuple[Obj, int | None]]) -> None:
     recurring = [p for p, _ in items if p["type"] == "recurring"]
     if mode == "payment" and recurring:
         index = next(i for i, (p, _) in enumerate(items) if p["type"] == "recurring")
@@ -189,11 +224,28 @@ def _check_mode(mode: str, items: list[tuple[Obj, int]]) -> None:
         seen.add(price["id"])
 
 
-def _amount(price: Obj, quantity: int) -> int:
-    return int(price["unit_amount"] or 0) * quantity
+def _starting_custom_amount(price: Obj) -> int:
+    """What a custom-amount line shows before the customer chooses: the `preset` ("The starting
+    unit amount which can be updated by the customer", stripe.Price), else the minimum, else 0
+    (the fallbacks are the emulator's choice: unconfirmed)."""
+    custom = price["custom_unit_amount"]
+    for key in ("preset", "minimum"):
+        if custom.get(key) is not None:
+            return int(custom[key])
+    return 0
 
 
-def _line_item(store: Store, session_id: str, n: int, price: Obj, quantity: int) -> Obj:
+def _amount(price: Obj, quantity: int | None) -> int:
+    """What a line item costs at checkout: nothing up front for a metered price (its usage is
+    billed at the end of the period), the starting amount of a custom amount."""
+    if quantity is None:
+        return 0
+    if price.get("custom_unit_amount"):
+        return _starting_custom_amount(price) * quantity
+    return line_amount(price, quantity)
+
+
+def _line_item(store: Store, session_id: str, n: int, price: Obj, quantity: int | None) -> Obj:
     amount = _amount(price, quantity)
     product = store.get("product", price["product"]) or {}
     return {
@@ -294,6 +346,7 @@ def create_session(req: Request) -> Obj:
         )
     items = _line_items(store, raw_items)
     _check_mode(mode, items)
+    _check_custom_amount(mode, items)
     if "subscription_data" in p and mode != "subscription":
         raise ApiError.invalid(
             "You can only specify `subscription_data` in `subscription` mode.",
@@ -342,7 +395,9 @@ def create_session(req: Request) -> Obj:
         _amount(price, qty) for price, qty in items if price["type"] == "one_time" or not trial_days
     )
     minimum = MINIMUM_CHARGE.get(currency)
-    if mode == "payment" and minimum is not None and total < minimum:
+    custom = any(price.get("custom_unit_amount") for price, _ in items)
+    # A custom amount is checked when the customer chooses it (the control `complete`).
+    if mode == "payment" and not custom and minimum is not None and total < minimum:
         # Wording unconfirmed; the minimum charge per currency is from
         # https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts.
         raise ApiError.invalid(
@@ -576,13 +631,57 @@ def _refuse_card(store: Store, token: str) -> None:
         )
 
 
+def _choose_custom_amount(store: Store, session: Obj, amount: Any) -> None:
+    """The amount a paying customer enters for a custom-amount price (`amount`, default the
+    preset): within the price's `minimum` and `maximum`, and at least Stripe's minimum charge
+    ("Must be at least the minimum charge amount", stripe.Price.CustomUnitAmount.minimum)."""
+    lines = session["line_items"]["data"]
+    price = store.get("price", lines[0]["price"]) or {}
+    custom = price.get("custom_unit_amount")
+    if not custom:
+        if amount is not None:
+            raise ApiError.invalid(
+                "amount applies only to a session whose price has a custom_unit_amount",
+                param="amount",
+            )
+        return
+    if amount is None:
+        amount = custom.get("preset")
+    if amount is None:
+        raise ApiError.invalid(
+            f"amount is required: the customer chooses what to pay for {price['id']} (no preset)",
+            param="amount",
+        )
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
+        raise ApiError.invalid("amount must be a non-negative integer", param="amount")
+    currency = str(session["currency"])
+    low = custom.get("minimum")
+    high = custom.get("maximum")
+    floor = MINIMUM_CHARGE.get(currency)
+    if (low is not None and amount < low) or (high is not None and amount > high):
+        raise ApiError.invalid(
+            f"amount {amount} is outside what {price['id']} allows (minimum {low}, maximum {high})",
+            param="amount",
+        )
+    if floor is not None and amount < floor:
+        raise ApiError.invalid(
+            f"amount {amount} is below the minimum charge of {stripe_money(floor, currency)} "
+            f"{currency}",
+            param="amount",
+        )
+    total = amount * int(lines[0]["quantity"])
+    lines[0].update(amount_subtotal=total, amount_total=total)
+    session.update(amount_subtotal=total, amount_total=total)
+
+
 @control("POST", "checkout_sessions/{id}/complete")
 def complete_session(store: Store, args: dict[str, str], body: dict[str, Any], now: int) -> Obj:
     """Complete an open session as its customer would: pay with `payment_method` (a test card,
     default `pm_card_visa`); subscription mode creates the customer when the session has none
     (with `email`, else the session's customer_email), attaches the card and creates the
     subscription (`trialing` with subscription_data.trial_period_days, else `active`); payment
-    mode creates and confirms the PaymentIntent (`succeeded`)."""
+    mode creates and confirms the PaymentIntent (`succeeded`), for the `amount` the customer
+    chooses when the price has a custom_unit_amount (default its preset)."""
     session = store.get_or_404("checkout.session", args["id"], kind="checkout.session")
     _expire_if_due(session, now)
     if session["status"] != "open":
@@ -592,6 +691,7 @@ def complete_session(store: Store, args: dict[str, str], body: dict[str, Any], n
         )
     token = str(body.get("payment_method") or "pm_card_visa")
     _refuse_card(store, token)
+    _choose_custom_amount(store, session, body.get("amount"))
     email = body.get("email") or session["customer_email"]
     customer_id = session["customer"]
     items = session["line_items"]["data"]
@@ -608,8 +708,10 @@ def complete_session(store: Store, args: dict[str, str], body: dict[str, Any], n
         data = session["_subscription_data"]
         sub_params: dict[str, Any] = {
             "customer": customer_id,
+            # A metered item has no quantity (the subscription refuses one).
             "items": [
-                {"price": i["price"], "quantity": i["quantity"]}
+                {"price": i["price"]}
+                | ({"quantity": i["quantity"]} if i["quantity"] is not None else {})
                 for i in items
                 if (store.get("price", i["price"]) or {}).get("type") == "recurring"
             ],
@@ -624,7 +726,9 @@ def complete_session(store: Store, args: dict[str, str], body: dict[str, Any], n
             sub_params["description"] = data["description"]
         sub = _internal(store, "POST", "/v1/subscriptions", sub_params, now)
         session["subscription"] = sub["id"]
-        session["payment_status"] = "no_payment_required" if sub["status"] == "trialing" else "paid"
+        # Nothing due now (a trial, or only metered items billed at the period's end).
+        nothing_due = sub["status"] == "trialing" or not session["amount_total"]
+        session["payment_status"] = "no_payment_required" if nothing_due else "paid"
     else:
         pi_data = session["_payment_intent_data"]
         pi_params: dict[str, Any] = {
