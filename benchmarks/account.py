@@ -14,6 +14,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from billing_sync.resources import KINDS
+
 TIERED_EVERY = 50
 
 
@@ -47,21 +49,24 @@ class Shape:
         return 3 * self.products + self.tiered + 2 * self.customers
 
     def list_requests(self) -> int:
-        """What reading it costs with list pages of 100: products, meters (none: one page),
-        active and archived prices, one (empty) page each of coupons, promotion codes and tax
-        rates, customers, subscriptions, active and archived entitlement features (none: one
-        page each, and no product's feature list)."""
-        pages = math.ceil
-        return (
-            pages(self.products / 100)
-            + pages((2 * self.products + self.tiered) / 100)
-            + 1
-            + 3
-            + pages(self.customers / 100)
-            + pages(self.customers / 100)
-            + 1
-            + 2
-        )
+        """What reading it costs with list pages of 100, through the registry's list reads:
+        the first read of a path finds the seeded objects (products, active prices, customers,
+        subscriptions), any further one (archived prices and features) none, and a kind with
+        nothing seeded costs one (empty) page per list read; no product's feature list is read
+        in an account without features."""
+        seeded = {
+            "/v1/products": self.products,
+            "/v1/prices": 2 * self.products + self.tiered,
+            "/v1/customers": self.customers,
+            "/v1/subscriptions": self.customers,
+        }
+        total, seen = 0, set()
+        for kind in KINDS:
+            for read in kind.list_reads:
+                found = 0 if read.path in seen else seeded.get(read.path, 0)
+                seen.add(read.path)
+                total += max(1, math.ceil(found / 100))
+        return total
 
 
 def config_text(shape: Shape) -> str:

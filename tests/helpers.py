@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -21,15 +22,21 @@ import threading
 import traceback
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import stripe
 
+from billing_sync.config.loader import load_config
 from billing_sync.metadata import LOCK_PRODUCT_ID
+from billing_sync.plan.plan import Plan
+from billing_sync.plan.planner import plan
 from billing_sync.remote.client import API_VERSION
+from billing_sync.resources import KINDS
+from billing_sync.resources.base import Existing
+from billing_sync.resources.read import desired_state
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "billing.yaml"
@@ -258,15 +265,16 @@ def write_config(tmp_path: Path, text: str, name: str = "billing.yaml") -> Path:
 
 
 def everything(emulator: EmulatorHandle) -> dict[str, list[dict[str, Any]]]:
-    """Every product, meter, price (active or not), customer, subscription (any status) and
-    entitlement feature (active or not)."""
+    """Every object of every kind the registry lists (kind plural -> objects), read with its
+    list reads (active and archived prices and features, subscriptions of any status), through
+    the raw client; a kind listed per parent object (product features) is left out."""
     client = emulator.client()
 
-    def all_of(path: str, **params: Any) -> list[dict[str, Any]]:
+    def all_of(path: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         cursor = None
         while True:
-            p = dict(params, limit=100)
+            p = {k: v for k, v in params.items() if k != "expand"} | {"limit": 100}
             if cursor:
                 p["starting_after"] = cursor
             page = client.raw_request("get", path, **p).data
@@ -276,13 +284,9 @@ def everything(emulator: EmulatorHandle) -> dict[str, list[dict[str, Any]]]:
             cursor = page["data"][-1]["id"]
 
     return {
-        "products": all_of("/v1/products"),
-        "meters": all_of("/v1/billing/meters"),
-        "prices": all_of("/v1/prices", active="true") + all_of("/v1/prices", active="false"),
-        "customers": all_of("/v1/customers"),
-        "subscriptions": all_of("/v1/subscriptions", status="all"),
-        "features": all_of("/v1/entitlements/features")
-        + all_of("/v1/entitlements/features", archived="true"),
+        kind.plural: [o for read in kind.list_reads for o in all_of(read.path, read.params)]
+        for kind in KINDS
+        if kind.list_reads
     }
 
 
@@ -313,14 +317,52 @@ def duplicates(emulator: EmulatorHandle) -> dict[str, list[str]]:
 # --------------------------------------------------------------------------- the example
 
 
-# Writes the example billing.yaml needs on an empty account: 22 creates + 2 default prices,
-# 3 features + 4 product features.
-EXAMPLE_WRITES = 24 + 7
-# Requests before the first catalog write of an apply on an empty account: the plan's reads
-# (products, meters, prices x2, coupons, promotion codes, tax rates, customers, subscriptions,
-# features x2; an account without features needs no product-feature reads), the lock's create,
-# the same reads.
-READS_BEFORE_FIRST_WRITE = 11 + 1 + 11
+def _example_plan() -> Plan:
+    """The example planned in-process against an empty account (no request is made)."""
+    return plan(EXAMPLE_DESIRED, Existing())
+
+
+EXAMPLE_DESIRED = desired_state(load_config(EXAMPLE))
+# Objects the example declares, per kind (the registry's plural: the keys of validate's JSON).
+EXAMPLE_COUNTS: dict[str, int] = {k.plural: len(EXAMPLE_DESIRED.of(k)) for k in KINDS}
+# On an empty account every declared object is created once: the plan's "N to create".
+EXAMPLE_CREATES = sum(EXAMPLE_COUNTS.values())
+EXAMPLE_PLAN = _example_plan()
+# Writes the example needs on an empty account: one per change of its plan (the creates and the
+# products' default prices), the lock's create and release not counted.
+EXAMPLE_WRITES = len(EXAMPLE_PLAN.changes)
+# The list reads of one account read (the registry's: one request each on an empty account, and
+# a kind listed per parent object, product features, reads nothing when there is no parent).
+LIST_READS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = tuple(
+    (read.path, tuple(sorted((k, str(v)) for k, v in read.params.items())))
+    for kind in KINDS
+    for read in kind.list_reads
+)
+# Requests before the first catalog write of an apply on an empty account: the plan's reads,
+# the lock's create, the same reads again.
+READS_BEFORE_FIRST_WRITE = len(LIST_READS) + 1 + len(LIST_READS)
+
+
+def expected_list_requests(seeded: Mapping[str, int]) -> Counter[str]:
+    """Requests per path that one account read costs through the registry's list reads, 100
+    objects a page: the first read of a path finds `seeded[path]` objects (active ones), any
+    further read of the same path (archived ones) none; an empty list is still one request."""
+    out: Counter[str] = Counter()
+    for kind in KINDS:
+        for read in kind.list_reads:
+            found = 0 if read.path in out else seeded.get(read.path, 0)
+            out[read.path] += max(1, math.ceil(found / 100))
+    return out
+
+
+def validate_summary(counts: Mapping[str, int]) -> str:
+    """validate's count list for `counts` (kind plural -> number; 0 when absent), every kind of
+    the registry in its order: `1 product, 0 meters, 2 prices, ...`."""
+    words = []
+    for kind in KINDS:
+        n = counts.get(kind.plural, 0)
+        words.append(f"{n} {(kind.name if n == 1 else kind.plural).replace('_', ' ')}")
+    return ", ".join(words)
 
 
 def converged(emulator: EmulatorHandle) -> None:
@@ -330,15 +372,12 @@ def converged(emulator: EmulatorHandle) -> None:
     assert duplicates(emulator) == {}
     objs = everything(emulator)
     # An apply cut off before releasing its lock leaves it; the next apply takes it over.
-    assert len([p for p in objs["products"] if p["id"] != LOCK_PRODUCT_ID]) == 5
-    assert len(objs["meters"]) == 1
-    assert len(objs["prices"]) == 9
-    assert len(objs["customers"]) == 2
-    assert len(objs["subscriptions"]) == 2
-    client = emulator.client()
-    assert len(client.v1.coupons.list().data) == 1
-    assert len(client.v1.promotion_codes.list().data) == 1
-    assert len(client.v1.tax_rates.list().data) == 1
+    objs["products"] = [p for p in objs["products"] if p["id"] != LOCK_PRODUCT_ID]
+    # Exactly the declared objects, counted in the emulator (archived ones included: a cut-off
+    # apply must never leave a stray version behind).
+    assert {kind: len(found) for kind, found in objs.items()} == {
+        kind: EXAMPLE_COUNTS[kind] for kind in objs
+    }
 
 
 # --------------------------------------------------------------------------- config fixtures

@@ -253,6 +253,30 @@ class SubscriptionIgnore(_Ignore):
     ] = Field(default_factory=list, description=_IGNORED_FIELDS)
 
 
+class MeterIgnore(Model):
+    """A meter has no metadata: only its fields can be another writer's."""
+
+    fields: list[Literal["display_name"]] = Field(default_factory=list, description=_IGNORED_FIELDS)
+
+
+class CouponIgnore(_Ignore):
+    fields: list[Literal["name"]] = Field(default_factory=list, description=_IGNORED_FIELDS)
+
+
+class PromotionCodeIgnore(_Ignore):
+    """Only metadata: a code's other fields say who may redeem it."""
+
+
+class TaxRateIgnore(_Ignore):
+    fields: list[Literal["display_name", "description", "jurisdiction"]] = Field(
+        default_factory=list, description=_IGNORED_FIELDS
+    )
+
+
+class FeatureIgnore(_Ignore):
+    fields: list[Literal["name"]] = Field(default_factory=list, description=_IGNORED_FIELDS)
+
+
 class IgnoreRules(Model):
     """`ignore:` for every object of a kind (per object: each object's own `ignore:`)."""
 
@@ -270,6 +294,25 @@ class IgnoreRules(Model):
     subscriptions: SubscriptionIgnore = Field(
         default_factory=SubscriptionIgnore,
         description="What billing-sync leaves alone on every subscription.",
+    )
+    meters: MeterIgnore = Field(
+        default_factory=MeterIgnore, description="What billing-sync leaves alone on every meter."
+    )
+    coupons: CouponIgnore = Field(
+        default_factory=CouponIgnore,
+        description="What billing-sync leaves alone on every coupon.",
+    )
+    promotion_codes: PromotionCodeIgnore = Field(
+        default_factory=PromotionCodeIgnore,
+        description="What billing-sync leaves alone on every promotion code.",
+    )
+    tax_rates: TaxRateIgnore = Field(
+        default_factory=TaxRateIgnore,
+        description="What billing-sync leaves alone on every tax rate.",
+    )
+    features: FeatureIgnore = Field(
+        default_factory=FeatureIgnore,
+        description="What billing-sync leaves alone on every entitlement feature.",
     )
 
 
@@ -520,6 +563,10 @@ class Feature(Model):
     metadata: Metadata = Field(
         default_factory=dict, description="Key-value pairs stored on the Stripe feature."
     )
+    ignore: FeatureIgnore = Field(
+        default_factory=FeatureIgnore,
+        description="What billing-sync leaves alone on this feature.",
+    )
 
 
 # -- coupons, promotion codes, tax rates -------------------------------------------------------
@@ -693,6 +740,9 @@ class Coupon(Model):
     metadata: Metadata = Field(
         default_factory=dict, description="Key-value pairs stored on the Stripe coupon."
     )
+    ignore: CouponIgnore = Field(
+        default_factory=CouponIgnore, description="What billing-sync leaves alone on this coupon."
+    )
 
 
 class PromotionRestrictions(Model):
@@ -730,6 +780,10 @@ class PromotionCode(Model):
     metadata: Metadata = Field(
         default_factory=dict, description="Key-value pairs stored on the promotion code."
     )
+    ignore: PromotionCodeIgnore = Field(
+        default_factory=PromotionCodeIgnore,
+        description="What billing-sync leaves alone on this promotion code.",
+    )
 
 
 class TaxRate(Model):
@@ -755,6 +809,9 @@ class TaxRate(Model):
     tax_type: TaxType | None = Field(default=None, description="vat, sales_tax, gst, ...")
     metadata: Metadata = Field(
         default_factory=dict, description="Key-value pairs stored on the tax rate."
+    )
+    ignore: TaxRateIgnore = Field(
+        default_factory=TaxRateIgnore, description="What billing-sync leaves alone on this rate."
     )
 
 
@@ -941,6 +998,9 @@ class Meter(Model):
         default=None, description="Events pre-aggregated per day or hour (fixed at creation)."
     )
     active: bool = Field(default=True, description="false deactivates the meter.")
+    ignore: MeterIgnore = Field(
+        default_factory=MeterIgnore, description="What billing-sync leaves alone on this meter."
+    )
 
 
 class PaymentsSettings(Model):

@@ -107,7 +107,10 @@ def ignore_rules(common: Any, owners: Iterable[tuple[str, Any]]) -> dict[str, Ig
     `metadata` and `fields` lists); objects with no rule are left out."""
     out: dict[str, Ignore] = {}
     for key, own in owners:
-        rule = Ignore().merged((*common.metadata, *own.metadata), (*common.fields, *own.fields))
+        # A kind whose objects have no metadata (meters) declares fields only.
+        metadata = (*getattr(common, "metadata", ()), *getattr(own, "metadata", ()))
+        fields = (*getattr(common, "fields", ()), *getattr(own, "fields", ()))
+        rule = Ignore().merged(metadata, fields)
         if rule:
             out[key] = rule
     return out
@@ -210,8 +213,17 @@ class Kind(ABC, Generic[S]):
         """billing.yaml -> canonical state, by key (defaults filled in, amounts in minor units)."""
 
     def ignored(self, config: BillingConfig) -> Mapping[str, Ignore]:
-        """key -> what billing.yaml says other writers own on that object (`ignore:`)."""
-        return {}
+        """key -> what billing.yaml says other writers own on that object (`ignore:`).
+
+        By default, through the registry's naming: the kind's rule `ignore.<plural>` and each
+        object's own `ignore:` in the top-level section `<plural>` of billing.yaml. A kind
+        declared elsewhere (prices under products) overrides this; a kind with neither (product
+        features: a link has nothing to ignore) has no rules."""
+        common = getattr(config.ignore, self.plural, None)
+        declared = getattr(config, self.plural, None)
+        if common is None or not isinstance(declared, Mapping):
+            return {}
+        return ignore_rules(common, ((key, obj.ignore) for key, obj in declared.items()))
 
     @abstractmethod
     def render(self, state: S) -> tuple[tuple[str, ...], Any]:

@@ -285,7 +285,13 @@ class CouponKind(Kind[CouponState]):
                         )
                         continue
                     change, notes = adopt(
-                        self, key, held, d, f"/v1/coupons/{d.id}", summary=describe_coupon(d)
+                        self,
+                        key,
+                        held,
+                        d,
+                        f"/v1/coupons/{d.id}",
+                        summary=describe_coupon(d),
+                        ignore=context.desired.ignore(self, key),
                     )
                     changes.append(change)
                     unreachable += notes

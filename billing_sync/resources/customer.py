@@ -14,7 +14,6 @@ from billing_sync.resources.base import (
     Existing,
     FieldSpec,
     IdKeys,
-    Ignore,
     Kind,
     ListRead,
     Pages,
@@ -24,7 +23,6 @@ from billing_sync.resources.base import (
     adopt,
     create_changes,
     diff_fields,
-    ignore_rules,
     never_quiet,
     reachable,
     slug,
@@ -67,11 +65,6 @@ class CustomerKind(Kind[CustomerState]):
             )
             for key, c in config.customers.items()
         }
-
-    def ignored(self, config: BillingConfig) -> Mapping[str, Ignore]:
-        return ignore_rules(
-            config.ignore.customers, ((k, c.ignore) for k, c in config.customers.items())
-        )
 
     def render(self, state: CustomerState) -> tuple[tuple[str, ...], dict[str, Any]]:
         doc: dict[str, Any] = {}

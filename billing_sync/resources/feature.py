@@ -205,7 +205,8 @@ class FeatureKind(Kind[FeatureState]):
             live = self.live(snapshot, key)
             kept = self.kept(snapshot, key, d)
             if kept is not None:
-                reached, notes = reachable(self.name, key, kept, d, self.fields)
+                ignore = context.desired.ignore(self, key)
+                reached, notes = reachable(self.name, key, kept, d, self.fields, ignore)
                 unreachable += notes
                 found = diff_fields(kept, reached, plain_specs(self.fields))
                 if found.changes:
@@ -236,7 +237,13 @@ class FeatureKind(Kind[FeatureState]):
                 continue
             if holder is not None:
                 change, notes = adopt(
-                    self, key, holder, d, f"{PATH}/{holder.id}", summary=str(d.name)
+                    self,
+                    key,
+                    holder,
+                    d,
+                    f"{PATH}/{holder.id}",
+                    summary=str(d.name),
+                    ignore=context.desired.ignore(self, key),
                 )
                 changes.append(change)
                 unreachable += notes

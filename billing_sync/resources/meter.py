@@ -180,7 +180,8 @@ class MeterKind(Kind[MeterState]):
             if e is None:
                 changes += self._create(d)
                 continue
-            reached, notes = reachable(self.name, key, e, d, self.fields)
+            ignore = context.desired.ignore(self, key)
+            reached, notes = reachable(self.name, key, e, d, self.fields, ignore)
             if notes:
                 unreachable += notes
                 unreachable.append(

@@ -261,6 +261,12 @@ class PriceKind(Kind[PriceState]):
         amounts = (state.tiers, state.unit_amount, state.unit_amount_decimal)
         if all(a is None for a in (*amounts, state.custom_unit_amount)):
             return Imported.skip(f"{where}: no amount, tiers or custom_unit_amount")
+        fractional = fractional_tiers(state)
+        if fractional:
+            return Imported.skip(
+                f"{where}: {', '.join(fractional)} is a fraction of the minor unit, which "
+                "billing.yaml's tiers cannot declare (whole minor units only)"
+            )
         for cur, opt in state.currency_options.items():
             if not opt.get("tiers") and opt.get("unit_amount") is None:
                 return Imported.skip(
@@ -724,7 +730,9 @@ def price_label(
 
 # -- both sides' normal form -------------------------------------------------------------------
 def normalise_tiers(tiers: Iterable[Mapping[str, Any]] | None) -> tuple[dict[str, Any], ...] | None:
-    """Stripe returns `up_to: null` for the last tier and nulls for absent amounts."""
+    """Stripe returns `up_to: null` for the last tier and nulls for absent amounts; a tier
+    amount that is a fraction of the minor unit comes only as `unit_amount_decimal` (or
+    `flat_amount_decimal`), with `unit_amount: null`, and is kept exactly (see tier_amount)."""
     if not tiers:
         return None
     out = []
@@ -733,11 +741,43 @@ def normalise_tiers(tiers: Iterable[Mapping[str, Any]] | None) -> tuple[dict[str
         out.append(
             {
                 "up_to": "inf" if up_to in (None, "inf") else int(up_to),
-                "unit_amount": int(t.get("unit_amount") or 0),
-                "flat_amount": int(t.get("flat_amount") or 0),
+                "unit_amount": tier_amount(t, "unit_amount"),
+                "flat_amount": tier_amount(t, "flat_amount"),
             }
         )
     return tuple(out) or None
+
+
+def tier_amount(tier: Mapping[str, Any], name: str) -> int | str:
+    """A tier's `name` amount in minor units, exactly: an int, or the decimal text of an amount
+    with a fraction of the minor unit (`"0.5"`), which billing.yaml's tiers cannot declare, so
+    that it differs from every declared tier instead of being read as 0. Absent: 0.
+    Stripe's tier object: `unit_amount` nullable, `unit_amount_decimal` "Same as unit_amount,
+    but contains a decimal value with at most 12 decimal places" (stripe-ruby Price::Tier)."""
+    whole = tier.get(name)
+    if whole is not None:
+        return int(whole)
+    text = tier.get(f"{name}_decimal")
+    if text is None:
+        return 0
+    value = Decimal(str(text))
+    return int(value) if value == value.to_integral_value() else decimal_text(value)
+
+
+def fractional_tiers(state: PriceState) -> list[str]:
+    """Where `state`'s tiers (main currency, then currency options) hold an amount with a
+    fraction of the minor unit: `tier 2 unit_amount 0.5 (usd)`."""
+    found = []
+    groups = [
+        (state.currency, state.tiers),
+        *((c, o.get("tiers")) for c, o in sorted(state.currency_options.items())),
+    ]
+    for currency, tiers in groups:
+        for n, t in enumerate(tiers or (), start=1):
+            for name in ("unit_amount", "flat_amount"):
+                if isinstance(t[name], str):
+                    found.append(f"tier {n} {name} {t[name]} ({currency})")
+    return found
 
 
 def _desired_tiers(tiers: list[Tier] | None) -> tuple[dict[str, Any], ...] | None:
@@ -915,6 +955,15 @@ def _interval_slug(recurring: Mapping[str, Any] | None) -> str:
     return f"every-{count}-{interval}s"
 
 
+def _tier_money(minor: int | str, currency: str) -> str:
+    """A tier amount in major units: a fraction of the minor unit shown exactly."""
+    return (
+        format_amount(minor, currency)
+        if isinstance(minor, int)
+        else format_decimal_amount(minor, currency)
+    )
+
+
 def describe_price(p: PriceState) -> str:
     """`19.99 USD/month`, `499.00 USD one-time`, `graduated tiers (10.00 USD up to 10; ...)/month`."""
     per = interval_words(p.recurring)
@@ -922,9 +971,9 @@ def describe_price(p: PriceState) -> str:
     if p.tiers:
         parts = []
         for t in p.tiers:
-            amount = format_amount(t["unit_amount"], p.currency)
+            amount = _tier_money(t["unit_amount"], p.currency)
             if t.get("flat_amount"):
-                amount += f" + {format_amount(t['flat_amount'], p.currency)} flat"
+                amount += f" + {_tier_money(t['flat_amount'], p.currency)} flat"
             bound = "above" if t["up_to"] == "inf" else f"up to {t['up_to']}"
             parts.append(f"{amount} {bound}")
         return f"{p.tiers_mode} tiers ({'; '.join(parts)}){sep}{per}"

@@ -28,7 +28,6 @@ from billing_sync.resources.base import (
     Existing,
     FieldSpec,
     IdKeys,
-    Ignore,
     Imported,
     Kind,
     ListRead,
@@ -40,7 +39,6 @@ from billing_sync.resources.base import (
     adopt,
     create_changes,
     diff_fields,
-    ignore_rules,
     plain_specs,
     reachable,
     slug,
@@ -110,11 +108,6 @@ class ProductKind(Kind[ProductState]):
             )
             for key, prod in config.products.items()
         }
-
-    def ignored(self, config: BillingConfig) -> Mapping[str, Ignore]:
-        return ignore_rules(
-            config.ignore.products, ((k, p.ignore) for k, p in config.products.items())
-        )
 
     def render(self, state: ProductState) -> tuple[tuple[str, ...], dict[str, Any]]:
         doc: dict[str, Any] = {"name": state.name}

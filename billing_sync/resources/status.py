@@ -6,14 +6,20 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from billing_sync.config.models import BillingConfig
 from billing_sync.money import format_amount
 from billing_sync.resources.base import Existing
+from billing_sync.resources.coupon import CouponState, coupon_discount
 from billing_sync.resources.customer import CUSTOMER
 from billing_sync.resources.price import PRICE, PriceState, charge_for_quantity, interval_words
-from billing_sync.resources.subscription import SUBSCRIPTION, SubscriptionState
+from billing_sync.resources.subscription import (
+    SUBSCRIPTION,
+    SubscriptionState,
+    discount_coupons,
+)
 
 # Stripe's subscription statuses for the pinned API version (stripe.Subscription.status), and
 # `missing` for a declared subscription Stripe does not have.
@@ -49,12 +55,24 @@ class Recurring:
     interval: str
     interval_count: int
     amount: int | None  # None: a price billing-sync cannot read (not managed)
+    # What is charged after the subscription's recurring discounts (percent or amount off,
+    # repeating or forever; a `once` coupon discounts one invoice only), as the plan's MRR.
+    net_amount: int | None = None
+
+    @property
+    def net(self) -> int | None:
+        return self.amount if self.net_amount is None else self.net_amount
 
     def words(self) -> str:
         if self.amount is None or self.interval == "?":
             return "? (a price billing-sync does not manage)"
         per = interval_words({"interval": self.interval, "interval_count": self.interval_count})
-        return f"{format_amount(self.amount, self.currency)}{per}"
+        if self.net == self.amount:
+            return f"{format_amount(self.amount, self.currency)}{per}"
+        before = format_amount(self.amount, self.currency)
+        return (
+            f"{format_amount(self.net or 0, self.currency)}{per} net of discounts ({before} before)"
+        )
 
 
 @dataclass(frozen=True)
@@ -103,6 +121,7 @@ class StatusRow:
                     "interval": r.interval,
                     "interval_count": r.interval_count,
                     "amount": r.amount,
+                    "net_amount": r.net,
                     "display": r.words(),
                 }
                 for r in self.recurring
@@ -195,7 +214,7 @@ def build_report(
                 ),
                 cancel_at_period_end=found.cancel_at_period_end,
                 trial_end=found.trial_end if isinstance(found.trial_end, int) else None,
-                recurring=_recurring(found, prices),
+                recurring=_recurring(found, prices, discount_coupons(found, existing)),
             )
         )
     managed_prices = set(prices)
@@ -210,9 +229,18 @@ def build_report(
     return StatusReport(tuple(rows), undeclared)
 
 
-def _recurring(sub: SubscriptionState, prices: Mapping[str, PriceState]) -> tuple[Recurring, ...]:
-    """The subscription's cost per interval and currency, summed over its items."""
+def _recurring(
+    sub: SubscriptionState,
+    prices: Mapping[str, PriceState],
+    coupons: tuple[CouponState, ...] = (),
+) -> tuple[Recurring, ...]:
+    """The subscription's cost per interval and currency, summed over its items, before and
+    after its recurring discounts (each on the items of the products it applies to, one after
+    another, as the plan's MRR)."""
     totals: dict[tuple[str, str, int], int | None] = defaultdict(int)
+    eligible: dict[tuple[str, str, int], dict[int, Decimal]] = defaultdict(
+        lambda: defaultdict(Decimal)
+    )
     for item in sub.items:
         price = prices.get(item.price_id or "")
         if price is None or not price.recurring:
@@ -225,11 +253,26 @@ def _recurring(sub: SubscriptionState, prices: Mapping[str, PriceState]) -> tupl
             int(price.recurring.get("interval_count") or 1),
         )
         so_far = totals[group]
+        charge = charge_for_quantity(price, item.quantity)
         if so_far is not None:
-            totals[group] = so_far + int(charge_for_quantity(price, item.quantity))
+            totals[group] = so_far + int(charge)
+        for n, coupon in enumerate(coupons):
+            if not coupon.applies_to or price.product in coupon.applies_to:
+                eligible[group][n] += charge
     order = {"day": 0, "week": 1, "month": 2, "year": 3, "?": 4}
+
+    def net(group: tuple[str, str, int], amount: int | None) -> int | None:
+        if amount is None:
+            return None
+        left = Decimal(amount)
+        for n, coupon in enumerate(coupons):
+            # One invoice per interval: an amount off comes off once per interval.
+            base = min(eligible[group][n], left)
+            left -= coupon_discount(coupon, group[0], base, Decimal(1))
+        return int(left.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
     return tuple(
-        Recurring(cur, interval, count, amount)
+        Recurring(cur, interval, count, amount, net((cur, interval, count), amount))
         for (cur, interval, count), amount in sorted(
             totals.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 5), kv[0][2])
         )

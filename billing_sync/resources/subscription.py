@@ -1068,6 +1068,13 @@ def _existing_coupons(existing: Existing) -> dict[tuple[str, str], CouponState]:
     return _coupons_by_ref(coupons, codes, by_id=True)
 
 
+def discount_coupons(sub: SubscriptionState, existing: Existing) -> tuple[CouponState, ...]:
+    """The coupons a subscription's discounts apply, in Stripe's order (a discount whose coupon
+    was not read, such as a deleted one, is left out)."""
+    coupons = _existing_coupons(existing)
+    return tuple(c for f, i, _ in sub.discount_ids if (c := coupons.get((f, i))) is not None)
+
+
 def _net_monthly(
     priced: list[tuple[PriceState, int]],
     refs: Iterable[tuple[str, str]],

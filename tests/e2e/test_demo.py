@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from billing_sync.demo import DEMO_KEY
-from tests.helpers import ROOT, cli_env
+from tests.helpers import EXAMPLE_CREATES, EXAMPLE_WRITES, ROOT, cli_env
 
 
 def test_demo_runs_to_completion() -> None:
@@ -24,8 +24,8 @@ def test_demo_runs_to_completion() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert "Traceback" not in out + proc.stderr
-    assert "Plan: 29 to create" in out
-    assert "Apply complete: 31 done, 0 failed, 0 skipped" in out
+    assert f"Plan: {EXAMPLE_CREATES} to create" in out
+    assert f"Apply complete: {EXAMPLE_WRITES} done, 0 failed, 0 skipped" in out
     assert "No changes" in out
     assert "Missing in Stripe: none" in out  # status, after the apply
     assert "refunded 15.00 USD" in out

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import BAD_CONFIGS, EXAMPLE, ROOT, EmulatorHandle, cli_env
+from tests.helpers import (
+    BAD_CONFIGS,
+    EXAMPLE,
+    EXAMPLE_CREATES,
+    ROOT,
+    EmulatorHandle,
+    cli_env,
+)
 
 ENTRY_POINTS = {
     "module": [sys.executable, "-m", "billing_sync"],
@@ -39,7 +46,7 @@ def test_exit_codes(entry: str, emulator: EmulatorHandle) -> None:
     assert bad.stderr.endswith("bad_currency.yaml: 1 error\n")
     changes = run("plan", "-c", str(EXAMPLE), "--detailed-exitcode")
     assert changes.returncode == 2, changes.stderr
-    assert "Plan: 29 to create" in changes.stdout
+    assert f"Plan: {EXAMPLE_CREATES} to create" in changes.stdout
     usage = run("plan", "--no-such-option", "--detailed-exitcode")
     assert usage.returncode == 1  # an error, never "changes pending" (2)
     assert "Error: No such option '--no-such-option'" in usage.stderr

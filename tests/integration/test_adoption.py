@@ -176,3 +176,102 @@ def test_import_then_plan_adopts_everything_and_creates_nothing(
     assert len(objs["prices"]) == 2 and len(objs["customers"]) == 2
     assert {s["id"] for s in objs["subscriptions"]} == {ids["sub"]}
     assert len(emulator.writes()) > writes
+
+
+KINDS_WITH_IGNORE = """\
+version: 1
+meters:
+  api_calls:
+    display_name: API calls
+    default_aggregation: {formula: count}
+    ignore: {fields: [display_name]}
+products:
+  pro:
+    name: Pro
+    features: [sso]
+    prices:
+      pro-usage:
+        amount: "0.01"
+        currency: usd
+        recurring: {interval: month, usage_type: metered, meter: api_calls}
+features:
+  sso:
+    name: Single sign-on
+    metadata: {category: security}
+    ignore: {fields: [name]}
+coupons:
+  launch:
+    name: Launch
+    percent_off: 20
+    duration: once
+    metadata: {campaign: spring}
+promotion_codes:
+  launch-code:
+    coupon: launch
+    code: LAUNCH20
+tax_rates:
+  vat-de:
+    display_name: VAT
+    description: German VAT
+    percentage: 19
+    inclusive: false
+    ignore: {fields: [description]}
+ignore:
+  coupons: {metadata: [crm], fields: [name]}
+  promotion_codes: {metadata: [crm]}
+  tax_rates: {metadata: [crm], fields: [display_name]}
+  features: {metadata: [crm]}
+"""
+
+
+def test_ignore_works_for_every_kind_through_the_registry(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """Meters, coupons, promotion codes, tax rates and features honour `ignore:` (per kind and
+    per object) like products and customers: another writer's edits are never planned away."""
+    cfg = write_config(tmp_path, KINDS_WITH_IGNORE)
+    apply_ok(emulator, cfg)
+    v1 = emulator.client().v1
+    (meter,) = v1.billing.meters.list().data
+    (feature,) = v1.entitlements.features.list().data
+    (code,) = v1.promotion_codes.list().data
+    (rate,) = v1.tax_rates.list().data
+    # Another writer edits what billing.yaml says it owns.
+    v1.billing.meters.update(meter.id, {"display_name": "Calls (billing team)"})
+    v1.entitlements.features.update(
+        feature.id, {"name": "SSO (renamed by the app)", "metadata": {"crm": "F-1"}}
+    )
+    v1.coupons.update("launch", {"name": "Launch (CRM)", "metadata": {"crm": "C-1"}})
+    v1.promotion_codes.update(code.id, {"metadata": {"crm": "P-1"}})
+    v1.tax_rates.update(
+        rate.id,
+        {"display_name": "MwSt", "description": "set by tax team", "metadata": {"crm": "T-1"}},
+    )
+    assert_no_changes(emulator, cfg)
+    assert run_cli(emulator, "drift", "-c", str(cfg)).returncode == 0
+    # What is not ignored is still ours: a declared change applies, the owned values stay.
+    cfg.write_text(cfg.read_text().replace("campaign: spring", "campaign: summer"))
+    apply_ok(emulator, cfg)
+    coupon = v1.coupons.retrieve("launch")
+    assert coupon.name == "Launch (CRM)"
+    assert coupon.metadata is not None
+    assert coupon.metadata.to_dict() == {
+        "campaign": "summer",
+        "crm": "C-1",
+        "billing_sync_key": "launch",
+    }
+    assert v1.tax_rates.retrieve(rate.id).display_name == "MwSt"
+    assert_no_changes(emulator, cfg)
+    # Without the rules, every one of those edits is drift billing-sync would undo.
+    bare = write_config(
+        tmp_path,
+        KINDS_WITH_IGNORE.replace("campaign: spring", "campaign: summer")
+        .split("ignore:\n  coupons")[0]
+        .replace("    ignore: {fields: [display_name]}\n", "")
+        .replace("    ignore: {fields: [name]}\n", "")
+        .replace("    ignore: {fields: [description]}\n", ""),
+        name="bare.yaml",
+    )
+    doc = json.loads(run_cli(emulator, "plan", "-c", str(bare), "--format", "json").stdout)
+    updated = {op["id"].split(":")[0].split(".")[0] for op in doc["operations"]}
+    assert updated == {"meter", "feature", "coupon", "promotion_code", "tax_rate"}, doc

@@ -23,7 +23,7 @@ from billing_sync.apply import lock
 from billing_sync.cli import main
 from billing_sync.demo import DEMO_KEY, running_emulator
 from billing_sync.metadata import LOCK_PRODUCT_ID
-from tests.helpers import EXAMPLE
+from tests.helpers import EXAMPLE, EXAMPLE_CREATES, EXAMPLE_WRITES
 
 CASSETTE = Path(__file__).parent / "cassettes" / "demo_plan_apply_plan.yaml"
 RECORD = os.environ.get("BILLING_SYNC_RECORD") == "1"
@@ -113,6 +113,6 @@ def test_replay_demo_cassette(
         assert cassette.all_played, "the tool made fewer requests than recorded"
     out = capsys.readouterr()
     assert codes == [2, 0, 0], out.out + out.err
-    assert "Plan: 29 to create" in out.out
-    assert "Apply complete: 31 done, 0 failed, 0 skipped" in out.out
+    assert f"Plan: {EXAMPLE_CREATES} to create" in out.out
+    assert f"Apply complete: {EXAMPLE_WRITES} done, 0 failed, 0 skipped" in out.out
     assert "No changes" in out.out

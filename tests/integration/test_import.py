@@ -7,6 +7,7 @@ field by field for every declared field of every kind, through the registry.
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -445,3 +446,49 @@ def test_a_managed_account_imports_to_a_file_that_plans_nothing(
     original, imported = desired_state(load_config(config)), desired_state(load_config(out))
     for kind in KINDS:
         assert set(imported.of(kind)) == set(original.of(kind)), kind.name
+
+
+def test_a_tier_of_a_fraction_of_a_cent_is_a_conflict_and_left_out_of_import(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """Stripe takes a tier's `unit_amount_decimal` with fractions of a cent (and answers
+    `unit_amount: null`); billing.yaml tiers take whole cents. A declaration of the same lookup
+    key is refused as a conflict (never adopted as if the tier were 0), and import leaves the
+    price out, saying why."""
+    v1 = emulator.client().v1
+    product = v1.products.create(params={"id": "seats", "name": "Seats"})
+    held = v1.prices.create(
+        params={
+            "product": product.id,
+            "currency": "usd",
+            "recurring": {"interval": "month"},
+            "billing_scheme": "tiered",
+            "tiers_mode": "graduated",
+            "lookup_key": "seats-graduated",
+            "tiers": [
+                {"up_to": 10, "unit_amount": 1000},
+                {"up_to": "inf", "unit_amount_decimal": Decimal("0.5")},
+            ],
+            "expand": ["tiers"],
+        }
+    )
+    assert held.tiers is not None and held.tiers[1].unit_amount is None
+    cfg = tmp_path / "declared.yaml"
+    cfg.write_text(
+        "version: 1\nproducts:\n  seats:\n    name: Seats\n    prices:\n"
+        "      seats-graduated:\n        currency: usd\n        recurring: {interval: month}\n"
+        "        tiers_mode: graduated\n"
+        "        tiers: [{up_to: 10, unit_amount: 1000}, {up_to: inf, unit_amount: 0}]\n",
+        encoding="utf-8",
+    )
+    res = run_cli(emulator, "plan", "-c", str(cfg), "--format", "json")
+    doc = json.loads(res.stdout)
+    assert [c for c in doc["conflicts"] if held.id in c], doc["conflicts"]
+    assert "price.adopt:seats-graduated" not in {op["id"] for op in doc["operations"]}
+    writes = len(emulator.writes())
+    assert run_cli(emulator, "apply", "-c", str(cfg), "--auto-approve").returncode != 0
+    assert len(emulator.writes()) == writes
+    out = tmp_path / "billing.yaml"
+    log = import_to(emulator, out)
+    assert f"price {held.id}" in log and "tier 2 unit_amount 0.5 (usd)" in log, log
+    assert run_cli(emulator, "validate", "-c", str(out)).returncode == 0

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from tests.helpers import (
     EXAMPLE,
+    EXAMPLE_COUNTS,
+    EXAMPLE_CREATES,
+    EXAMPLE_WRITES,
+    LIST_READS,
+    READS_BEFORE_FIRST_WRITE,
     ROOT,
     EmulatorHandle,
     duplicates,
@@ -60,26 +66,36 @@ def test_fresh_account_plan_lists_creates_and_writes_nothing(emulator: EmulatorH
     assert "+ product pro (create)" in res.stdout
     assert "+ price seats-graduated (create)" in res.stdout
     assert "+ subscription acme/main (create)" in res.stdout
-    assert "Plan: 29 to create" in res.stdout  # 22 catalog objects, 3 features, 4 links
+    # One create per declared object (the example's, counted by kind in the registry).
+    assert f"Plan: {EXAMPLE_CREATES} to create, 0 to adopt" in res.stdout
     assert emulator.writes() == []
+    # One request per list read the registry declares (one page each on an empty account).
     gets = emulator.requests()
-    assert {r["path"] for r in gets} == {
-        "/v1/products",
-        "/v1/billing/meters",
-        "/v1/prices",
-        "/v1/coupons",
-        "/v1/promotion_codes",
-        "/v1/tax_rates",
-        "/v1/customers",
-        "/v1/subscriptions",
-        "/v1/entitlements/features",
-    }
+    assert sorted(read_of(r) for r in gets) == sorted(LIST_READS)
+
+
+def read_of(request: dict[str, Any]) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """A logged GET as (path, its parameters but the page size), as LIST_READS spells one."""
+    params = request["params"]
+    expand = params.get("expand") or []
+    if isinstance(expand, dict):  # the emulator logs `expand[0]=...` as {"0": ...}
+        expand = [v for _, v in sorted(expand.items(), key=lambda kv: int(kv[0]))]
+    flat = {k: str(v) for k, v in params.items() if k not in ("limit", "expand")}
+    if expand:
+        flat["expand"] = str(list(expand))
+    return request["path"], tuple(sorted(flat.items()))
 
 
 def test_apply_example_then_plan_is_empty(emulator: EmulatorHandle, tmp_path: Path) -> None:
     out = apply_ok(emulator, EXAMPLE)
-    assert "Apply complete: 31 done, 0 failed, 0 skipped" in out
+    assert f"Apply complete: {EXAMPLE_WRITES} done, 0 failed, 0 skipped" in out
+    log = emulator.requests()
     writes = emulator.writes()
+    # The plan's reads, the lock, the same reads, then one write per change; the lock's release.
+    first_write = next(n for n, r in enumerate(log) if r["method"] != "GET")
+    assert log[first_write]["path"] == "/v1/products" and first_write == len(LIST_READS)
+    catalog = [n for n, r in enumerate(log) if r["method"] != "GET"][1:-1]
+    assert catalog[0] == READS_BEFORE_FIRST_WRITE and len(catalog) == EXAMPLE_WRITES
     # Every POST carries a key (Stripe ignores keys on DELETE: only the lock's release is one).
     assert writes and all(w["idempotency_key"] for w in writes if w["method"] == "POST")
     assert_no_changes(emulator, EXAMPLE)
@@ -294,11 +310,11 @@ def test_saved_plan_applies_exactly_and_goes_stale(
 def test_markdown_and_json_formats(emulator: EmulatorHandle) -> None:
     md = run_cli(emulator, "plan", "-c", str(EXAMPLE), "--format", "markdown").stdout
     assert md.startswith("### billing-sync plan")
-    assert "<details><summary><b>price</b>: 9 to create</summary>" in md
     assert "<details><summary><b>meter</b>: 1 to create</summary>" in md
     assert "| `+` | `pro-monthly-jpy` | create |" in md
     doc = json.loads(run_cli(emulator, "plan", "-c", str(EXAMPLE), "--format", "json").stdout)
-    assert doc["summary"]["create"] == 29
+    assert doc["summary"]["create"] == EXAMPLE_CREATES
+    assert f"<b>price</b>: {EXAMPLE_COUNTS['prices']} to create" in md
     assert doc["mrr"]["usd"]["before"] == 0
 
 

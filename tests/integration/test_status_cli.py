@@ -71,8 +71,10 @@ def test_after_the_demo_apply_every_declared_subscription_is_active_or_trialing(
         "active",
     ]
     assert globex.split()[4] == "trialing"
-    # 29.00 + 25 graduated seats (10 x 10.00 + 15 x 8.00) = 249.00 a month; 3 x 90.00 a year.
-    assert acme.endswith("249.00 USD/month") and globex.endswith("270.00 USD/year")
+    # 29.00 + 25 graduated seats (10 x 10.00 + 15 x 8.00) = 249.00 a month; 3 x 90.00 a year,
+    # 20% off with the launch code (a repeating coupon on basic and pro): 216.00 a year, net.
+    assert acme.endswith("249.00 USD/month")
+    assert globex.endswith("216.00 USD/year net of discounts (270.00 USD before)")
     assert "Missing in Stripe: none" in res.stdout
     assert "Undeclared subscriptions on managed prices: 0" in res.stdout
     # Read-only and list-based: list endpoints only, never one GET per object.
@@ -110,10 +112,12 @@ def test_json_shape_and_period_end_from_the_items(emulator: EmulatorHandle) -> N
             "interval": "month",
             "interval_count": 1,
             "amount": 24900,
+            "net_amount": 24900,  # no discount
             "display": "249.00 USD/month",
         }
     ]
     globex = rows["globex/main"]
+    assert [(r["amount"], r["net_amount"]) for r in globex["recurring"]] == [(27000, 21600)]
     assert globex["status"] == "trialing"
     assert globex["trial_end"] == subs["globex/main"]["trial_end"] is not None
     assert globex["cancel_at_period_end"] is False

@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from billing_sync.resources.base import Existing, Snapshot
+from billing_sync.resources.coupon import CouponState
 from billing_sync.resources.price import PriceState
 from billing_sync.resources.status import (
     STATUSES,
@@ -73,6 +74,31 @@ def test_recurring_sums_per_interval_and_marks_prices_it_cannot_read() -> None:
         "10.00 USD/month",
         "? (a price billing-sync does not manage)",
     ]
+
+
+def test_recurring_is_shown_net_of_recurring_discounts_only() -> None:
+    """As the plan's MRR: a percentage or an amount off, on the products it applies to, one
+    after another; a `once` coupon discounts one invoice, not the recurring amount."""
+    monthly = price("m", 1000, "month")
+    other = replace(price("o", 500, "month"), product="other")
+    prices = {"price_m": monthly, "price_o": other}
+    two = sub(("m", 2), ("o", 1))  # 20.00 on product p + 5.00 on product other
+    pct = CouponState("half", "half", percent_off="50", duration="forever", applies_to=("p",))
+    off = CouponState("three", "three", amount_off=300, currency="usd", duration="repeating")
+    once = CouponState("first", "first", percent_off="100", duration="once")
+    (r,) = _recurring(two, prices, (pct,))
+    assert (r.amount, r.net) == (2500, 1500)  # half of 20.00 only
+    assert r.words() == "15.00 USD/month net of discounts (25.00 USD before)"
+    (r,) = _recurring(two, prices, (pct, off))
+    assert r.net == 1200  # then 3.00 off the rest
+    (r,) = _recurring(two, prices, (once,))
+    assert r.net == r.amount == 2500 and r.words() == "25.00 USD/month"
+    eur = CouponState("eur", "eur", amount_off=99999, currency="eur", duration="forever")
+    assert _recurring(two, prices, (eur,))[0].net == 2500  # no amount in this currency
+    big = CouponState("big", "big", amount_off=99999, currency="usd", duration="forever")
+    assert _recurring(two, prices, (big,))[0].words() == (
+        "0.00 USD/month net of discounts (25.00 USD before)"
+    )
 
 
 def test_text_rows_show_dashes_for_what_is_not_there() -> None:
