@@ -203,6 +203,23 @@ class Plan:
                             flag,
                         )
                     )
+        touched = {(c.kind, c.key) for c in destroy}
+        if (
+            not self.thresholds_apply
+            and self.max_destroy_percent < 100
+            and self.managed_count
+            and len(touched) >= self.managed_count
+        ):
+            # Below the minimum the percentages stay quiet, but a plan that destroys everything
+            # billing-sync manages is what an emptied or truncated billing.yaml looks like
+            # (unless max_destroy_percent: 100 says that is fine).
+            found.append(
+                Unsafe(
+                    f"{len(destroy)} destructive operation(s) touch every one of the "
+                    f"{self.managed_count} managed objects (an emptied billing.yaml?)",
+                    "--allow-destroy",
+                )
+            )
         for c in destroy:
             if c.protected:
                 found.append(

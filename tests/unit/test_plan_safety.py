@@ -24,6 +24,8 @@ def catalog(
             "    prices:",
             f"      p{i}-monthly: {{unit_amount: {amount}, currency: usd, recurring: {{interval: month}}}}",
         ]
+    if n == removed:
+        lines[-1] = "products: {}"
     if policies:
         lines += ["policies:", *(f"  {p}" for p in policies.split(";"))]
     return "\n".join(lines) + "\n"
@@ -51,6 +53,24 @@ def test_destroy_threshold_applies_only_from_the_minimum_catalog_size() -> None:
     assert plan_of(5, removed=2).unsafe_reasons == [
         "4 destructive operation(s) touch 40% of 10 managed objects (max_destroy_percent: 30)"
     ]
+
+
+def test_below_the_minimum_a_plan_that_destroys_everything_is_still_refused() -> None:
+    # 3 products + 3 prices = 6 managed objects, below the minimum of 10: the percentages are
+    # quiet, but removing all of them (an emptied billing.yaml) is refused.
+    everything = plan_of(3, removed=3)
+    assert everything.managed_count == 6 and len(everything.destructive_changes) == 6
+    assert [(u.reason, u.flag) for u in everything.unsafe] == [
+        (
+            "6 destructive operation(s) touch every one of the 6 managed objects "
+            "(an emptied billing.yaml?)",
+            "--allow-destroy",
+        )
+    ]
+    assert plan_of(3, removed=2).unsafe_reasons == []  # one product kept: not everything
+    assert plan_of(3, removed=3, policies="max_destroy_percent: 100").unsafe_reasons == []
+    # Above the minimum the percentage speaks instead (no second reason for the same thing).
+    assert plan_of(5, removed=5, policies="max_destroy_percent: 100").unsafe_reasons == []
 
 
 def test_update_threshold_counts_each_changed_object_once_and_is_strict() -> None:
