@@ -15,7 +15,16 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, ClassVar, Generic, TypeVar
 
-from billing_sync.changes import Adopt, Change, FieldChange, KindPlan, Request, object_token, ref
+from billing_sync.changes import (
+    Adopt,
+    Change,
+    FieldChange,
+    KindPlan,
+    Request,
+    Update,
+    object_token,
+    ref,
+)
 from billing_sync.config.models import KEY_PATTERN, BillingConfig, Policies
 from billing_sync.gcpause import no_gc
 from billing_sync.metadata import KEY_META
@@ -425,7 +434,27 @@ def diff_fields(existing: Any, desired: Any, specs: Iterable[FieldSpec]) -> Fiel
             params[spec.name] = metadata_params(old[spec.name], new[spec.name])
         elif (value := spec.param(new[spec.name])) is not None:
             params[spec.name] = value
-    return FieldDiff(tuple(changes), params, tuple(replace))
+    # Parameters in a stable order: the request (and the saved plan's checksum) never depends on
+    # the order fields were declared or compared in.
+    return FieldDiff(tuple(changes), dict(sorted(params.items())), tuple(replace))
+
+
+def in_place_update(
+    kind: Kind[Any], key: str, path: str, found: FieldDiff, stripe_id: str | None, summary: str = ""
+) -> list[Change]:
+    """The plain in-place update of one object's changed fields (none when nothing differs)."""
+    if not found.changes:
+        return []
+    return [
+        Update(
+            kind=kind.name,
+            key=key,
+            request=Request("post", path, dict(found.params)),
+            stripe_id=stripe_id,
+            fields=found.changes,
+            summary=summary,
+        )
+    ]
 
 
 def reachable(
@@ -491,7 +520,7 @@ def adopt(
     plain fields billing.yaml declares differently. Returns the change and what it cannot reach."""
     reached, notes = reachable(kind.name, key, unmanaged, desired, kind.fields, ignore)
     found = diff_fields(unmanaged, reached, plain_specs(kind.fields))
-    params = dict(sorted(found.params.items()))
+    params = dict(found.params)
     meta = dict(params.get("metadata", {}))
     meta[KEY_META] = key
     params["metadata"] = meta

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from billing_sync.changes import Change, Create, KindPlan, Request, Update, object_token, ref
+from billing_sync.changes import Change, Create, KindPlan, Request, object_token, ref
 from billing_sync.config.models import BillingConfig
 from billing_sync.metadata import KEY_META, managed_key, user_metadata
 from billing_sync.resources.base import (
@@ -23,6 +23,7 @@ from billing_sync.resources.base import (
     adopt,
     create_changes,
     diff_fields,
+    in_place_update,
     never_quiet,
     reachable,
     slug,
@@ -181,18 +182,7 @@ class CustomerKind(Kind[CustomerState]):
             )
             unreachable += notes
             found = diff_fields(e, d, self.fields)
-            if found.changes:
-                changes.append(
-                    Update(
-                        kind=self.name,
-                        key=key,
-                        request=Request(
-                            "post", f"/v1/customers/{e.id}", dict(sorted(found.params.items()))
-                        ),
-                        stripe_id=e.id,
-                        fields=found.changes,
-                    )
-                )
+            changes += in_place_update(self, key, f"/v1/customers/{e.id}", found, e.id)
         warnings += [
             f"customer {key} is no longer declared; billing-sync never deletes customers "
             "(left as it is)"

@@ -25,7 +25,6 @@ from billing_sync.changes import (
     Replace,
     Request,
     Stage,
-    Update,
     object_token,
     ref,
     release_token,
@@ -49,6 +48,7 @@ from billing_sync.resources.base import (
     create_changes,
     diff_fields,
     field_changes,
+    in_place_update,
     is_key,
     never_quiet,
     plain_specs,
@@ -209,19 +209,8 @@ class FeatureKind(Kind[FeatureState]):
                 reached, notes = reachable(self.name, key, kept, d, self.fields, ignore)
                 unreachable += notes
                 found = diff_fields(kept, reached, plain_specs(self.fields))
-                if found.changes:
-                    changes.append(
-                        Update(
-                            kind=self.name,
-                            key=key,
-                            request=Request(
-                                "post", f"{PATH}/{kept.id}", dict(sorted(found.params.items()))
-                            ),
-                            stripe_id=kept.id,
-                            fields=found.changes,
-                            summary=str(d.name),
-                        )
-                    )
+                path = f"{PATH}/{kept.id}"
+                changes += in_place_update(self, key, path, found, kept.id, str(d.name))
                 changes += [
                     self._archive(f, Reason.STALE, Stage.CLEANUP) for f in live if f is not kept
                 ]

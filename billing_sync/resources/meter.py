@@ -29,7 +29,6 @@ from billing_sync.changes import (
     Reason,
     Request,
     Stage,
-    Update,
     object_token,
     ref,
 )
@@ -48,6 +47,7 @@ from billing_sync.resources.base import (
     Unset,
     create_changes,
     diff_fields,
+    in_place_update,
     is_key,
     reachable,
 )
@@ -219,19 +219,8 @@ class MeterKind(Kind[MeterState]):
         return [create, self._status(d, False, Reason.DECLARED, ref(self.name, d.key))]
 
     def _in_place(self, e: MeterState, d: MeterState) -> list[Change]:
-        changes: list[Change] = []
         found = diff_fields(e, d, (self.fields[0],))
-        if found.changes:
-            changes.append(
-                Update(
-                    kind=self.name,
-                    key=e.key,
-                    request=Request("post", f"{PATH}/{e.id}", dict(found.params)),
-                    stripe_id=e.id,
-                    fields=found.changes,
-                    summary=describe_meter(d),
-                )
-            )
+        changes = in_place_update(self, e.key, f"{PATH}/{e.id}", found, e.id, describe_meter(d))
         if d.active != e.active:
             changes.append(self._status(e, d.active, Reason.DECLARED))
         return changes

@@ -234,9 +234,7 @@ class ProductKind(Kind[ProductState]):
                 cls(
                     kind=self.name,
                     key=key,
-                    request=Request(
-                        "post", f"/v1/products/{e.id}", dict(sorted(found.params.items()))
-                    ),
+                    request=Request("post", f"/v1/products/{e.id}", dict(found.params)),
                     stripe_id=e.id,
                     fields=found.changes,
                     summary=str(d.name),

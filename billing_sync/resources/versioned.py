@@ -258,7 +258,7 @@ class VersionedKind(Kind[V]):
             return out + list(self._stale(key, versions, keep=match, also=cur))
         if match is not None:  # a revert, or a removed key declared again: reactivate
             found = diff_fields(match, replace(d, active=False), self.mutable)  # type: ignore[type-var]
-            params = {**dict(sorted(found.params.items())), "active": True}
+            params = {**found.params, "active": True}
             out.append(
                 Reactivate(
                     kind=self.name,
@@ -338,9 +338,7 @@ class VersionedKind(Kind[V]):
             cls(
                 kind=self.name,
                 key=key,
-                request=Request(
-                    "post", f"{self.path}/{cur.id}", dict(sorted(found.params.items()))
-                ),
+                request=Request("post", f"{self.path}/{cur.id}", dict(found.params)),
                 stripe_id=cur.id,
                 stage=Stage.DESTROY if cls is Archive else Stage.BUILD,
                 fields=found.changes,
