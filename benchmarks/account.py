@@ -69,12 +69,17 @@ class Shape:
         return total
 
 
-def config_text(shape: Shape) -> str:
+def config_text(shape: Shape, product_ids: list[str] | None = None) -> str:
+    """The billing.yaml of the account. The seeded products have Stripe-chosen ids, which
+    billing.yaml declares as `id:` (as `import` writes them): without them every product
+    differs from its declaration by an id apply cannot change, and the plan is not a no-op."""
     lines = ["version: 1", "products:"]
     for i in range(shape.products):
         key = f"product-{i}"
+        lines += [f"  {key}:"]
+        if product_ids is not None:
+            lines += [f"    id: {product_ids[i]}"]
         lines += [
-            f"  {key}:",
             f"    name: Product {i}",
             f"    default_price: {key}-price-0",
             "    prices:",
@@ -107,11 +112,20 @@ def config_text(shape: Shape) -> str:
     return "\n".join(lines) + "\n"
 
 
-def seed(url: str, shape: Shape) -> None:
+def synthetic_ids(shape: Shape) -> list[str]:
+    """Product ids of the length Stripe's have (`prod_` and 14 characters), for a billing.yaml
+    of the benchmark's size that no account backs (validate)."""
+    return [f"prod_{i:014d}" for i in range(shape.products)]
+
+
+def seed(url: str, shape: Shape) -> list[str]:
+    """Reset the emulator and seed the products, their flat prices and the customers; returns
+    the products' ids in order."""
     control(url, "reset")
     control(url, "config", {"latency_ms": 0, "rate_limit": 0, "fault_rate": 0})
-    control(
+    seeded = control(
         url,
         "seed",
         {"products": shape.products, "prices_per_product": 2, "customers": shape.customers},
     )
+    return list(seeded["products"])

@@ -58,6 +58,8 @@ def plan_run(url: str, config: str, concurrency: int) -> dict[str, Any]:
     return {
         "requests": remote.http.total,
         "changes": len(result.changes),
+        # a no-op plan has none of these either (the benchmark checks)
+        "differences": len(result.warnings) + len(result.conflicts) + len(result.unreachable),
         "managed": result.managed_count,
         "wall_s": round(time.perf_counter() - wall0, 3),
         "phases": phases,
