@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
+import operator
 import re
 import time
 import unicodedata
@@ -155,10 +157,29 @@ class Existing:
         return Existing({**self.snapshots, kind.name: snapshot})
 
     def fingerprint(self) -> str:
-        """A stable hash of everything read, used to pin a saved plan to what it was made from."""
-        with no_gc():  # one mapping per state, all alive until encoded: see no_gc
-            blob = json.dumps(self.snapshots, sort_keys=True, default=_plain)
-        return hashlib.sha256(blob.encode()).hexdigest()
+        """A stable hash of everything read, used to pin a saved plan to what it was made from.
+
+        Stable across processes (managed objects by key, dictionary keys and sets sorted; the
+        other objects in the order Stripe listed them) and sensitive to every field of every
+        state except observed ones. Hashed a chunk of states at a time: the account's whole
+        text is never held at once."""
+        digest = hashlib.sha256()
+        encode = json.JSONEncoder(sort_keys=True, default=_plain, separators=(",", ":")).encode
+        with no_gc():  # many short-lived rows, none of them cyclic: see no_gc
+            for name in sorted(self.snapshots):
+                snap = self.snapshots[name]
+                managed = snap.managed
+                sections: tuple[tuple[str, Iterable[tuple[str, Any]]], ...] = (
+                    ("managed", ((key, managed[key]) for key in sorted(managed))),
+                    ("others", (("", s) for s in snap.others)),
+                    ("unmanaged", (("", s) for s in snap.unmanaged)),
+                )
+                for section, pairs in sections:
+                    digest.update(encode([name, section]).encode())
+                    for chunk in _chunks(pairs, _FINGERPRINT_CHUNK):
+                        rows = [(key, type(s).__name__, _row(s)) for key, s in chunk]
+                        digest.update(encode(rows).encode())
+        return digest.hexdigest()
 
 
 # Field metadata of a state field that is read for reports (`status`) but is not part of the
@@ -166,23 +187,41 @@ class Existing:
 # passing (a period renewing) does not make a saved plan stale.
 OBSERVED: Mapping[str, bool] = {"observed": True}
 
-# dataclass type -> its field names: `fields()` is slow, and the fingerprint asks once per object.
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+# States encoded per JSON document by the fingerprint: large enough that the encoder's own cost
+# per call vanishes, small enough that the text in memory stays a few hundred kilobytes.
+_FINGERPRINT_CHUNK = 1000
+
+# dataclass type -> the values of its fields that are not observed, as one tuple in the order
+# the class declares them (the fingerprint's rows are positional: one version encodes them).
+_ROWS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
+
+
+def _row(obj: Any) -> tuple[Any, ...]:
+    getter = _ROWS.get(type(obj))
+    if getter is None:
+        names = tuple(f.name for f in fields(obj) if not f.metadata.get("observed"))
+        many = operator.attrgetter(*names)
+        getter = _ROWS[type(obj)] = many if len(names) > 1 else lambda o: (many(o),)
+    return getter(obj)
+
+
+def _chunks(pairs: Iterable[tuple[str, Any]], size: int) -> Iterator[list[tuple[str, Any]]]:
+    it = iter(pairs)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
 
 
 def _plain(obj: Any) -> Any:
-    """JSON encoding of the state's dataclasses, sets and enums (without asdict's deep copies)."""
-    names = _FIELD_NAMES.get(type(obj))
-    if names is None and is_dataclass(obj) and not isinstance(obj, type):
-        names = _FIELD_NAMES[type(obj)] = tuple(
-            f.name for f in fields(obj) if not f.metadata.get("observed")
-        )
-    if names is not None:
-        return {name: getattr(obj, name) for name in names}
+    """JSON encoding of what a state holds besides JSON's own types: nested dataclasses (a
+    subscription's items) as their rows, sets sorted, enums by value, other mappings as dicts."""
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return [type(obj).__name__, _row(obj)]
     if isinstance(obj, (set, frozenset)):
         return sorted(obj)
     if isinstance(obj, Enum):
         return obj.value
+    if isinstance(obj, Mapping):
+        return dict(obj)
     return str(obj)
 
 
