@@ -15,7 +15,7 @@ from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from decimal import Decimal
 from enum import Enum
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from billing_sync.changes import (
     Adopt,
@@ -140,7 +140,11 @@ class Desired:
         return self.objects.get(kind.name, {})
 
     def ignore(self, kind: Kind[Any], key: str) -> Ignore:
-        return self.ignores.get(kind.name, {}).get(key, Ignore())
+        return self.ignores.get(kind.name, _NO_RULES).get(key, NOTHING_IGNORED)
+
+
+NOTHING_IGNORED = Ignore()
+_NO_RULES: Mapping[str, Ignore] = {}
 
 
 @dataclass(frozen=True)
@@ -395,6 +399,29 @@ def values(state: Any, specs: Iterable[FieldSpec]) -> dict[str, Any]:
     return {s.name: getattr(state, s.name) for s in specs}
 
 
+# id of a specs tuple -> (that tuple, the getter of its fields' values as one tuple). Kinds pass
+# their constant tuples, so a no-op plan compares two tuples per object instead of field by field.
+_GETTERS: dict[int, tuple[tuple[FieldSpec, ...], Callable[[Any], tuple[Any, ...]]]] = {}
+_GETTERS_MAX = 256  # a caller building its specs per call never grows the cache without bound
+
+
+def field_values(specs: tuple[FieldSpec, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """A function: state -> the values of `specs`' fields, as a tuple (in the specs' order)."""
+    hit = _GETTERS.get(id(specs))
+    if hit is not None and hit[0] is specs:
+        return hit[1]
+    names = tuple(s.name for s in specs)
+    getter: Callable[[Any], tuple[Any, ...]]
+    if len(names) > 1:
+        getter = operator.attrgetter(*names)
+    else:
+        getter = lambda state: tuple(getattr(state, n) for n in names)  # noqa: E731
+    if len(_GETTERS) >= _GETTERS_MAX:
+        _GETTERS.clear()
+    _GETTERS[id(specs)] = (specs, getter)
+    return getter
+
+
 def field_changes(
     old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = ""
 ) -> list[FieldChange]:
@@ -440,8 +467,40 @@ def metadata_params(old: Mapping[str, str], new: Mapping[str, str]) -> dict[str,
 
 
 def plain_specs(specs: Iterable[FieldSpec]) -> tuple[FieldSpec, ...]:
-    """The fields compared by the generic rules (not by a kind's own)."""
-    return tuple(s for s in specs if not s.own_rule)
+    """The fields compared by the generic rules (not by a kind's own): for a kind's `fields`,
+    the same tuple on every call (so `field_values` finds its getter)."""
+    if not isinstance(specs, tuple):
+        return tuple(s for s in specs if not s.own_rule)
+    return _subset(_PLAIN, specs, lambda s: not s.own_rule)
+
+
+def _held(specs: tuple[FieldSpec, ...]) -> tuple[FieldSpec, ...]:
+    """The fields whose existing value `reachable` may keep: set only at creation, or not
+    unsettable by Stripe."""
+    return _subset(
+        _HELD,
+        specs,
+        lambda s: s.mutability is Mutability.CREATE_ONLY or s.unset is Unset.NEVER,
+    )
+
+
+_SubsetCache = dict[int, tuple[tuple[FieldSpec, ...], tuple[FieldSpec, ...]]]
+_PLAIN: _SubsetCache = {}
+_HELD: _SubsetCache = {}
+
+
+def _subset(
+    cache: _SubsetCache, specs: tuple[FieldSpec, ...], keep: Callable[[FieldSpec], bool]
+) -> tuple[FieldSpec, ...]:
+    """The specs `keep` selects, as one tuple per `specs` tuple (cached by identity)."""
+    hit = cache.get(id(specs))
+    if hit is not None and hit[0] is specs:
+        return hit[1]
+    subset = tuple(s for s in specs if keep(s))
+    if len(cache) >= _GETTERS_MAX:
+        cache.clear()
+    cache[id(specs)] = (specs, subset)
+    return subset
 
 
 @dataclass(frozen=True)
@@ -459,6 +518,9 @@ def diff_fields(existing: Any, desired: Any, specs: Iterable[FieldSpec]) -> Fiel
     Call it with the desired state from `reachable`, so fields Stripe cannot change are equal.
     """
     specs = tuple(specs)
+    get = field_values(specs)
+    if get(existing) == get(desired):  # the common case: nothing differs
+        return FieldDiff((), {}, ())
     old, new = values(existing, specs), values(desired, specs)
     changes = field_changes(old, new)
     changed = top_fields(changes)
@@ -511,10 +573,17 @@ def reachable(
     in silence or sent to fail. Fields and metadata keys another writer owns (`ignore`) keep
     their existing values without a word: they are not billing-sync's.
     """
-    if ignore:
+    # Only these fields can make the desired state differ from what apply reaches.
+    specs = _held(tuple(specs))
+    if not ignore:
+        get = field_values(specs)
+        if get(existing) == get(desired):  # the common case: nothing to keep, nothing to say
+            return desired, ()
+    else:
         owned: dict[str, Any] = {n: getattr(existing, n) for n in ignore.fields}
         if ignore.metadata:
-            old, new = vars(existing)["metadata"], vars(desired)["metadata"]
+            # Every kind with metadata names it `metadata` (states are dataclasses, with slots).
+            old, new = cast(Any, existing).metadata, cast(Any, desired).metadata
             theirs = {k: v for k, v in old.items() if k in ignore.metadata}
             ours = {k: v for k, v in new.items() if k not in ignore.metadata}
             owned["metadata"] = {**theirs, **ours}

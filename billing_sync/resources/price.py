@@ -399,6 +399,8 @@ class _Rules:
             PRICE.name, key, current, d, PRICE.fields, self.context.desired.ignore(PRICE, key)
         )
         found = self._declared(key, d)
+        if not notes:
+            return found
         return dataclasses.replace(found, unreachable=(*found.unreachable, *notes))
 
     def _declared(self, key: str, d: PriceState) -> KindPlan:

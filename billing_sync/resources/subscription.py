@@ -442,9 +442,8 @@ class SubscriptionKind(Kind[SubscriptionState]):
     ) -> tuple[SubscriptionState, tuple[str, ...]]:
         """The generic `reachable`, with the trial length compared by its own rule: only when it
         is declared and trial_end is not (trial_end then says what the trial is)."""
-        specs = tuple(f for f in self.fields if f.name != "trial_period_days")
         reached, notes = reachable(
-            self.name, d.key, e, d, specs, context.desired.ignore(self, d.key)
+            self.name, d.key, e, d, _REACHED_SPECS, context.desired.ignore(self, d.key)
         )
         # A trial length declared without trial_end is compared (a change cannot be sent: said
         # so). Neither declared: nothing is asked of the trial Stripe holds (removing trial_end
@@ -461,6 +460,8 @@ class SubscriptionKind(Kind[SubscriptionState]):
                 "change the trial of this one, declare trial_end instead: a date moves it, now "
                 "ends it",
             )
+        if reached.trial_period_days == e.trial_period_days:
+            return reached, notes
         return replace(reached, trial_period_days=e.trial_period_days), notes
 
     def _adopt(
@@ -1173,3 +1174,5 @@ def _replace_key(state: SubscriptionState, key: str) -> SubscriptionState:
 
 
 SUBSCRIPTION = SubscriptionKind()
+# The fields `reachable` compares: the trial length has its own rule (`_reachable`).
+_REACHED_SPECS = tuple(f for f in SUBSCRIPTION.fields if f.name != "trial_period_days")
