@@ -117,11 +117,11 @@ def ignore_rules(common: Any, owners: Iterable[tuple[str, Any]]) -> dict[str, Ig
     """key -> Ignore, from a kind's `ignore:` and each object's own (config models with
     `metadata` and `fields` lists); objects with no rule are left out."""
     out: dict[str, Ignore] = {}
+    # A kind whose objects have no metadata (meters) declares fields only.
+    shared = Ignore().merged(getattr(common, "metadata", ()), getattr(common, "fields", ()))
     for key, own in owners:
-        # A kind whose objects have no metadata (meters) declares fields only.
-        metadata = (*getattr(common, "metadata", ()), *getattr(own, "metadata", ()))
-        fields = (*getattr(common, "fields", ()), *getattr(own, "fields", ()))
-        rule = Ignore().merged(metadata, fields)
+        metadata, fields = getattr(own, "metadata", ()), getattr(own, "fields", ())
+        rule = shared.merged(metadata, fields) if metadata or fields else shared
         if rule:
             out[key] = rule
     return out

@@ -53,7 +53,7 @@ from billing_sync.resources.product import PRODUCT
 from billing_sync.resources.tax_rate import percent_text, percent_value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CouponState:
     key: str
     id: str  # the Stripe coupon id: billing.yaml's `id`, else the key

@@ -30,7 +30,7 @@ from billing_sync.resources.base import (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CustomerState:
     key: str
     email: str | None = None

@@ -60,7 +60,7 @@ from billing_sync.resources.base import (
 PATH = "/v1/entitlements/features"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FeatureState:
     key: str
     name: str | None

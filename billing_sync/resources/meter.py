@@ -57,7 +57,7 @@ DEFAULT_VALUE_KEY = "value"
 PATH = "/v1/billing/meters"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MeterState:
     key: str  # the event_name
     display_name: str

@@ -62,7 +62,7 @@ from billing_sync.resources.product import PRODUCT
 EXPAND = ("data.tiers", "data.currency_options")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PriceState:
     key: str
     product: str  # product key (for an unmanaged product: its id)
@@ -784,6 +784,21 @@ def fractional_tiers(state: PriceState) -> list[str]:
 
 def _desired_tiers(tiers: list[Tier] | None) -> tuple[dict[str, Any], ...] | None:
     return normalise_tiers([t.model_dump() for t in tiers] if tiers else None)
+
+
+def declared_billing(config: BillingConfig) -> dict[str, tuple[str, bool]]:
+    """Price key -> (its currency, whether it is metered), as `desired_price` would say, without
+    building every price's state (subscriptions' desired states need only these)."""
+    return {
+        key: (
+            price.currency.lower(),
+            price.recurring is not None
+            and price.recurring.usage_type == "metered"
+            and bool(price.recurring.meter),
+        )
+        for product in config.products.values()
+        for key, price in product.prices.items()
+    }
 
 
 def desired_price(key: str, product_key: str, price: Price) -> PriceState:

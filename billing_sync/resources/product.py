@@ -45,7 +45,7 @@ from billing_sync.resources.base import (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ProductState:
     key: str
     id: str

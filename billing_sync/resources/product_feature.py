@@ -43,7 +43,7 @@ from billing_sync.resources.product import PRODUCT
 READ_CONCURRENCY = 4
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ProductFeatureState:
     key: str  # "<product key>/<feature key>" (an unmanaged end: its Stripe id)
     product: str  # product key (unmanaged: the product id)

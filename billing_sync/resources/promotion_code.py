@@ -29,7 +29,7 @@ from billing_sync.resources.coupon import COUPON, moment_text
 from billing_sync.resources.versioned import VersionedKind
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PromotionCodeState:
     key: str
     coupon: str  # the coupon's key (an unmanaged coupon: its Stripe id)

@@ -57,6 +57,7 @@ from billing_sync.resources.price import (
     PRICE,
     PriceState,
     charge_for_quantity,
+    declared_billing,
     describe_price,
     metered_on,
     monthly,
@@ -71,7 +72,7 @@ DAY = 86_400
 MAX_TRIAL = 730 * DAY
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ItemState:
     price: str  # price key (desired); existing: the key of the item's price, or its id
     quantity: int
@@ -83,7 +84,7 @@ class ItemState:
     current_period_end: int | None = field(default=None, compare=False, metadata=OBSERVED)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SubscriptionState:
     key: str  # "<customer key>/<subscription key>"
     customer: str  # customer key
@@ -110,8 +111,8 @@ class SubscriptionState:
     tax_rate_ids: tuple[str, ...] = ()
 
 
-def _metered(price: PriceState | None) -> bool:
-    return price is not None and metered_on(price) is not None
+# An undeclared price (billing.yaml's checks refuse it): not metered, no currency.
+_LICENSED = ("", False)
 
 
 def _quantity(quantity: int) -> dict[str, int]:
@@ -170,14 +171,12 @@ class SubscriptionKind(Kind[SubscriptionState]):
 
     # -- billing.yaml ------------------------------------------------------------------------
     def desired(self, config: BillingConfig) -> dict[str, SubscriptionState]:
-        prices = PRICE.desired(config)
+        prices = declared_billing(config)
         out: dict[str, SubscriptionState] = {}
         for ckey, customer in config.customers.items():
             for skey, sub in customer.subscriptions.items():
                 key = sub_key(ckey, skey)
-                currency = next(
-                    (prices[i.price].currency for i in sub.items if i.price in prices), None
-                )
+                currency = next((prices[i.price][0] for i in sub.items if i.price in prices), None)
                 out[key] = SubscriptionState(
                     key=key,
                     customer=ckey,
@@ -185,7 +184,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
                         # A metered price takes no quantity (Stripe bills its meter's usage): 0.
                         ItemState(
                             i.price,
-                            0 if _metered(prices.get(i.price)) else i.quantity,
+                            0 if prices.get(i.price, _LICENSED)[1] else i.quantity,
                             dict(i.metadata),
                         )
                         for i in sub.items

@@ -38,7 +38,7 @@ def percent_value(text: str) -> int | Decimal:
     return int(number) if number == number.to_integral_value() else number
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TaxRateState:
     key: str
     display_name: str

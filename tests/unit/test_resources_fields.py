@@ -609,7 +609,7 @@ def test_every_state_field_is_declared() -> None:
         declared = {s.name for s in kind.fields}
         # Observed facts (a period end, for `status`) are read-only and never compared.
         observed = {f.name for f in dataclasses.fields(state) if f.metadata.get("observed")}
-        names = set(vars(state)) - (identity - declared) - observed
+        names = {f.name for f in dataclasses.fields(state)} - (identity - declared) - observed
         assert names == declared, kind.name
 
 
