@@ -414,8 +414,11 @@ def field_values(specs: tuple[FieldSpec, ...]) -> Callable[[Any], tuple[Any, ...
     getter: Callable[[Any], tuple[Any, ...]]
     if len(names) > 1:
         getter = operator.attrgetter(*names)
+    elif names:
+        one = operator.attrgetter(names[0])
+        getter = lambda state: (one(state),)  # noqa: E731
     else:
-        getter = lambda state: tuple(getattr(state, n) for n in names)  # noqa: E731
+        getter = lambda state: ()  # noqa: E731
     if len(_GETTERS) >= _GETTERS_MAX:
         _GETTERS.clear()
     _GETTERS[id(specs)] = (specs, getter)

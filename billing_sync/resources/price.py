@@ -345,13 +345,18 @@ class _Index:
 
     def reusable(self, p: PriceState, d: PriceState) -> bool:
         """Whether p can become d by updates alone (else it must be replaced)."""
-        return (
+        if not (
             _fixed_values(p) == _fixed_values(d)
             and p.product_id == self.product_id(d.product)
             and p.tax_behavior in ("unspecified", d.tax_behavior)
+        ):
+            return False
+        if not p.currency_options:  # the common case: nothing more to check
+            return True
+        return (
             # Stripe can add or change a currency option in place, but not remove one, and an
             # option's tax behaviour, like the price's, is final once set.
-            and set(p.currency_options) <= set(d.currency_options)
+            set(p.currency_options) <= set(d.currency_options)
             and all(
                 opt.get("tax_behavior", "unspecified")
                 in ("unspecified", d.currency_options[cur].get("tax_behavior", "unspecified"))

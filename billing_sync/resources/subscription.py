@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -610,14 +610,15 @@ class SubscriptionKind(Kind[SubscriptionState]):
         # A declared item whose price key changed keeps its Stripe item: switch its price.
         while unmatched_desired and unmatched_existing:
             pairs.append((unmatched_desired.pop(0), unmatched_existing.pop(0)))
+        price_targets = context.targets.get(PRICE.name, {})
         for di, ei in pairs:
-            target, price_needs = self._item_price(context, di.price)
+            target = price_targets.get(di.price) or di.price
             entry: dict[str, Any] = {"id": ei.id}
             if target != ei.price_id:
                 entry["price"] = target
                 # Stripe resets quantity to 1 on a price switch
                 entry.update(_quantity(di.quantity))
-                needs |= price_needs
+                needs |= PRICE.needs_of(di.price)
                 new_label = (
                     f"{di.price} (new price)" if is_ref(target) else f"{di.price} ({target})"
                 )
@@ -784,6 +785,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
             context.desired.of(COUPON), context.desired.of(PROMOTION_CODE), by_id=False
         )
         existing_coupons = _existing_coupons(context.existing)
+        rate = _MonthlyRates()
         for s in context.desired.of(self).values():
             priced = [
                 (p, item.quantity)
@@ -791,7 +793,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
                 if (p := desired_prices.get(item.price)) is not None
             ]
             refs = [next(iter(x.items())) for x in s.discounts]
-            for cur, amount in _net_monthly(priced, refs, desired_coupons).items():
+            for cur, amount in _net_monthly(priced, refs, desired_coupons, rate).items():
                 after[cur] += amount
         for e in context.existing.of(self).managed.values():
             priced = [
@@ -800,7 +802,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
                 if (ep := existing_prices.get(ei.price_id or "")) is not None
             ]
             refs = [(f, i) for f, i, _ in e.discount_ids]
-            for cur, amount in _net_monthly(priced, refs, existing_coupons).items():
+            for cur, amount in _net_monthly(priced, refs, existing_coupons, rate).items():
                 before[cur] += amount
         return {cur: (before[cur], after[cur]) for cur in sorted(set(before) | set(after))}
 
@@ -1079,6 +1081,7 @@ def _net_monthly(
     priced: list[tuple[PriceState, int]],
     refs: Iterable[tuple[str, str]],
     coupons: Mapping[tuple[str, str], CouponState],
+    monthly: Callable[[PriceState, int], Decimal] = monthly,
 ) -> dict[str, Decimal]:
     """A subscription's monthly revenue per currency, net of its recurring discounts (each on
     the items of the products it applies to, one after another)."""
@@ -1106,6 +1109,22 @@ def _net_monthly(
             base = min(eligible, totals[cur])
             totals[cur] -= coupon_discount(coupon, cur, base, per_month)
     return dict(totals)
+
+
+class _MonthlyRates:
+    """`monthly`, remembered per price state and quantity for one revenue count: thousands of
+    subscriptions share a few prices and quantities."""
+
+    def __init__(self) -> None:
+        # keyed by the state's id: states hold dicts (unhashable), and all outlive the count
+        self.known: dict[tuple[int, int], Decimal] = {}
+
+    def __call__(self, price: PriceState, quantity: int) -> Decimal:
+        key = (id(price), quantity)
+        found = self.known.get(key)
+        if found is None:
+            found = self.known[key] = monthly(price, quantity)
+        return found
 
 
 def _payment_method(obj: Mapping[str, Any]) -> str | None:
