@@ -167,7 +167,8 @@ def plan(
     path = str(config_path(config_file))
     remote = app.remote()
     with app.progress.reading():
-        p = build_plan(remote, path)
+        # Only a saved or JSON plan shows the account's fingerprint: others skip hashing it.
+        p = build_plan(remote, path, pin=bool(out) or fmt == "json")
     _show(p, fmt, max_chars)
     if out:
         provenance.save(p, out)
@@ -198,7 +199,7 @@ def drift(app: AppContext, config_file: str | None, fmt: str, max_chars: int) ->
     conflicts."""
     path = str(config_path(config_file))
     with app.progress.reading():
-        p = build_plan(app.remote(), path)
+        p = build_plan(app.remote(), path, pin=fmt == "json")
     _show(p, fmt, max_chars)
     p.raise_if_conflicts()
     if not p.in_sync:
@@ -315,7 +316,8 @@ def apply(
             source, p = _saved_plan(remote, plan_file, config_file)
         else:
             source = Source.read(str(config_path(config_file)))
-            p = plan_account(remote, source)
+            # Pinned by its operations checksum (below), not by the account's fingerprint.
+            p = plan_account(remote, source, pin=False)
     _show(p)
     p.raise_if_conflicts()
     if not p.has_changes:
@@ -354,7 +356,7 @@ def apply(
     with first_interrupt_sets(stop, stopping):
         with AccountLock(remote).hold(timeout=lock_timeout):
             with app.progress.reading():
-                locked = plan_account(remote, source)
+                locked = plan_account(remote, source, pin=False)
             if locked.checksum != p.checksum:
                 raise StalePlanError(
                     "the Stripe account changed after this plan was made (another apply, or an "

@@ -38,6 +38,9 @@ class SavedPlan:
 
 def save(plan: Plan, path: str | Path) -> None:
     """Write the plan's JSON document atomically (a reader never sees half a plan)."""
+    if not plan.provenance.remote_fingerprint:
+        # A programming error, not a user's: a saved plan must pin the account it was made from.
+        raise ValueError("a plan made without the account's fingerprint (pin=False) is not saved")
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")

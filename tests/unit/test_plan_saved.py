@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -126,3 +127,15 @@ def test_a_plan_saved_before_unsafe_overrides_existed_still_shows_and_applies(
 def test_from_data_refuses_what_is_not_a_plan() -> None:
     with pytest.raises(ValueError, match="KeyError"):
         Plan.from_data({"operations": []})
+
+
+def test_a_plan_made_without_the_accounts_fingerprint_is_never_saved(tmp_path: Path) -> None:
+    """`plan` without --out skips hashing the account (pin=False); such a plan cannot pin a
+    saved file to the account it was made from, so saving it is refused, and nothing is written."""
+    plan = rich_plan()
+    assert len(plan.provenance.remote_fingerprint) == 64
+    unpinned = replace(plan, provenance=replace(plan.provenance, remote_fingerprint=""))
+    path = tmp_path / "plan.json"
+    with pytest.raises(ValueError, match="fingerprint"):
+        provenance.save(unpinned, path)
+    assert not path.exists() and not list(tmp_path.iterdir())
