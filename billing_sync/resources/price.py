@@ -411,6 +411,15 @@ class _Rules:
     def _declared(self, key: str, d: PriceState) -> KindPlan:
         found = self.index.resolve(key, d)
         cur = found.current
+        if (
+            found.how is How.IN_PLACE
+            and cur is not None
+            and d.active == cur.active
+            and _in_place_values(cur) == _in_place_values(d)
+        ):
+            # The common case: nothing to update (what `_in_place` decides first), decided
+            # before the summary and dependencies only a change needs.
+            return KindPlan(self._archive_stale(key, cur.id))
         needs = frozenset({object_token(PRODUCT.name, d.product)})
         meter = metered_on(d)
         if meter is not None:

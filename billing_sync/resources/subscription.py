@@ -44,6 +44,7 @@ from billing_sync.resources.base import (
     Unset,
     diff_fields,
     field_changes,
+    field_values,
     ignore_rules,
     metadata_params,
     plain_specs,
@@ -592,6 +593,8 @@ class SubscriptionKind(Kind[SubscriptionState]):
         empty when nothing differs. `existing_prices` is `PRICE.by_id`, built once per plan by
         the caller (built per subscription, it made planning quadratic)."""
         trial = trial or TrialPlan()
+        if _unchanged(context, d, e, trial):
+            return []
         changes: list[FieldChange] = []
         items: list[dict[str, Any]] = []
         needs: set[str] = set()
@@ -1111,6 +1114,32 @@ def _net_monthly(
     return dict(totals)
 
 
+def _unchanged(
+    context: PlanContext, d: SubscriptionState, e: SubscriptionState, trial: TrialPlan
+) -> bool:
+    """Whether `SubscriptionKind._update` has nothing to send, decided without building the
+    update: the same items in the same order (so `_update` pairs them alike) on the prices
+    declared, the same plain fields, discounts, tax rates and protection, no trial change.
+    False only means "build the update", which may still find nothing."""
+    if trial.field is not None or d.protect != e.protect or len(d.items) != len(e.items):
+        return False
+    prices = context.targets.get(PRICE.name, {})
+    for di, ei in zip(d.items, e.items, strict=True):
+        if (
+            di.price != ei.price
+            or di.quantity != ei.quantity
+            or di.metadata != ei.metadata
+            or (prices.get(di.price) or di.price) != ei.price_id
+        ):
+            return False
+    plain = field_values(_PLAIN_SPECS)
+    return (
+        plain(d) == plain(e)
+        and _pairs(d.discounts) == _pairs(e.discounts)
+        and tuple(context.target(TAX_RATE, k) or k for k in d.default_tax_rates) == e.tax_rate_ids
+    )
+
+
 class _MonthlyRates:
     """`monthly`, remembered per price state and quantity for one revenue count: thousands of
     subscriptions share a few prices and quantities."""
@@ -1194,3 +1223,4 @@ def _replace_key(state: SubscriptionState, key: str) -> SubscriptionState:
 SUBSCRIPTION = SubscriptionKind()
 # The fields `reachable` compares: the trial length has its own rule (`_reachable`).
 _REACHED_SPECS = tuple(f for f in SUBSCRIPTION.fields if f.name != "trial_period_days")
+_PLAIN_SPECS = plain_specs(SUBSCRIPTION.fields)

@@ -236,6 +236,26 @@ def test_subscription_quantity_change_uses_policy_proration() -> None:
     ]
 
 
+def test_an_items_metadata_change_updates_that_item_only() -> None:
+    """Each part of an item is compared, metadata included: the no-change path of a
+    subscription must not skip it."""
+    before = config()
+    after = config(
+        BASE.replace(
+            "{price: seats-graduated, quantity: 12}",
+            "{price: seats-graduated, quantity: 12, metadata: {seat_pool: eu}}",
+        )
+    )
+    plan = plan_for(after, applied(before))
+    assert op_ids(plan) == ["subscription.update:acme/main"]
+    op = plan.changes[0]
+    assert op.request.params["items"] == [{"id": "si_acme/main_1", "metadata": {"seat_pool": "eu"}}]
+    assert [(c.path, c.old, c.new) for c in op.fields] == [
+        ("items.seats-graduated.metadata.seat_pool", None, "eu")
+    ]
+    assert plan_for(after, applied(after)).changes == ()
+
+
 def test_subscription_item_added_and_removed() -> None:
     before = config()
     after = config(
