@@ -1,7 +1,8 @@
 """One measured run in its own process (so CPU and peak memory are the process's own): prints
 one JSON line. Run by benchmarks/run.py through `python -m benchmarks.child MODE ...`.
 
-- `plan URL CONFIG [CONCURRENCY]`: the no-op plan as `billing-sync plan` makes it, phase by phase.
+- `plan URL CONFIG [CONCURRENCY]`: the no-op plan as `billing-sync plan` makes it, phase by phase
+  (then the account's fingerprint, which `plan --out` and `--format json` add).
 - `per-object URL THREADS`: the same account read one GET per object (the Terraform providers'
   pattern: list nothing, GET each object in state), with THREADS at once (Terraform's default
   -parallelism is 10). The ids come from a list read made first, not counted.
@@ -43,18 +44,20 @@ def plan_run(url: str, config: str, concurrency: int) -> dict[str, Any]:
     desired = timed("desired", lambda: desired_state(source.config))
 
     def diff() -> Any:
+        # As `billing-sync plan` makes it (text): without the account's fingerprint, which only
+        # a saved or JSON plan needs (timed apart below).
         return plan(
             desired,
             existing,
             provenance=Provenance(
                 config_file=config,
                 config_hash=config_hash(source.data),
-                remote_fingerprint=existing.fingerprint(),
                 account=remote.account_fingerprint,
             ),
         )
 
     result = timed("plan", diff)
+    timed("fingerprint", existing.fingerprint)  # what `plan --out` and `--format json` add
     return {
         "requests": remote.http.total,
         "changes": len(result.changes),
