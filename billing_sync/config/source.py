@@ -338,13 +338,11 @@ def parse(text: str, filename: str, *, libyaml: bool = LIBYAML, positions: bool 
 
 def _parse(text: str, filename: str, libyaml: bool, positions: bool = True) -> Document:
     source = SourceMap(filename)
-    # Characters the Python reader refuses go straight to it, for its exact message; so do
-    # tabs, which libyaml accepts in a few places where the Python scanner refuses them.
-    use_c = libyaml and "\t" not in text and not yaml.reader.Reader.NON_PRINTABLE.search(text)
-    if use_c and not positions:
+    if libyaml and not positions:
         data = _plain_document(text)
         if data is not _UNPLAIN:
             return Document(data, source, [])
+    use_c = libyaml and _libyaml_reads(text)
     try:
         try:
             loader, node = _compose(text, use_c)
@@ -385,6 +383,13 @@ _UNPLAIN: Any = object()
 _RESOLVED_FIRST = frozenset(yaml.CSafeLoader.yaml_implicit_resolvers)
 
 
+def _libyaml_reads(text: str) -> bool:
+    """Whether libyaml reads `text`. Characters the Python reader refuses go straight to it,
+    for its exact message; so do tabs, which libyaml accepts in a few places where the Python
+    scanner refuses them."""
+    return "\t" not in text and not yaml.reader.Reader.NON_PRINTABLE.search(text)
+
+
 def _plain_document(text: str) -> Any:
     """The data of a plain document, built straight from libyaml's events; else `_UNPLAIN`.
 
@@ -395,6 +400,8 @@ def _plain_document(text: str) -> Any:
     tree's memory (about 500 bytes a node, 1.1 million nodes for 100,000 objects). Anything
     else, and every document whose issues must be located, takes the node path.
     """
+    if not _libyaml_reads(text):
+        return _UNPLAIN
     loader = yaml.CSafeLoader(text)
     try:
         return _plain_events(loader)
