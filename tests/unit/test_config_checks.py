@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from billing_sync.config.checks import MAX_INTERVAL_COUNT, Finding, check_tiers
+from billing_sync.config.checks import MAX_INTERVAL_COUNT, Finding, check_document, check_tiers
 from billing_sync.config.loader import load_text
-from billing_sync.config.models import Tier
+from billing_sync.config.models import BillingConfig, Tier
+from billing_sync.config.source import parse
 from billing_sync.errors import ConfigError
+from tests.helpers import EXAMPLE
 
 
 def load(text: str) -> object:
@@ -263,3 +267,23 @@ def test_statement_descriptor_edges() -> None:
     assert load_text(base.format('"' + "A" * 22 + '"')).products["p"].statement_descriptor
     [msg] = errors_of(base.format('"it\'s ok"'))
     assert msg.endswith("statement_descriptor: must not contain any of < > \\ \" ' (found ')")
+
+
+def _documents() -> list[Path]:
+    fixtures = Path(__file__).parent.parent / "fixtures" / "config"
+    return [EXAMPLE, *sorted(fixtures.glob("good/*.yaml")), *sorted(fixtures.glob("bad/*.yaml"))]
+
+
+@pytest.mark.parametrize("path", _documents(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_rules_read_the_same_models_either_way(path: Path) -> None:
+    """When the whole document validates, the rules take its models instead of validating each
+    object again: they find exactly what they find validating each object on their own."""
+    doc = parse(path.read_text(encoding="utf-8"), path.name)
+    if doc.issues:
+        pytest.skip("the YAML pass reports issues: no data to check")
+    data = doc.data
+    try:
+        valid = BillingConfig.model_validate(data)
+    except ValidationError:
+        pytest.skip("the document does not validate: the rules validate each object")
+    assert check_document(data, valid) == check_document(data)
