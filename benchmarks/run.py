@@ -121,6 +121,9 @@ def bench_noop(url: str, n: int, tmp: Path, per_object_max: int) -> dict[str, An
         out[f"plan_latency_{latency}ms"] = run
         if latency == 0:
             out["plan_sequential_read_latency_0ms"] = child("plan", url, str(config), "1", env=env)
+            cli = out["cli_plan_latency_0ms"] = child("cli", url, str(config), env=env)
+            if cli["exit_code"] != 0:  # --detailed-exitcode: 0 is "no changes"
+                raise RuntimeError(f"billing-sync plan exited {cli['exit_code']}: {cli['stderr']}")
         else:
             out["plan_sequential_read_latency_30ms"] = child("plan", url, str(config), "1", env=env)
         if n <= per_object_max:
@@ -139,6 +142,13 @@ def bench_noop(url: str, n: int, tmp: Path, per_object_max: int) -> dict[str, An
     )
     print(line, flush=True)
     print(f"    phases at 0 ms: {json.dumps(p0['phases'])}", flush=True)
+    cli = out["cli_plan_latency_0ms"]
+    cli_cpu = cli["process"]["user_cpu_s"] + cli["process"]["sys_cpu_s"]
+    print(
+        f"    billing-sync plan --detailed-exitcode (the command itself): CPU {cli_cpu:.2f} s, "
+        f"peak RSS {cli['process']['peak_rss_mb']:.1f} MB, wall {cli['wall_s']:.2f} s, exit 0",
+        flush=True,
+    )
     if "per_object_latency_0ms" in out:
         g0, g30 = out["per_object_latency_0ms"], out["per_object_latency_30ms"]
         print(

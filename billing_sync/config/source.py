@@ -338,13 +338,11 @@ def parse(text: str, filename: str, *, libyaml: bool = LIBYAML, positions: bool 
 
 def _parse(text: str, filename: str, libyaml: bool, positions: bool = True) -> Document:
     source = SourceMap(filename)
-    # Characters the Python reader refuses go straight to it, for its exact message; so do
-    # tabs, which libyaml accepts in a few places where the Python scanner refuses them.
-    use_c = libyaml and "\t" not in text and not yaml.reader.Reader.NON_PRINTABLE.search(text)
-    if use_c and not positions:
+    if libyaml and not positions:
         data = _plain_document(text)
         if data is not _UNPLAIN:
             return Document(data, source, [])
+    use_c = libyaml and _libyaml_reads(text)
     try:
         try:
             loader, node = _compose(text, use_c)
@@ -385,6 +383,13 @@ _UNPLAIN: Any = object()
 _RESOLVED_FIRST = frozenset(yaml.CSafeLoader.yaml_implicit_resolvers)
 
 
+def _libyaml_reads(text: str) -> bool:
+    """Whether libyaml reads `text`. Characters the Python reader refuses go straight to it,
+    for its exact message; so do tabs, which libyaml accepts in a few places where the Python
+    scanner refuses them."""
+    return "\t" not in text and not yaml.reader.Reader.NON_PRINTABLE.search(text)
+
+
 def _plain_document(text: str) -> Any:
     """The data of a plain document, built straight from libyaml's events; else `_UNPLAIN`.
 
@@ -395,16 +400,18 @@ def _plain_document(text: str) -> Any:
     tree's memory (about 500 bytes a node, 1.1 million nodes for 100,000 objects). Anything
     else, and every document whose issues must be located, takes the node path.
     """
+    if not _libyaml_reads(text):
+        return _UNPLAIN
     loader = yaml.CSafeLoader(text)
     try:
-        return _plain_events(loader)
+        return _plain_events(loader, text)
     except (_Unplain, yaml.YAMLError, RecursionError):
         return _UNPLAIN
     finally:
         loader.dispose()
 
 
-def _plain_events(loader: yaml.CSafeLoader) -> Any:
+def _plain_events(loader: yaml.CSafeLoader, text: str) -> Any:
     get: Callable[[], Any] = loader.get_event
     if type(get()) is not yaml.StreamStartEvent or type(get()) is not yaml.DocumentStartEvent:
         raise _Unplain
@@ -412,57 +419,64 @@ def _plain_events(loader: yaml.CSafeLoader) -> Any:
     # the node path builds them, from a node made for the one scalar.
     builder = _Builder(loader, SourceMap(""), None, positions=False)
     resolve: Callable[..., str] = loader.resolve
+    # A control character comes from an escape ("\x07") or a raw NEL: none in most files.
+    control = _CONTROL.search if ("\\" in text or "\x85" in text) else _never
+    scalar_event, mapping_start, sequence_start = (
+        yaml.ScalarEvent,
+        yaml.MappingStartEvent,
+        yaml.SequenceStartEvent,
+    )
     no_key = _UNPLAIN
-    containers: list[Any] = []  # the open mappings and sequences, innermost last
-    keys: list[Any] = []  # per open mapping: the key waiting for its value (or no_key)
+    parents: list[tuple[Any, bool, Any]] = []  # (container, is a mapping, its pending key)
+    top: Any = None  # the innermost open mapping or list (None: at the root)
+    in_mapping = False
+    key: Any = no_key  # in a mapping: the key waiting for its value
     root: Any = _UNPLAIN
     nodes = 0  # keys and values, as `MAX_NODES` counts them
     while True:
         event = get()
         kind = type(event)
-        if kind is yaml.ScalarEvent:
+        if kind is scalar_event:
             if event.anchor is not None or (event.tag is not None and event.tag != "!"):
                 raise _Unplain
-            text = event.value
-            if keys and keys[-1] is no_key and type(containers[-1]) is dict:
-                # A mapping key: its text as written, as the node path keys it.
-                if text == "<<" or text in containers[-1] or _CONTROL.search(text):
-                    raise _Unplain
-                keys[-1] = text
-                nodes += 1
-                continue
-            if event.implicit[0] and (not text or text[0] in _RESOLVED_FIRST):
-                tag = resolve(yaml.ScalarNode, text, event.implicit)
-            else:
-                tag = _STR_TAG
-            if tag == _STR_TAG:
-                if _CONTROL.search(text):
-                    raise _Unplain
-                value: Any = text
-            elif tag == _INT_TAG and _BASE10_INT.match(text):
-                value = int(text.replace("_", ""))
-            else:
-                node = yaml.ScalarNode(tag, text, event.start_mark, event.end_mark, event.style)
-                value = builder.scalar(node, ())
-                if builder.issues:
-                    raise _Unplain
+            value: Any = event.value
             nodes += 1
-        elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+            if in_mapping and key is no_key:
+                # A mapping key: its text as written, as the node path keys it.
+                if value == "<<" or value in top or control(value):
+                    raise _Unplain
+                key = value
+                continue
+            if event.implicit[0] and (not value or value[0] in _RESOLVED_FIRST):
+                tag = resolve(yaml.ScalarNode, value, event.implicit)
+                if tag == _STR_TAG:
+                    pass
+                elif tag == _INT_TAG and _BASE10_INT.match(value):
+                    value = int(value.replace("_", ""))
+                else:
+                    node = yaml.ScalarNode(
+                        tag, value, event.start_mark, event.end_mark, event.style
+                    )
+                    value = builder.scalar(node, ())
+                    if builder.issues:
+                        raise _Unplain
+            if type(value) is str and control(value):
+                raise _Unplain
+        elif kind is mapping_start or kind is sequence_start:
             if event.anchor is not None or (event.tag is not None and event.tag != "!"):
                 raise _Unplain
-            if (keys and keys[-1] is no_key and type(containers[-1]) is dict) or len(
-                containers
-            ) >= MAX_DEPTH:
+            if (in_mapping and key is no_key) or len(parents) >= MAX_DEPTH:
                 raise _Unplain  # a mapping or list as a key; or nested too deeply
-            containers.append({} if kind is yaml.MappingStartEvent else [])
-            keys.append(no_key)
             nodes += 1
             if nodes > MAX_NODES:
                 raise _Unplain
+            parents.append((top, in_mapping, key))
+            in_mapping = kind is mapping_start
+            top, key = ({} if in_mapping else []), no_key
             continue
         elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
-            value = containers.pop()
-            keys.pop()
+            value = top
+            top, in_mapping, key = parents.pop()
         elif kind is yaml.DocumentEndEvent:
             if type(get()) is not yaml.StreamEndEvent or type(root) is not dict:
                 raise _Unplain
@@ -471,13 +485,17 @@ def _plain_events(loader: yaml.CSafeLoader) -> Any:
             raise _Unplain
         if nodes > MAX_NODES:
             raise _Unplain
-        if not containers:
-            root = value
-        elif type(containers[-1]) is dict:
-            containers[-1][keys[-1]] = value
-            keys[-1] = no_key
+        if in_mapping:
+            top[key] = value
+            key = no_key
+        elif top is not None:
+            top.append(value)
         else:
-            containers[-1].append(value)
+            root = value
+
+
+def _never(text: str) -> None:
+    return None
 
 
 _BREAKS = "\n\r\x85\u2028\u2029"
