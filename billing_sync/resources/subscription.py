@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -1082,7 +1082,7 @@ def discount_coupons(sub: SubscriptionState, existing: Existing) -> tuple[Coupon
 
 def _net_monthly(
     priced: list[tuple[PriceState, int]],
-    refs: Iterable[tuple[str, str]],
+    refs: Sequence[tuple[str, str]],
     coupons: Mapping[tuple[str, str], CouponState],
     monthly: Callable[[PriceState, int], Decimal] = monthly,
 ) -> dict[str, Decimal]:
@@ -1091,6 +1091,8 @@ def _net_monthly(
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for p, quantity in priced:
         totals[p.currency] += monthly(p, quantity)
+    if not refs:  # most subscriptions: no discount to take off
+        return totals
     recurring = next((p.recurring for p, _ in priced if p.recurring), None)
     if not recurring or not totals:
         return dict(totals)
@@ -1141,19 +1143,37 @@ def _unchanged(
 
 
 class _MonthlyRates:
-    """`monthly`, remembered per price state and quantity for one revenue count: thousands of
-    subscriptions share a few prices and quantities."""
+    """`monthly`, remembered for one revenue count: thousands of subscriptions share a few
+    prices and quantities, on both sides of the plan."""
 
     def __init__(self) -> None:
-        # keyed by the state's id: states hold dicts (unhashable), and all outlive the count
-        self.known: dict[tuple[int, int], Decimal] = {}
+        self.known: dict[tuple[Any, ...], Decimal] = {}
 
     def __call__(self, price: PriceState, quantity: int) -> Decimal:
-        key = (id(price), quantity)
+        recurring = price.recurring
+        if not recurring:
+            return _NOTHING  # one-time: no monthly revenue (as `monthly` says)
+        key: tuple[Any, ...]
+        if price.tiers or price.transform_quantity or price.unit_amount_decimal is not None:
+            # By the state's identity (its tiers are dicts, unhashable); all outlive the count.
+            key = (id(price), quantity)
+        else:
+            # A flat amount: what `monthly` reads of it, by value (the same amount and interval
+            # on any price, declared or read, is the same revenue).
+            key = (
+                price.unit_amount,
+                recurring["interval"],
+                recurring.get("interval_count"),
+                recurring.get("meter"),
+                quantity,
+            )
         found = self.known.get(key)
         if found is None:
             found = self.known[key] = monthly(price, quantity)
         return found
+
+
+_NOTHING = Decimal(0)
 
 
 def _payment_method(obj: Mapping[str, Any]) -> str | None:
