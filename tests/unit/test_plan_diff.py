@@ -66,6 +66,42 @@ def test_tiered_price_params_and_mrr() -> None:
     assert plan.mrr == {"usd": (0, 17400)}
 
 
+EXTRAS = """  extras:
+    name: Extras
+    prices:
+      extra-yearly: {unit_amount: 2900, currency: usd, recurring: {interval: year}}
+customers:
+"""
+SHARED = (
+    BASE.replace("customers:\n", EXTRAS)
+    + """
+  beta:
+    email: billing@beta.example
+    subscriptions:
+      main:
+        items: [{price: pro-monthly, quantity: 5}, {price: extra-yearly, quantity: 5}]
+  gamma:
+    email: billing@gamma.example
+    subscriptions:
+      main:
+        items: [{price: pro-monthly, quantity: 2}, {price: seats-graduated, quantity: 3}]
+"""
+)
+
+
+def test_mrr_counts_each_subscriptions_own_quantities_on_shared_prices() -> None:
+    """Subscriptions share prices at the same and at other quantities, on both sides, and two
+    prices share an amount and a quantity but not an interval."""
+    after = config(
+        SHARED.replace("{price: pro-monthly, quantity: 5}", "{price: pro-monthly, quantity: 7}")
+    )
+    plan = plan_for(after, applied(config(SHARED)))
+    assert op_ids(plan) == ["subscription.update:beta/main"]
+    # acme 2 x 29.00 + (10 x 10.00 + 2 x 8.00) = 174.00; beta 5 x 29.00 + 5 x 29.00 / 12 =
+    # 157.0833; gamma 2 x 29.00 + 3 x 10.00 = 88.00. After: beta 7 x 29.00 + 12.0833 = 215.0833.
+    assert plan.mrr == {"usd": (41908, 47708)}
+
+
 def test_product_field_change_is_an_update_of_that_field_only() -> None:
     before = config()
     after = config(BASE.replace("name: Pro\n", "name: Pro\n    description: Now with SSO\n"))
