@@ -3,8 +3,8 @@ fetched concurrently, and normalised kind by kind in registry order."""
 
 from __future__ import annotations
 
-import queue
 import threading
+from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -21,8 +21,52 @@ from billing_sync.resources.base import Desired, Existing
 # streams stay well under its read limits (25/s in sandboxes, 100/s live); a 429 slows them all
 # (the shared limiter halves its pace, then recovers).
 READ_CONCURRENCY = 4
+# Pages fetched ahead per list stream. Normalisation (one thread, registry order) is slower than
+# fetching, so without a bound the later kinds' pages all wait decoded in memory (at 100,000
+# objects, hundreds of MB of subscriptions while products and prices are normalised); a few
+# pages keep every fetching thread busy.
+PAGES_AHEAD = 4
 
 _END = object()
+
+
+class _Stream:
+    """One list stream's pages on their way from the thread fetching them to the reading thread.
+
+    At most `room` items wait; `put` waits for room and gives up (False) once the stream is
+    closed, so a fetching thread never outlives a read that ended (failed, interrupted, or a
+    kind that stopped consuming). `get` waits for an item."""
+
+    def __init__(self, room: int) -> None:
+        self._items: deque[Any] = deque()
+        self._room = max(1, room)
+        self._closed = False
+        self._changed = threading.Condition(threading.Lock())
+
+    def put(self, item: Any) -> bool:
+        with self._changed:
+            while len(self._items) >= self._room and not self._closed:
+                self._changed.wait()
+            if self._closed:
+                return False
+            self._items.append(item)
+            self._changed.notify_all()
+            return True
+
+    def get(self) -> Any:
+        with self._changed:
+            while not self._items:
+                self._changed.wait()
+            item = self._items.popleft()
+            self._changed.notify_all()
+            return item
+
+    def close(self) -> None:
+        """Wake every waiting `put` (they return False) and drop the pages still waiting."""
+        with self._changed:
+            self._closed = True
+            self._items.clear()
+            self._changed.notify_all()
 
 
 def read_account(
@@ -49,14 +93,13 @@ def _read_account(remote: Remote, concurrency: int, limiter: RateLimiter | None)
         return list_all(remote, path, params, limiter)
 
     stop = threading.Event()
-    streams: dict[tuple[str, int], queue.SimpleQueue[Any]] = {}
+    streams: dict[tuple[str, int], _Stream] = {}
 
-    def fetch(read_pages: Iterator[list[dict[str, Any]]], out: queue.SimpleQueue[Any]) -> None:
+    def fetch(read_pages: Iterator[list[dict[str, Any]]], out: _Stream) -> None:
         try:
             for page in read_pages:
-                if stop.is_set():
+                if stop.is_set() or not out.put(page):
                     return
-                out.put(page)
             out.put(_END)
         except BaseException as err:  # handed to the reading thread, raised there
             out.put(err)
@@ -73,7 +116,7 @@ def _read_account(remote: Remote, concurrency: int, limiter: RateLimiter | None)
     try:
         for kind in KINDS:
             for n, read in enumerate(kind.list_reads):
-                out: queue.SimpleQueue[Any] = queue.SimpleQueue()
+                out = _Stream(PAGES_AHEAD)
                 streams[(kind.name, n)] = out
                 read_pages = list_pages(remote, read.path, read.params, limiter)
                 if len(streams) == 1:
@@ -91,6 +134,8 @@ def _read_account(remote: Remote, concurrency: int, limiter: RateLimiter | None)
         return existing
     finally:
         stop.set()
+        for stream in streams.values():
+            stream.close()
         pool.shutdown(wait=True, cancel_futures=True)
 
 
