@@ -173,19 +173,22 @@ def read_threads() -> list[threading.Thread]:
 
 @pytest.fixture
 def full_streams(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
-    """One page ahead per stream; the event is set once a fetching thread waits on a full one."""
+    """One page ahead for the stream being read and one for all the others; the event is set
+    once a fetching thread has to wait for room."""
     import billing_sync.resources.read as read_module
 
     saw_full = threading.Event()
 
-    class Watched(read_module._Stream):
-        def put(self, item: Any) -> bool:
-            if len(self._items) >= self._room:
-                saw_full.set()
-            return super().put(item)
+    class Watched(read_module._Shelf):
+        def put(self, n: int, item: Any, *, last: bool = False) -> bool:
+            with self._changed:
+                if not last and not self._has_room(n):
+                    saw_full.set()
+            return super().put(n, item, last=last)
 
     monkeypatch.setattr(read_module, "PAGES_AHEAD", 1)
-    monkeypatch.setattr(read_module, "_Stream", Watched)
+    monkeypatch.setattr(read_module, "PAGES_BUDGET", 1)
+    monkeypatch.setattr(read_module, "_Shelf", Watched)
     return saw_full
 
 
@@ -239,23 +242,35 @@ def test_a_stream_failing_behind_a_full_queue_fails_the_read(
     assert read_threads() == []
 
 
-def test_a_stream_gives_up_waiting_for_room_once_closed() -> None:
-    from billing_sync.resources.read import _Stream
+def waiting_put(shelf: Any, n: int, item: str, results: list[bool]) -> threading.Thread:
+    putter = threading.Thread(target=lambda: results.append(shelf.put(n, item)))
+    putter.start()
+    putter.join(timeout=0.2)
+    return putter
 
-    stream = _Stream(1)
-    assert stream.put("page 1")
+
+def test_the_shelf_bounds_streams_and_gives_up_waiting_once_closed() -> None:
+    from billing_sync.resources.read import _END, _Shelf
+
+    shelf = _Shelf(ahead=2, budget=1)
+    first, second, third = shelf.stream(), shelf.stream(), shelf.stream()
+    assert shelf.put(first, "a1") and shelf.put(first, "a2")  # the stream being read: 2 ahead
+    assert shelf.put(second, "b1")  # the others: 1 together
     results: list[bool] = []
-    waiting = threading.Thread(target=lambda: results.append(stream.put("page 2")))
-    waiting.start()
-    waiting.join(timeout=0.2)
-    assert waiting.is_alive() and results == []  # no room: it waits
-    assert stream.get() == "page 1"
-    waiting.join(timeout=300)
-    assert results == [True] and stream.get() == "page 2"
-    assert stream.put("page 3")
-    waiting = threading.Thread(target=lambda: results.append(stream.put("page 4")))
-    waiting.start()
-    stream.close()
-    waiting.join(timeout=300)
-    assert not waiting.is_alive() and results == [True, False]
-    assert not stream.put("page 5")
+    blocked = waiting_put(shelf, third, "c1", results)
+    assert blocked.is_alive() and results == []  # no room: it waits
+    assert shelf.put(second, _END, last=True)  # a stream's end never waits
+    for expected in ("a1", "a2"):
+        assert shelf.get(first) == expected
+    assert blocked.is_alive()  # reading the first stream freed none of the others' room
+    assert shelf.get(second) == "b1"  # the second is being read: its pages leave the budget
+    blocked.join(timeout=300)
+    assert results == [True]
+    assert shelf.get(second) is _END
+    results.clear()
+    blocked = waiting_put(shelf, first, "a3", results)  # no longer read: "c1" fills the budget
+    assert blocked.is_alive()
+    shelf.close()
+    blocked.join(timeout=300)
+    assert not blocked.is_alive() and results == [False]
+    assert not shelf.put(third, "c3")
