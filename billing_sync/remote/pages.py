@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from billing_sync.remote.client import Remote, with_retries, wrap_errors
 from billing_sync.remote.ratelimit import RateLimiter, limited
 
 PAGE = 100
+
+T = TypeVar("T")
 
 
 def request(remote: Remote, method: str, path: str, **params: Any) -> dict[str, Any]:
@@ -115,3 +118,14 @@ def id_of(value: Any) -> str | None:
         return value.get("id")
     found = getattr(value, "id", None)
     return found if isinstance(found, str) else None
+
+
+def shared(value: T) -> T:
+    """One copy of a text value that many objects repeat (a currency, an interval, a status).
+
+    The JSON decoder makes a new string for every occurrence, and the states read from a large
+    account keep theirs for the whole run (at 100,000 objects, some 400,000 strings of ~55 bytes
+    that say `usd` or `month`). Anything else is returned as it is."""
+    if isinstance(value, str) and type(value) is str:
+        return sys.intern(value)  # type: ignore[return-value]
+    return value
