@@ -2,6 +2,8 @@
 one JSON line. Run by benchmarks/run.py through `python -m benchmarks.child MODE ...`.
 
 - `plan URL CONFIG [CONCURRENCY]`: the no-op plan as `billing-sync plan` makes it, phase by phase.
+- `cli URL CONFIG`: `billing-sync plan --detailed-exitcode` itself, in this process (the CPU
+  and memory of the command users run, start-up and output included).
 - `per-object URL THREADS`: the same account read one GET per object (the Terraform providers'
   pattern: list nothing, GET each object in state), with THREADS at once (Terraform's default
   -parallelism is 10). The ids come from a list read made first, not counted.
@@ -16,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from billing_sync.demo import DEMO_KEY
+from billing_sync.gcpause import command_heap
 
 
 def plan_run(url: str, config: str, concurrency: int) -> dict[str, Any]:
@@ -66,6 +69,32 @@ def plan_run(url: str, config: str, concurrency: int) -> dict[str, Any]:
     }
 
 
+def cli_run(url: str, config: str) -> dict[str, Any]:
+    """`billing-sync plan --config CONFIG` as a user runs it (click, the terminal output), in
+    this process; its output is counted, not printed."""
+    import contextlib
+    import io
+    import os
+
+    from billing_sync.cli.app import main as cli_main
+
+    os.environ.update(STRIPE_API_BASE=url, STRIPE_API_KEY=DEMO_KEY)
+    out, err = io.StringIO(), io.StringIO()
+    wall = time.perf_counter()
+    code: Any = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            cli_main(["plan", "--config", config, "--detailed-exitcode"])
+        except SystemExit as exit_:
+            code = exit_.code
+    return {
+        "exit_code": code,
+        "output_lines": len(out.getvalue().splitlines()),
+        "stderr": err.getvalue()[-2000:],
+        "wall_s": round(time.perf_counter() - wall, 3),
+    }
+
+
 def per_object_run(url: str, threads: int) -> dict[str, Any]:
     from billing_sync.remote.client import connect
     from billing_sync.remote.pages import list_all, request
@@ -109,7 +138,10 @@ def peak_rss_mb() -> float | None:
 def main(argv: list[str]) -> None:
     mode = argv[0]
     if mode == "plan":
-        out = plan_run(argv[1], argv[2], int(argv[3]) if len(argv) > 3 else 4)
+        with command_heap():  # as the CLI runs a command
+            out = plan_run(argv[1], argv[2], int(argv[3]) if len(argv) > 3 else 4)
+    elif mode == "cli":
+        out = cli_run(argv[1], argv[2])
     elif mode == "per-object":
         out = per_object_run(argv[1], int(argv[2]))
     else:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import json
 import math
 import os
@@ -121,6 +122,9 @@ def bench_noop(url: str, n: int, tmp: Path, per_object_max: int) -> dict[str, An
         out[f"plan_latency_{latency}ms"] = run
         if latency == 0:
             out["plan_sequential_read_latency_0ms"] = child("plan", url, str(config), "1", env=env)
+            cli = out["cli_plan_latency_0ms"] = child("cli", url, str(config), env=env)
+            if cli["exit_code"] != 0:  # --detailed-exitcode: 0 is "no changes"
+                raise RuntimeError(f"billing-sync plan exited {cli['exit_code']}: {cli['stderr']}")
         else:
             out["plan_sequential_read_latency_30ms"] = child("plan", url, str(config), "1", env=env)
         if n <= per_object_max:
@@ -139,6 +143,13 @@ def bench_noop(url: str, n: int, tmp: Path, per_object_max: int) -> dict[str, An
     )
     print(line, flush=True)
     print(f"    phases at 0 ms: {json.dumps(p0['phases'])}", flush=True)
+    cli = out["cli_plan_latency_0ms"]
+    cli_cpu = cli["process"]["user_cpu_s"] + cli["process"]["sys_cpu_s"]
+    print(
+        f"    billing-sync plan --detailed-exitcode (the command itself): CPU {cli_cpu:.2f} s, "
+        f"peak RSS {cli['process']['peak_rss_mb']:.1f} MB, wall {cli['wall_s']:.2f} s, exit 0",
+        flush=True,
+    )
     if "per_object_latency_0ms" in out:
         g0, g30 = out["per_object_latency_0ms"], out["per_object_latency_30ms"]
         print(
@@ -414,6 +425,31 @@ def machine() -> dict[str, Any]:
     }
 
 
+def marginal_cpu(runs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """CPU per object between successive sizes: what each further object costs once the fixed
+    part (interpreter start-up and imports, ~0.3 s) is paid. Flat from 1,000 to 100,000 objects
+    is the issue's target; the CPU of one run divided by its objects hides it at small sizes."""
+
+    def cpu(run: dict[str, Any]) -> float:
+        process = run["plan_latency_0ms"]["process"]
+        return float(process["user_cpu_s"] + process["sys_cpu_s"])
+
+    ordered = sorted(runs.values(), key=lambda r: r["managed_objects"])
+    out = []
+    for small, large in itertools.pairwise(ordered):
+        objects = large["managed_objects"] - small["managed_objects"]
+        ms = round(1000 * (cpu(large) - cpu(small)) / objects, 4)
+        out.append(
+            {"from": small["managed_objects"], "to": large["managed_objects"], "ms_per_object": ms}
+        )
+        print(
+            f"no-op plan, CPU per further object from {small['managed_objects']:,} to "
+            f"{large['managed_objects']:,} objects: {ms:.3f} ms",
+            flush=True,
+        )
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
@@ -442,6 +478,7 @@ def main() -> None:
             results["noop_plan"] = {
                 str(n): bench_noop(url, n, tmp, args.per_object_max) for n in sizes
             }
+            results["noop_marginal_cpu"] = marginal_cpu(results["noop_plan"])
         if "apply" in only:
             results["apply"] = bench_apply(url, tmp, args.creates)
     results["total_wall_s"] = round(

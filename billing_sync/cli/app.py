@@ -12,6 +12,7 @@ import billing_sync.cli.commands  # noqa: F401  (registers the core commands on 
 from billing_sync.cli.argv import explain_no_such_option, refuse_single_dash, share_global_options
 from billing_sync.cli.context import cli
 from billing_sync.errors import BillingSyncError, ConfigError
+from billing_sync.gcpause import command_heap
 
 
 def _register_subgroups() -> None:
@@ -29,7 +30,8 @@ def main(argv: list[str] | None = None) -> Any:
     try:
         _register_subgroups()
         refuse_single_dash(args, cli)
-        return cli.main(args=args, prog_name="billing-sync", standalone_mode=False)
+        with command_heap():
+            return cli.main(args=args, prog_name="billing-sync", standalone_mode=False)
     except click.exceptions.Abort as err:
         # click turns a Ctrl-C anywhere in a command (or at a prompt) into Abort: it is still
         # an interruption (130, as in a shell), not an error; EOF at a prompt is an error.

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from billing_sync.config.models import (
     MAX_AMOUNT,
+    BillingConfig,
     Coupon,
     CurrencyOption,
     Price,
@@ -316,8 +317,12 @@ def _claims(
             owner[value] = who
 
 
-def check_document(raw: Any) -> list[Finding]:
-    """Run every rule on the raw document (dicts from the YAML), whatever else is wrong."""
+def check_document(raw: Any, valid: BillingConfig | None = None) -> list[Finding]:
+    """Run every rule on the raw document (dicts from the YAML), whatever else is wrong.
+
+    The rules read each object's model: validated here one by one (an invalid object is
+    skipped, the others still checked), or taken from `valid`, the whole document's models
+    when it validated (the same models of the same data: not validated twice)."""
     findings: list[Finding] = []
     doc = _mapping(raw)
     # price key -> (product key, price or None when the price itself is invalid)
@@ -327,7 +332,13 @@ def check_document(raw: Any) -> list[Finding]:
         ppath: Path = ("products", pkey)
         pdata = _mapping(praw)
         raw_prices = _mapping(pdata.get("prices"))
-        product = _try(Product, {**pdata, "prices": {}}) if isinstance(praw, dict) else None
+        product = (
+            valid.products[pkey]
+            if valid is not None
+            else _try(Product, {**pdata, "prices": {}})
+            if isinstance(praw, dict)
+            else None
+        )
         if product is not None:
             findings.extend(check_product(product, ppath, raw_prices))
         if product is not None and product.id is not None:
@@ -336,7 +347,7 @@ def check_document(raw: Any) -> list[Finding]:
             product_ids.append((pkey, pkey, ppath, False))
         for key, rp in raw_prices.items():
             path: Path = (*ppath, "prices", key)
-            price = _try(Price, rp)
+            price = valid.products[pkey].prices[key] if valid is not None else _try(Price, rp)
             if key in prices:
                 findings.append(
                     Finding(
@@ -363,7 +374,11 @@ def check_document(raw: Any) -> list[Finding]:
         cpath: Path = ("customers", ckey)
         for skey, sraw in _mapping(_mapping(craw).get("subscriptions")).items():
             spath: Path = (*cpath, "subscriptions", skey)
-            sub = _try(Subscription, sraw)
+            sub = (
+                valid.customers[ckey].subscriptions[skey]
+                if valid is not None
+                else _try(Subscription, sraw)
+            )
             if sub is not None:
                 findings.extend(check_subscription(sub, spath))
             findings.extend(_check_references(sraw, spath, prices))

@@ -160,7 +160,7 @@ def _load_text(text: str, filename: str) -> BillingConfig:
             cfg = BillingConfig.model_validate(doc.data)
         except ValidationError as err:
             later.extend(_from_pydantic(err, source()))
-        for f in check_document(doc.data):
+        for f in check_document(doc.data, cfg):
             pos = source().key(f.path) if f.at == "key" else source().value(f.path)
             later.append(RawIssue(pos, f.path, f.message))
         # A node the YAML pass already reported (bad tag, duplicate, ...) is not reported again.

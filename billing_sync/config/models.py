@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -202,9 +202,26 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, validate_default=True)
 
 
+_FrozenModel = TypeVar("_FrozenModel", bound=Model)
+
+
+def _nothing_ignored(cls: type[_FrozenModel]) -> Callable[[], _FrozenModel]:
+    """The default `ignore:` of a kind: one frozen instance, shared by every object that
+    declares none (a default made, or copied, per object cost 100,000 model constructions or
+    deep copies at 100,000 objects). A factory, not a `default=`: pydantic deep-copies a
+    default model, not what a factory returns."""
+    instance = cls()
+    return lambda: instance
+
+
 class _Ignore(Model):
     """What another writer owns on this object: metadata keys and fields billing-sync never
-    compares, sets or unsets (their values in Stripe are kept)."""
+    compares, sets or unsets (their values in Stripe are kept).
+
+    Frozen: every object that declares no `ignore:` shares its kind's one default instance
+    (see `_nothing_ignored`)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True, frozen=True)
 
     metadata: list[MetadataKey] = Field(
         default_factory=list,
@@ -254,7 +271,10 @@ class SubscriptionIgnore(_Ignore):
 
 
 class MeterIgnore(Model):
-    """A meter has no metadata: only its fields can be another writer's."""
+    """A meter has no metadata: only its fields can be another writer's (frozen and shared
+    as `_Ignore` is)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True, frozen=True)
 
     fields: list[Literal["display_name"]] = Field(default_factory=list, description=_IGNORED_FIELDS)
 
@@ -281,37 +301,39 @@ class IgnoreRules(Model):
     """`ignore:` for every object of a kind (per object: each object's own `ignore:`)."""
 
     products: ProductIgnore = Field(
-        default_factory=ProductIgnore,
+        default_factory=_nothing_ignored(ProductIgnore),
         description="What billing-sync leaves alone on every product.",
     )
     prices: PriceIgnore = Field(
-        default_factory=PriceIgnore, description="What billing-sync leaves alone on every price."
+        default_factory=_nothing_ignored(PriceIgnore),
+        description="What billing-sync leaves alone on every price.",
     )
     customers: CustomerIgnore = Field(
-        default_factory=CustomerIgnore,
+        default_factory=_nothing_ignored(CustomerIgnore),
         description="What billing-sync leaves alone on every customer.",
     )
     subscriptions: SubscriptionIgnore = Field(
-        default_factory=SubscriptionIgnore,
+        default_factory=_nothing_ignored(SubscriptionIgnore),
         description="What billing-sync leaves alone on every subscription.",
     )
     meters: MeterIgnore = Field(
-        default_factory=MeterIgnore, description="What billing-sync leaves alone on every meter."
+        default_factory=_nothing_ignored(MeterIgnore),
+        description="What billing-sync leaves alone on every meter.",
     )
     coupons: CouponIgnore = Field(
-        default_factory=CouponIgnore,
+        default_factory=_nothing_ignored(CouponIgnore),
         description="What billing-sync leaves alone on every coupon.",
     )
     promotion_codes: PromotionCodeIgnore = Field(
-        default_factory=PromotionCodeIgnore,
+        default_factory=_nothing_ignored(PromotionCodeIgnore),
         description="What billing-sync leaves alone on every promotion code.",
     )
     tax_rates: TaxRateIgnore = Field(
-        default_factory=TaxRateIgnore,
+        default_factory=_nothing_ignored(TaxRateIgnore),
         description="What billing-sync leaves alone on every tax rate.",
     )
     features: FeatureIgnore = Field(
-        default_factory=FeatureIgnore,
+        default_factory=_nothing_ignored(FeatureIgnore),
         description="What billing-sync leaves alone on every entitlement feature.",
     )
 
@@ -459,7 +481,8 @@ class Price(Model):
         "key; written by import).",
     )
     ignore: PriceIgnore = Field(
-        default_factory=PriceIgnore, description="What billing-sync leaves alone on this price."
+        default_factory=_nothing_ignored(PriceIgnore),
+        description="What billing-sync leaves alone on this price.",
     )
 
     def minor_amount(self) -> int | None:
@@ -494,7 +517,7 @@ class Product(Model):
         default_factory=dict, description="Key-value pairs stored on the Stripe product."
     )
     ignore: ProductIgnore = Field(
-        default_factory=ProductIgnore,
+        default_factory=_nothing_ignored(ProductIgnore),
         description="What billing-sync leaves alone on this product.",
     )
     tax_code: Text | None = Field(default=None, description="A Stripe tax code (txcd_10103000).")
@@ -564,7 +587,7 @@ class Feature(Model):
         default_factory=dict, description="Key-value pairs stored on the Stripe feature."
     )
     ignore: FeatureIgnore = Field(
-        default_factory=FeatureIgnore,
+        default_factory=_nothing_ignored(FeatureIgnore),
         description="What billing-sync leaves alone on this feature.",
     )
 
@@ -741,7 +764,8 @@ class Coupon(Model):
         default_factory=dict, description="Key-value pairs stored on the Stripe coupon."
     )
     ignore: CouponIgnore = Field(
-        default_factory=CouponIgnore, description="What billing-sync leaves alone on this coupon."
+        default_factory=_nothing_ignored(CouponIgnore),
+        description="What billing-sync leaves alone on this coupon.",
     )
 
 
@@ -781,7 +805,7 @@ class PromotionCode(Model):
         default_factory=dict, description="Key-value pairs stored on the promotion code."
     )
     ignore: PromotionCodeIgnore = Field(
-        default_factory=PromotionCodeIgnore,
+        default_factory=_nothing_ignored(PromotionCodeIgnore),
         description="What billing-sync leaves alone on this promotion code.",
     )
 
@@ -811,7 +835,8 @@ class TaxRate(Model):
         default_factory=dict, description="Key-value pairs stored on the tax rate."
     )
     ignore: TaxRateIgnore = Field(
-        default_factory=TaxRateIgnore, description="What billing-sync leaves alone on this rate."
+        default_factory=_nothing_ignored(TaxRateIgnore),
+        description="What billing-sync leaves alone on this rate.",
     )
 
 
@@ -880,7 +905,7 @@ class Subscription(Model):
         default_factory=dict, description="Key-value pairs stored on the Stripe subscription."
     )
     ignore: SubscriptionIgnore = Field(
-        default_factory=SubscriptionIgnore,
+        default_factory=_nothing_ignored(SubscriptionIgnore),
         description="What billing-sync leaves alone on this subscription.",
     )
     protect: bool = Field(
@@ -912,7 +937,7 @@ class Customer(Model):
         default_factory=dict, description="Key-value pairs stored on the Stripe customer."
     )
     ignore: CustomerIgnore = Field(
-        default_factory=CustomerIgnore,
+        default_factory=_nothing_ignored(CustomerIgnore),
         description="What billing-sync leaves alone on this customer.",
     )
     subscriptions: dict[Key, Subscription] = Field(
@@ -999,7 +1024,8 @@ class Meter(Model):
     )
     active: bool = Field(default=True, description="false deactivates the meter.")
     ignore: MeterIgnore = Field(
-        default_factory=MeterIgnore, description="What billing-sync leaves alone on this meter."
+        default_factory=_nothing_ignored(MeterIgnore),
+        description="What billing-sync leaves alone on this meter.",
     )
 
 

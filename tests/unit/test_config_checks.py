@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
-from billing_sync.config.checks import MAX_INTERVAL_COUNT, Finding, check_tiers
+from billing_sync.config.checks import MAX_INTERVAL_COUNT, Finding, check_document, check_tiers
 from billing_sync.config.loader import load_text
-from billing_sync.config.models import Tier
+from billing_sync.config.models import BillingConfig, Tier
+from billing_sync.config.source import parse
 from billing_sync.errors import ConfigError
+from tests.helpers import EXAMPLE
 
 
 def load(text: str) -> object:
@@ -263,3 +268,40 @@ def test_statement_descriptor_edges() -> None:
     assert load_text(base.format('"' + "A" * 22 + '"')).products["p"].statement_descriptor
     [msg] = errors_of(base.format('"it\'s ok"'))
     assert msg.endswith("statement_descriptor: must not contain any of < > \\ \" ' (found ')")
+
+
+def _validating_documents() -> list[tuple[str, Any, BillingConfig]]:
+    """(name, data, models) of the example and every fixture whose whole document validates
+    (the others' rules validate each object on their own: nothing to compare)."""
+    fixtures = Path(__file__).parent.parent / "fixtures" / "config"
+    out = []
+    for path in [
+        EXAMPLE,
+        *sorted(fixtures.glob("good/*.yaml")),
+        *sorted(fixtures.glob("bad/*.yaml")),
+    ]:
+        doc = parse(path.read_text(encoding="utf-8"), path.name)
+        try:
+            valid = BillingConfig.model_validate(doc.data)
+        except ValidationError:
+            continue
+        if not doc.issues:
+            out.append((f"{path.parent.name}/{path.name}", doc.data, valid))
+    return out
+
+
+VALIDATING = _validating_documents()
+
+
+def test_some_validating_documents_break_rules() -> None:
+    """The comparison below covers documents whose rules find something, not only clean ones."""
+    assert sum(1 for _, data, valid in VALIDATING if check_document(data, valid)) >= 10
+
+
+@pytest.mark.parametrize(
+    ("data", "valid"), [v[1:] for v in VALIDATING], ids=[v[0] for v in VALIDATING]
+)
+def test_rules_read_the_same_models_either_way(data: Any, valid: BillingConfig) -> None:
+    """When the whole document validates, the rules take its models instead of validating each
+    object again: they find exactly what they find validating each object on their own."""
+    assert check_document(data, valid) == check_document(data)

@@ -74,9 +74,31 @@ def same_with_both_parsers(text: str) -> None:
         assert c.issues == py.issues
 
 
+def typed(value: Any) -> Any:
+    """`value` with every scalar's type spelled out (True is not 1, 1.0 is not 1, a YamlFloat
+    keeps its text) and mappings in their order."""
+    if isinstance(value, dict):
+        return ("dict", [(typed(k), typed(v)) for k, v in value.items()])
+    if isinstance(value, list):
+        return ("list", [typed(v) for v in value])
+    return (type(value).__name__, repr(value), getattr(value, "text", None))
+
+
+def same_plain_and_nodes(text: str) -> None:
+    """A document read from libyaml's events (the plain path) is read exactly as the node
+    path reads it, and only documents the node path reads without any issue are plain."""
+    plain = source._plain_document(text)
+    if plain is source._UNPLAIN:
+        return
+    nodes = source.parse(text, "billing.yaml", positions=True)  # always the node path
+    assert not nodes.issues and not nodes.voided
+    assert typed(plain) == typed(nodes.data)
+
+
 def check(text: str) -> None:
     if source.LIBYAML:
         same_with_both_parsers(text)
+        same_plain_and_nodes(text)
     try:
         cfg = load_text(text, "billing.yaml")
     except ConfigError as err:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from billing_sync.config import source
 from billing_sync.config.loader import config_path, load_config, load_text
 from billing_sync.config.source import format_path
 from billing_sync.errors import ConfigError
@@ -506,3 +507,64 @@ def test_parsing_without_positions_gives_the_same_data_and_issues() -> None:
     assert without.voided == with_map.voided
     assert with_map.source.values and with_map.source.keys
     assert not without.source.values and not without.source.keys
+
+
+# -- the plain path: documents built straight from libyaml's events ----------------------------
+GOOD_CONFIGS = sorted(
+    (Path(__file__).parent.parent / "fixtures" / "config" / "good").glob("*.yaml")
+)
+
+
+@pytest.mark.skipif(not source.LIBYAML, reason="the plain path reads libyaml's events")
+@pytest.mark.parametrize("path", [EXAMPLE, *GOOD_CONFIGS], ids=lambda p: p.name)
+def test_valid_files_take_the_plain_path(path: Path) -> None:
+    """Every valid file is read without a node tree, to the data the node path builds."""
+    text = path.read_text(encoding="utf-8")
+    plain = source._plain_document(text)
+    assert plain is not source._UNPLAIN
+    assert plain == source.parse(text, path.name, positions=True).data
+
+
+UNPLAIN = {
+    "anchor and alias": "version: 1\na: &x {b: 1}\nc: *x\n",
+    "merge key": "version: 1\na: {b: 1}\nc:\n  <<: {d: 2}\n",
+    "quoted merge-looking key": 'version: 1\n"<<": 1\n',
+    "explicit tag": "version: !!int 1\n",
+    "tagged mapping": "version: 1\na: !!map {b: 1}\n",
+    "duplicate key": "version: 1\nversion: 1\n",
+    "mapping as a key": "version: 1\n? {a: 1}\n: 2\n",
+    "list as a key": "version: 1\n? [a]\n: 2\n",
+    "control character": 'version: 1\nname: "a\\x07b"\n',
+    "control character in a key": 'version: 1\n"a\\x07b": 1\n',
+    "octal number": "version: 1\nn: 0100\n",
+    "number with an exponent": "version: 1\nn: 1.0e+3\n",
+    "two documents": "version: 1\n---\nversion: 1\n",
+    "a list at the top": "- version: 1\n",
+    "empty": "",
+    "syntax error": "version: 1\n  a: [\n",
+    "too deep": "version: 1\na: "
+    + "[" * (source.MAX_DEPTH + 1)
+    + "]" * (source.MAX_DEPTH + 1)
+    + "\n",
+}
+
+
+@pytest.mark.skipif(not source.LIBYAML, reason="the plain path reads libyaml's events")
+@pytest.mark.parametrize("text", list(UNPLAIN.values()), ids=list(UNPLAIN))
+def test_anything_unplain_takes_the_node_path(text: str) -> None:
+    """What the plain path does not read the node path does, with its issues and positions."""
+    assert source._plain_document(text) is source._UNPLAIN
+    assert source.parse(text, "billing.yaml", positions=False).data == (
+        source.parse(text, "billing.yaml", positions=True).data
+    )
+
+
+@pytest.mark.skipif(not source.LIBYAML, reason="the plain path reads libyaml's events")
+def test_plain_path_scalars() -> None:
+    """Floats keep their text, booleans, nulls and dates are built as the node path builds them."""
+    text = 'version: 1\na: 19.990\nb: true\nc: ~\nd: 2024-01-02\ne: "1"\nf: 1_000\ng:\n1: x\n'
+    plain = source._plain_document(text)
+    assert plain == source.parse(text, "billing.yaml", positions=True).data
+    assert plain["a"].text == "19.990"
+    assert [type(plain[k]).__name__ for k in "bcdef"] == ["bool", "NoneType", "date", "str", "int"]
+    assert plain["f"] == 1000 and plain["g"] is None and plain["1"] == "x"

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from billing_sync.gcpause import no_gc
+from billing_sync.gcpause import command_heap, no_gc
 
 
 @pytest.fixture(autouse=True)
@@ -65,3 +65,45 @@ def test_cycles_made_while_paused_are_collected_afterwards() -> None:
         assert gone() is not None  # reference counting alone cannot free a cycle
     gc.collect()
     assert gone() is None
+
+
+def test_inside_a_command_what_survives_a_pause_is_frozen_until_the_command_ends() -> None:
+    gc.enable()
+    gc.unfreeze()
+    with command_heap():
+        with no_gc():
+            survivors = [[i] for i in range(1000)]
+        frozen = gc.get_freeze_count()
+        assert frozen >= len(survivors)  # out of the collector's generations
+        assert gc.isenabled()
+        with command_heap():  # a nested command changes nothing
+            pass
+        assert gc.get_freeze_count() == frozen
+    assert gc.get_freeze_count() == 0  # handed back when the command ends
+    del survivors
+
+
+def test_outside_a_command_nothing_is_frozen() -> None:
+    gc.enable()
+    gc.unfreeze()
+    with no_gc():
+        survivors = [[i] for i in range(1000)]
+    assert gc.get_freeze_count() == 0
+    del survivors
+
+
+def test_a_cycle_made_inside_a_command_is_collected_after_it() -> None:
+    class Node:
+        pass
+
+    gc.enable()
+    with command_heap():
+        with no_gc():
+            a, b = Node(), Node()
+            a.other, b.other = b, a  # type: ignore[attr-defined]
+            ref = weakref.ref(a)
+        del a, b
+        gc.collect()
+        assert ref() is not None  # frozen: waits for the end of the command
+    gc.collect()
+    assert ref() is None
