@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
+
+import orjson
 
 from billing_sync.remote.client import Remote, with_retries, wrap_errors
 from billing_sync.remote.ratelimit import RateLimiter, limited
@@ -52,7 +53,7 @@ def get_json(remote: Remote, path: str, params: Mapping[str, Any]) -> dict[str, 
     )
     if 200 <= code < 300:
         try:
-            data = json.loads(body)
+            data = orjson.loads(body)  # half the CPU of json.loads (see pyproject.toml)
         except ValueError:
             pass  # the SDK's own error for a body that is not JSON, below
         else:
