@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
+from functools import cached_property
 from typing import Any, ClassVar
 
 # Placeholders for ids that only exist once an earlier change has run: ${price:pro-monthly}.
@@ -57,6 +58,16 @@ class Reason(StrEnum):
     UNMANAGED = "unmanaged"  # no longer declared, and left to bill as it is: ownership dropped
     # a test card token attached to the customer, for the subscription that declares it
     PAYMENT_METHOD = "payment_method"
+
+
+# Reason -> the step of its change's id (`Reason.X` is a slow lookup on Python 3.11, and every
+# change's id asks).
+_STEPS: Mapping[Reason, str] = {
+    Reason.REPLACED: "old",
+    Reason.DEFAULT_PRICE: "default_price",
+    Reason.PAYMENT_METHOD: "payment_method",
+}
+_STALE = Reason.STALE
 
 
 class Stage(IntEnum):
@@ -117,23 +128,23 @@ class Change:
     action: ClassVar[str] = ""
     symbol: ClassVar[str] = ""
 
-    @property
+    @cached_property
     def step(self) -> str:
-        """Distinguishes several changes of one object in the same plan."""
-        if self.reason is Reason.REPLACED:
-            return "old"
-        if self.reason is Reason.STALE:
+        """Distinguishes several changes of one object in the same plan (computed once)."""
+        if self.reason is _STALE:
             return f"stale.{self.stripe_id}"
-        if self.reason is Reason.DEFAULT_PRICE:
-            return "default_price"
-        if self.reason is Reason.PAYMENT_METHOD:
-            return "payment_method"
-        return ""
+        return _STEPS.get(self.reason, "")
 
-    @property
+    @cached_property
     def id(self) -> str:
-        step = f".{self.step}" if self.step else ""
-        return f"{self.kind}.{self.action}{step}:{self.key}"
+        """Unique in a plan; computed once (the graph, the renderers and the executor each ask
+        for it of every change). Not a field: equality and the saved plan are unchanged."""
+        step = self.step
+        return (
+            f"{self.kind}.{self.action}.{step}:{self.key}"
+            if step
+            else (f"{self.kind}.{self.action}:{self.key}")
+        )
 
     @property
     def produces(self) -> str | None:
@@ -167,10 +178,10 @@ class Create(Change):
     action: ClassVar[str] = "create"
     symbol: ClassVar[str] = "+"
 
-    @property
+    @cached_property
     def produces(self) -> str | None:
         """${kind:key}, or ${kind:key.step} for an object created on another's behalf (the
-        payment method a subscription declares)."""
+        payment method a subscription declares). Computed once."""
         return ref(self.kind, f"{self.key}.{self.step}" if self.step else self.key)
 
 

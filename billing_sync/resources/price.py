@@ -31,7 +31,7 @@ from billing_sync.changes import (
 from billing_sync.config.models import BillingConfig, Price, Tier
 from billing_sync.metadata import KEY_META, managed_key, user_metadata
 from billing_sync.money import decimal_text, format_amount, format_decimal_amount
-from billing_sync.remote.pages import id_of
+from billing_sync.remote.pages import id_of, shared
 from billing_sync.resources.base import (
     Desired,
     Existing,
@@ -864,16 +864,16 @@ def normalise_price(
     obj: Mapping[str, Any], product_key: str, meter_keys: Mapping[str, str] | None = None
 ) -> PriceState:
     """A Stripe price -> PriceState, with Stripe's echoes removed so an unchanged price is equal."""
-    currency = obj["currency"]
+    currency = shared(obj["currency"])
     options: dict[str, Any] = {}
     for cur, opt in sorted((obj.get("currency_options") or {}).items()):
         if cur == currency:  # Stripe echoes the main currency inside currency_options
             continue
         opt_tiers = normalise_tiers(opt.get("tiers"))
-        options[cur] = {
+        options[shared(cur)] = {
             "unit_amount": None if opt_tiers else opt.get("unit_amount"),
             "tiers": opt_tiers,
-            "tax_behavior": opt.get("tax_behavior") or "unspecified",
+            "tax_behavior": shared(opt.get("tax_behavior") or "unspecified"),
         }
     recurring = obj.get("recurring")
     transform = obj.get("transform_quantity")
@@ -884,12 +884,17 @@ def normalise_price(
         fraction = decimal_text(Decimal(str(obj["unit_amount_decimal"])))
     rec: dict[str, Any] | None = None
     if recurring:
-        rec = {"interval": recurring["interval"], "interval_count": recurring["interval_count"]}
+        rec = {
+            "interval": shared(recurring["interval"]),
+            "interval_count": recurring["interval_count"],
+        }
         if recurring.get("usage_type") == "metered":
             meter = id_of(recurring.get("meter")) or ""
             rec.update(usage_type="metered", meter=(meter_keys or {}).get(meter, meter))
+    key = managed_key(obj) or obj["id"]
+    lookup_key = obj.get("lookup_key")
     return PriceState(
-        key=managed_key(obj) or obj["id"],
+        key=key,
         product=product_key,
         currency=currency,
         unit_amount=None if tiered else obj.get("unit_amount"),
@@ -897,8 +902,8 @@ def normalise_price(
         custom_unit_amount=(
             {k: custom.get(k) for k in ("minimum", "maximum", "preset")} if custom else None
         ),
-        billing_scheme=obj.get("billing_scheme") or "per_unit",
-        tiers_mode=obj.get("tiers_mode") if tiered else None,
+        billing_scheme=shared(obj.get("billing_scheme") or "per_unit"),
+        tiers_mode=shared(obj.get("tiers_mode")) if tiered else None,
         tiers=normalise_tiers(obj.get("tiers")) if tiered else None,
         recurring=rec,
         transform_quantity=(
@@ -909,8 +914,8 @@ def normalise_price(
         nickname=obj.get("nickname"),
         metadata=user_metadata(obj),
         currency_options=options,
-        lookup_key=obj.get("lookup_key"),
-        tax_behavior=obj.get("tax_behavior") or "unspecified",
+        lookup_key=key if lookup_key == key else lookup_key,  # the same text: kept once
+        tax_behavior=shared(obj.get("tax_behavior") or "unspecified"),
         active=bool(obj.get("active")),
         id=obj["id"],
         product_id=id_of(obj["product"]),

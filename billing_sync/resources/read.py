@@ -3,8 +3,8 @@ fetched concurrently, and normalised kind by kind in registry order."""
 
 from __future__ import annotations
 
-import queue
 import threading
+from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -21,8 +21,76 @@ from billing_sync.resources.base import Desired, Existing
 # streams stay well under its read limits (25/s in sandboxes, 100/s live); a 429 slows them all
 # (the shared limiter halves its pace, then recovers).
 READ_CONCURRENCY = 4
+# Pages fetched ahead of normalisation, which is one thread in registry order and slower than
+# fetching on a fast network: without a bound the later kinds' pages all wait decoded in memory
+# (at 100,000 objects, hundreds of MB of subscriptions while products and prices are normalised).
+# The stream being read may hold PAGES_AHEAD pages; the streams not yet read, PAGES_BUDGET
+# together, so that the fetching threads keep reading ahead (with Stripe's latency, far slower
+# than normalisation, they never fill it) while memory stays a few dozen MB.
+PAGES_AHEAD = 4
+PAGES_BUDGET = 16
 
 _END = object()
+
+
+class _Shelf:
+    """The list streams' pages on their way from the fetching threads to the reading thread.
+
+    Streams are numbered in the order the reading thread reads them. `put` waits for room (see
+    PAGES_AHEAD and PAGES_BUDGET; a stream's last item, its end or its error, never waits) and
+    gives up, returning False, once the shelf is closed, so a fetching thread never outlives a
+    read that ended (failed, interrupted, or a kind that stopped consuming). `get` waits for an
+    item of its stream and makes it the stream being read. Streams are only ever put ahead of
+    the one being read, which always has room: no wait can last for ever."""
+
+    def __init__(self, ahead: int, budget: int) -> None:
+        self._queues: list[deque[Any]] = []
+        self._ahead = max(1, ahead)
+        self._budget = max(1, budget)
+        self._reading = 0
+        self._closed = False
+        self._changed = threading.Condition(threading.Lock())
+
+    def stream(self) -> int:
+        """A new stream, read after every earlier one; its number."""
+        with self._changed:
+            self._queues.append(deque())
+            return len(self._queues) - 1
+
+    def _has_room(self, n: int) -> bool:
+        if n == self._reading:
+            return len(self._queues[n]) < self._ahead
+        ahead = sum(len(q) for i, q in enumerate(self._queues) if i != self._reading)
+        return ahead < self._budget
+
+    def put(self, n: int, item: Any, *, last: bool = False) -> bool:
+        with self._changed:
+            while not last and not self._closed and not self._has_room(n):
+                self._changed.wait()
+            if self._closed:
+                return False
+            self._queues[n].append(item)
+            self._changed.notify_all()
+            return True
+
+    def get(self, n: int) -> Any:
+        with self._changed:
+            if self._reading != n:
+                self._reading = n
+                self._changed.notify_all()  # its pages no longer count against the budget
+            while not self._queues[n]:
+                self._changed.wait()
+            item = self._queues[n].popleft()
+            self._changed.notify_all()
+            return item
+
+    def close(self) -> None:
+        """Wake every waiting `put` (they return False) and drop the pages still waiting."""
+        with self._changed:
+            self._closed = True
+            for q in self._queues:
+                q.clear()
+            self._changed.notify_all()
 
 
 def read_account(
@@ -49,22 +117,22 @@ def _read_account(remote: Remote, concurrency: int, limiter: RateLimiter | None)
         return list_all(remote, path, params, limiter)
 
     stop = threading.Event()
-    streams: dict[tuple[str, int], queue.SimpleQueue[Any]] = {}
+    shelf = _Shelf(PAGES_AHEAD, PAGES_BUDGET)
+    streams: dict[tuple[str, int], int] = {}
 
-    def fetch(read_pages: Iterator[list[dict[str, Any]]], out: queue.SimpleQueue[Any]) -> None:
+    def fetch(read_pages: Iterator[list[dict[str, Any]]], out: int) -> None:
         try:
             for page in read_pages:
-                if stop.is_set():
+                if stop.is_set() or not shelf.put(out, page):
                     return
-                out.put(page)
-            out.put(_END)
+            shelf.put(out, _END, last=True)
         except BaseException as err:  # handed to the reading thread, raised there
-            out.put(err)
+            shelf.put(out, err, last=True)
 
     def objects(kind_name: str, n_reads: int) -> Iterator[dict[str, Any]]:
         for n in range(n_reads):
             out = streams[(kind_name, n)]
-            while (item := out.get()) is not _END:
+            while (item := shelf.get(out)) is not _END:
                 if isinstance(item, BaseException):
                     raise item
                 yield from item
@@ -73,14 +141,13 @@ def _read_account(remote: Remote, concurrency: int, limiter: RateLimiter | None)
     try:
         for kind in KINDS:
             for n, read in enumerate(kind.list_reads):
-                out: queue.SimpleQueue[Any] = queue.SimpleQueue()
-                streams[(kind.name, n)] = out
+                out = streams[(kind.name, n)] = shelf.stream()
                 read_pages = list_pages(remote, read.path, read.params, limiter)
                 if len(streams) == 1:
                     # The first page alone first: a bad key or an unreachable API fails one
                     # request, not one per stream.
                     first = next(read_pages, None)
-                    out.put(first if first is not None else _END)
+                    shelf.put(out, first if first is not None else _END)
                     if first is None:
                         continue
                 pool.submit(fetch, read_pages, out)
@@ -91,6 +158,7 @@ def _read_account(remote: Remote, concurrency: int, limiter: RateLimiter | None)
         return existing
     finally:
         stop.set()
+        shelf.close()
         pool.shutdown(wait=True, cancel_futures=True)
 
 

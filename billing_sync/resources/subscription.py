@@ -27,7 +27,7 @@ from billing_sync.config.models import BillingConfig
 from billing_sync.config.timestamps import NOW, day, iso, unix
 from billing_sync.metadata import CARD_META, KEY_META, PROTECT_META, managed_key, user_metadata
 from billing_sync.money import format_amount
-from billing_sync.remote.pages import id_of
+from billing_sync.remote.pages import id_of, shared
 from billing_sync.resources.base import (
     OBSERVED,
     Existing,
@@ -259,6 +259,7 @@ class SubscriptionKind(Kind[SubscriptionState]):
         self, objects: Iterable[dict[str, Any]], existing: Existing, pages: Pages
     ) -> Snapshot[SubscriptionState]:
         price_keys = PRICE.keys_by_id(existing)
+        price_ids = {i: i for i in price_keys}  # items keep the price's own id string
         customer_keys = {c.id: c.key for c in existing.of(CUSTOMER).managed.values() if c.id}
         refs = _ref_keys(existing)
         managed: dict[str, SubscriptionState] = {}
@@ -270,7 +271,9 @@ class SubscriptionKind(Kind[SubscriptionState]):
             if key is None and ended_now:
                 continue  # an ended subscription of someone else's: nothing to know
             items = _items(obj, pages)
-            state = _normalise(obj, key or obj["id"], items, price_keys, customer_keys, refs)
+            state = _normalise(
+                obj, key or obj["id"], items, price_keys, customer_keys, refs, price_ids
+            )
             if key is None:
                 unmanaged.append(state)
             elif ended_now:
@@ -1193,14 +1196,17 @@ def _normalise(
     price_keys: Mapping[str, str],
     customer_keys: Mapping[str, str],
     refs: Mapping[str, Mapping[str, str]] | None = None,
+    price_ids: Mapping[str, str] | None = None,
 ) -> SubscriptionState:
     customer_id = id_of(obj.get("customer")) or ""
+    ids = price_ids or {}
     keys = refs or {}
     rate_ids = tuple(id_of(t) or "" for t in obj.get("default_tax_rates") or ())
     discount_ids = _discount_refs(obj)
     states = []
     for item in items:
         price_id = id_of(item["price"]) or ""
+        price_id = ids.get(price_id, price_id)
         states.append(
             ItemState(
                 price=price_keys.get(price_id, price_id),
@@ -1215,7 +1221,7 @@ def _normalise(
         key=key,
         customer=customer_keys.get(customer_id, key.split("/", 1)[0]),
         items=tuple(states),
-        collection_method=obj.get("collection_method") or "charge_automatically",
+        collection_method=shared(obj.get("collection_method") or "charge_automatically"),
         days_until_due=obj.get("days_until_due"),
         cancel_at_period_end=bool(obj.get("cancel_at_period_end")),
         default_payment_method=_payment_method(obj),
@@ -1223,9 +1229,9 @@ def _normalise(
         protect=(obj.get("metadata") or {}).get(PROTECT_META) == "true",
         trial_period_days=_trial_days(obj),
         trial_end=obj.get("trial_end"),
-        currency=obj.get("currency"),
+        currency=shared(obj.get("currency")),
         id=obj["id"],
-        status=obj.get("status"),
+        status=shared(obj.get("status")),
         customer_id=customer_id or None,
         discounts=tuple({f: keys.get(f, {}).get(i, i)} for f, i, _ in discount_ids),
         default_tax_rates=tuple(keys.get(TAX_RATE.name, {}).get(i, i) for i in rate_ids),

@@ -214,3 +214,50 @@ def test_decline_code_is_read_from_the_error_body() -> None:
     assert describe_stripe_error(err) == (
         "Your card was declined. (code=card_declined, decline_code=generic_decline)"
     )
+
+
+def fresh(text: str) -> str:
+    """An equal string that is a new object, as the JSON decoder makes one per occurrence."""
+    return "".join(list(text))
+
+
+def test_repeated_values_are_kept_once_and_keys_shared() -> None:
+    from billing_sync.remote.pages import shared
+
+    assert shared(fresh("usd")) is shared(fresh("usd"))
+    assert shared(None) is None and shared(12) == 12
+    one = normalise_price(stripe_price(currency=fresh("usd"), tax_behavior=fresh("exclusive")), "p")
+    two = normalise_price(
+        stripe_price(id="price_2", currency=fresh("usd"), tax_behavior=fresh("exclusive")), "p"
+    )
+    assert one.currency is two.currency and one.tax_behavior is two.tax_behavior
+    assert one.recurring is not None and two.recurring is not None
+    assert one.recurring["interval"] is two.recurring["interval"]
+    assert one.lookup_key is one.key  # equal texts: one object
+    other = normalise_price(stripe_price(lookup_key=fresh("not-the-key")), "p")
+    assert (other.key, other.lookup_key) == ("flat", "not-the-key")  # values unchanged
+
+
+def test_subscription_items_keep_the_prices_own_id() -> None:
+    from billing_sync.resources.subscription import _normalise
+
+    price_id = fresh("price_1")
+    sub = {
+        "id": "sub_1",
+        "customer": "cus_1",
+        "status": fresh("active"),
+        "currency": fresh("usd"),
+        "metadata": {"billing_sync_key": "acme/main"},
+    }
+    items = [{"id": "si_1", "price": {"id": fresh("price_1")}, "quantity": 2}]
+    state = _normalise(sub, "acme/main", items, {price_id: "flat"}, {}, None, {price_id: price_id})
+    assert state.items[0].price_id is price_id and state.items[0].price == "flat"
+    assert state.status == "active" and state.status is shared_text("active")
+    unknown = [{"id": "si_2", "price": "price_other", "quantity": 1}]
+    assert _normalise(sub, "k", unknown, {}, {}).items[0].price_id == "price_other"
+
+
+def shared_text(text: str) -> str:
+    from billing_sync.remote.pages import shared
+
+    return shared(fresh(text))
