@@ -477,19 +477,33 @@ def plain_specs(specs: Iterable[FieldSpec]) -> tuple[FieldSpec, ...]:
     return _subset(_PLAIN, specs, lambda s: not s.own_rule)
 
 
-def _held(specs: tuple[FieldSpec, ...]) -> tuple[FieldSpec, ...]:
-    """The fields whose existing value `reachable` may keep: set only at creation, or not
-    unsettable by Stripe."""
-    return _subset(
-        _HELD,
-        specs,
-        lambda s: s.mutability is Mutability.CREATE_ONLY or s.unset is Unset.NEVER,
+def _held(
+    specs: tuple[FieldSpec, ...],
+) -> tuple[tuple[FieldSpec, ...], Callable[[Any], tuple[Any, ...]]]:
+    """The fields whose existing value `reachable` may keep (set only at creation, or not
+    unsettable by Stripe), and the getter of their values (both cached per `specs` tuple)."""
+    hit = _HELD.get(id(specs))
+    if hit is not None and hit[0] is specs:
+        return hit[1]
+    held = tuple(
+        s for s in specs if s.mutability is Mutability.CREATE_ONLY or s.unset is Unset.NEVER
     )
+    found = (held, field_values(held))
+    if len(_HELD) >= _GETTERS_MAX:
+        _HELD.clear()
+    _HELD[id(specs)] = (specs, found)
+    return found
 
 
 _SubsetCache = dict[int, tuple[tuple[FieldSpec, ...], tuple[FieldSpec, ...]]]
 _PLAIN: _SubsetCache = {}
-_HELD: _SubsetCache = {}
+_HELD: dict[
+    int,
+    tuple[
+        tuple[FieldSpec, ...],
+        tuple[tuple[FieldSpec, ...], Callable[[Any], tuple[Any, ...]]],
+    ],
+] = {}
 
 
 def _subset(
@@ -577,9 +591,8 @@ def reachable(
     their existing values without a word: they are not billing-sync's.
     """
     # Only these fields can make the desired state differ from what apply reaches.
-    specs = _held(tuple(specs))
+    specs, get = _held(tuple(specs))
     if not ignore:
-        get = field_values(specs)
         if get(existing) == get(desired):  # the common case: nothing to keep, nothing to say
             return desired, ()
     else:

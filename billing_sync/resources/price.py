@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 from billing_sync.changes import (
     Adopt,
@@ -315,8 +315,9 @@ class How(Enum):
     CONFLICT = "an unmanaged price holds its lookup key"
 
 
-@dataclass(frozen=True)
-class Resolution:
+class Resolution(NamedTuple):
+    """How one declared price is reached (a tuple: made twice per declared price a plan)."""
+
     how: How
     price: PriceState | None = None  # the price reused (in place or reverted), when there is one
     current: PriceState | None = None  # the current managed price of the key
@@ -661,6 +662,9 @@ class _Rules:
     ) -> tuple[Change, ...]:
         """Other active prices with this key (left by an interrupted replace) are archived."""
         current = self.index.current.get(key)
+        found = self.index.by_key.get(key, ())
+        if len(found) == 1 and found[0] is current:
+            return ()  # the common case: the current price is the only one with this key
         return tuple(
             self._archive(
                 key,
