@@ -24,10 +24,9 @@ from billing_sync.gcpause import command_heap
 
 def plan_run(url: str, config: str, concurrency: int) -> dict[str, Any]:
     from billing_sync.plan.plan import Provenance
-    from billing_sync.plan.planner import Source, plan
-    from billing_sync.plan.provenance import config_hash
+    from billing_sync.plan.planner import Prepared, Source, plan
     from billing_sync.remote.client import connect
-    from billing_sync.resources.read import desired_state, read_account
+    from billing_sync.resources.read import read_account
 
     phases: dict[str, dict[str, float]] = {}
     wall0 = time.perf_counter()
@@ -41,20 +40,22 @@ def plan_run(url: str, config: str, concurrency: int) -> dict[str, Any]:
         }
         return out
 
-    source = timed("config_load", lambda: Source.read(config))
+    # As `billing-sync plan` makes it (planner.build_plan): billing.yaml's models are dropped
+    # once its desired state is built, before the read.
+    loaded = [timed("config_load", lambda: Source.read(config))]
     remote = connect(DEMO_KEY, url)
+    prepared = timed("desired", lambda: Prepared.of(remote, loaded.pop()))
     existing = timed("read", lambda: read_account(remote, concurrency=concurrency))
-    desired = timed("desired", lambda: desired_state(source.config))
 
     def diff() -> Any:
-        # As `billing-sync plan` makes it (text): without the account's fingerprint, which only
-        # a saved or JSON plan needs (timed apart below).
+        # Without the account's fingerprint, which only a saved or JSON plan needs (timed apart
+        # below).
         return plan(
-            desired,
+            prepared.desired,
             existing,
             provenance=Provenance(
                 config_file=config,
-                config_hash=config_hash(source.data),
+                config_hash=prepared.config_hash,
                 account=remote.account_fingerprint,
             ),
         )
