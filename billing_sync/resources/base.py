@@ -289,6 +289,15 @@ class Kind(ABC, Generic[S]):
     ) -> Snapshot[S]:
         """Stripe objects from `list_reads` -> a Snapshot. `existing` holds the kinds read before."""
 
+    def trim(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """What `read` needs of one object of a list page; by default all of it.
+
+        Called on the fetching threads as each page arrives, before the page waits for its
+        kind's turn to be read: a kind whose objects embed large parts `read` never looks at
+        drops them here, so the pages read ahead hold less (and more of them fit the read's
+        memory bound)."""
+        return obj
+
     @abstractmethod
     def stripe_id(self, state: S) -> str | None: ...
 

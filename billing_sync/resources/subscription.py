@@ -284,6 +284,19 @@ class SubscriptionKind(Kind[SubscriptionState]):
                 unmanaged.append(_replace_key(state, state.id or key))
         return Snapshot(managed=managed, others=tuple(ended), unmanaged=tuple(unmanaged))
 
+    def trim(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Each embedded item's price down to its id, and its `plan` (the same price in the
+        legacy shape) dropped: Stripe embeds both whole in every item, most of a subscription's
+        4.5 KB, and `read` needs only the price's id."""
+        items = obj.get("items")
+        for item in (items.get("data") or ()) if isinstance(items, dict) else ():
+            if isinstance(item, dict):
+                item.pop("plan", None)
+                price = item.get("price")
+                if isinstance(price, dict) and isinstance(price.get("id"), str):
+                    item["price"] = price["id"]
+        return obj
+
     def stripe_id(self, state: SubscriptionState) -> str | None:
         return state.id
 

@@ -274,3 +274,40 @@ def test_the_shelf_bounds_streams_and_gives_up_waiting_once_closed() -> None:
     blocked.join(timeout=300)
     assert not blocked.is_alive() and results == [False]
     assert not shelf.put(third, "c3")
+
+
+def test_trimmed_subscriptions_read_to_the_same_states(
+    emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kind.trim (a subscription's embedded prices down to their ids, on the fetching threads)
+    changes what waits in memory, not what the read makes of it."""
+    from billing_sync.resources import SUBSCRIPTION
+    from billing_sync.resources.base import Kind
+    from billing_sync.resources.read import read_account
+
+    emulator.seed(
+        products=30,
+        prices_per_product=2,
+        customers=120,
+        subscriptions_per_customer=1,
+        items_per_subscription=2,
+    )
+    trimmed = read_account(connect(emulator.api_key, emulator.url))
+    seen: list[dict[str, Any]] = []
+    real_trim = type(SUBSCRIPTION).trim
+
+    def watched(self: Any, obj: dict[str, Any]) -> dict[str, Any]:
+        out = real_trim(self, obj)
+        seen.append(out)
+        return out
+
+    monkeypatch.setattr(type(SUBSCRIPTION), "trim", watched)
+    read_account(connect(emulator.api_key, emulator.url))
+    assert len(seen) == 120  # every subscription went through it, on the fetching threads
+    assert all(
+        isinstance(i["price"], str) and "plan" not in i for s in seen for i in s["items"]["data"]
+    )
+    monkeypatch.setattr(type(SUBSCRIPTION), "trim", Kind.trim)  # no trim: objects as sent
+    whole = read_account(connect(emulator.api_key, emulator.url))
+    assert whole.of(SUBSCRIPTION) == trimmed.of(SUBSCRIPTION)
+    assert len(trimmed.of(SUBSCRIPTION).managed) == 120
