@@ -420,7 +420,8 @@ def _plain_events(loader: yaml.CSafeLoader, text: str) -> Any:
     builder = _Builder(loader, SourceMap(""), None, positions=False)
     resolve: Callable[..., str] = loader.resolve
     # A control character comes from an escape ("\x07") or a raw NEL: none in most files.
-    control = _CONTROL.search if ("\\" in text or "\x85" in text) else _never
+    may_have_control = "\\" in text or "\x85" in text
+    control = _CONTROL.search
     scalar_event, mapping_start, sequence_start = (
         yaml.ScalarEvent,
         yaml.MappingStartEvent,
@@ -443,7 +444,7 @@ def _plain_events(loader: yaml.CSafeLoader, text: str) -> Any:
             nodes += 1
             if in_mapping and key is no_key:
                 # A mapping key: its text as written, as the node path keys it.
-                if value == "<<" or value in top or control(value):
+                if value == "<<" or value in top or (may_have_control and control(value)):
                     raise _Unplain
                 key = value
                 continue
@@ -460,7 +461,7 @@ def _plain_events(loader: yaml.CSafeLoader, text: str) -> Any:
                     value = builder.scalar(node, ())
                     if builder.issues:
                         raise _Unplain
-            if type(value) is str and control(value):
+            if may_have_control and type(value) is str and control(value):
                 raise _Unplain
         elif kind is mapping_start or kind is sequence_start:
             if event.anchor is not None or (event.tag is not None and event.tag != "!"):
@@ -492,10 +493,6 @@ def _plain_events(loader: yaml.CSafeLoader, text: str) -> Any:
             top.append(value)
         else:
             root = value
-
-
-def _never(text: str) -> None:
-    return None
 
 
 _BREAKS = "\n\r\x85\u2028\u2029"
