@@ -32,6 +32,7 @@ from billing_sync.gcpause import no_gc
 from billing_sync.metadata import KEY_META
 
 S = TypeVar("S")
+T = TypeVar("T")
 
 # Reads one list endpoint completely: (path, params) -> every object, 100 per request.
 Pages = Callable[[str, Mapping[str, Any]], Iterator[dict[str, Any]]]
@@ -408,30 +409,40 @@ def values(state: Any, specs: Iterable[FieldSpec]) -> dict[str, Any]:
     return {s.name: getattr(state, s.name) for s in specs}
 
 
-# id of a specs tuple -> (that tuple, the getter of its fields' values as one tuple). Kinds pass
-# their constant tuples, so a no-op plan compares two tuples per object instead of field by field.
-_GETTERS: dict[int, tuple[tuple[FieldSpec, ...], Callable[[Any], tuple[Any, ...]]]] = {}
-_GETTERS_MAX = 256  # a caller building its specs per call never grows the cache without bound
+# Caches keyed by the identity of a specs tuple. Kinds pass their constant tuples, so a no-op
+# plan derives each one's subsets and getters once; the tuple is kept beside its value, so a
+# reused id never returns another tuple's entry, and a caller building its specs per call only
+# ever fills a bounded cache.
+_PER_SPECS_MAX = 256
+_PER_SPECS: dict[tuple[str, int], tuple[tuple[FieldSpec, ...], Any]] = {}
+
+
+def _per_specs(what: str, specs: tuple[FieldSpec, ...], build: Callable[[], T]) -> T:
+    """`build()` for `specs`, made once per `what` and specs tuple."""
+    hit = _PER_SPECS.get((what, id(specs)))
+    if hit is not None and hit[0] is specs:
+        return cast(T, hit[1])
+    value = build()
+    if len(_PER_SPECS) >= _PER_SPECS_MAX:
+        _PER_SPECS.clear()
+    _PER_SPECS[(what, id(specs))] = (specs, value)
+    return value
 
 
 def field_values(specs: tuple[FieldSpec, ...]) -> Callable[[Any], tuple[Any, ...]]:
-    """A function: state -> the values of `specs`' fields, as a tuple (in the specs' order)."""
-    hit = _GETTERS.get(id(specs))
-    if hit is not None and hit[0] is specs:
-        return hit[1]
-    names = tuple(s.name for s in specs)
-    getter: Callable[[Any], tuple[Any, ...]]
-    if len(names) > 1:
-        getter = operator.attrgetter(*names)
-    elif names:
-        one = operator.attrgetter(names[0])
-        getter = lambda state: (one(state),)  # noqa: E731
-    else:
-        getter = lambda state: ()  # noqa: E731
-    if len(_GETTERS) >= _GETTERS_MAX:
-        _GETTERS.clear()
-    _GETTERS[id(specs)] = (specs, getter)
-    return getter
+    """A function: state -> the values of `specs`' fields, as a tuple (in the specs' order);
+    one per specs tuple, so a no-op plan compares two tuples per object."""
+
+    def build() -> Callable[[Any], tuple[Any, ...]]:
+        names = tuple(s.name for s in specs)
+        if len(names) > 1:
+            return cast(Callable[[Any], tuple[Any, ...]], operator.attrgetter(*names))
+        if names:
+            one = operator.attrgetter(names[0])
+            return lambda state: (one(state),)
+        return lambda state: ()
+
+    return _per_specs("values", specs, build)
 
 
 def field_changes(
@@ -483,50 +494,23 @@ def plain_specs(specs: Iterable[FieldSpec]) -> tuple[FieldSpec, ...]:
     the same tuple on every call (so `field_values` finds its getter)."""
     if not isinstance(specs, tuple):
         return tuple(s for s in specs if not s.own_rule)
-    return _subset(_PLAIN, specs, lambda s: not s.own_rule)
+    given = specs
+    return _per_specs("plain", given, lambda: tuple(s for s in given if not s.own_rule))
 
 
 def _held(
     specs: tuple[FieldSpec, ...],
 ) -> tuple[tuple[FieldSpec, ...], Callable[[Any], tuple[Any, ...]]]:
     """The fields whose existing value `reachable` may keep (set only at creation, or not
-    unsettable by Stripe), and the getter of their values (both cached per `specs` tuple)."""
-    hit = _HELD.get(id(specs))
-    if hit is not None and hit[0] is specs:
-        return hit[1]
-    held = tuple(
-        s for s in specs if s.mutability is Mutability.CREATE_ONLY or s.unset is Unset.NEVER
-    )
-    found = (held, field_values(held))
-    if len(_HELD) >= _GETTERS_MAX:
-        _HELD.clear()
-    _HELD[id(specs)] = (specs, found)
-    return found
+    unsettable by Stripe), and the getter of their values (both once per `specs` tuple)."""
 
+    def build() -> tuple[tuple[FieldSpec, ...], Callable[[Any], tuple[Any, ...]]]:
+        held = tuple(
+            s for s in specs if s.mutability is Mutability.CREATE_ONLY or s.unset is Unset.NEVER
+        )
+        return held, field_values(held)
 
-_SubsetCache = dict[int, tuple[tuple[FieldSpec, ...], tuple[FieldSpec, ...]]]
-_PLAIN: _SubsetCache = {}
-_HELD: dict[
-    int,
-    tuple[
-        tuple[FieldSpec, ...],
-        tuple[tuple[FieldSpec, ...], Callable[[Any], tuple[Any, ...]]],
-    ],
-] = {}
-
-
-def _subset(
-    cache: _SubsetCache, specs: tuple[FieldSpec, ...], keep: Callable[[FieldSpec], bool]
-) -> tuple[FieldSpec, ...]:
-    """The specs `keep` selects, as one tuple per `specs` tuple (cached by identity)."""
-    hit = cache.get(id(specs))
-    if hit is not None and hit[0] is specs:
-        return hit[1]
-    subset = tuple(s for s in specs if keep(s))
-    if len(cache) >= _GETTERS_MAX:
-        cache.clear()
-    cache[id(specs)] = (specs, subset)
-    return subset
+    return _per_specs("held", specs, build)
 
 
 @dataclass(frozen=True)

@@ -122,15 +122,9 @@ def _read_account(remote: Remote, concurrency: int, limiter: RateLimiter | None)
     shelf = _Shelf(PAGES_AHEAD, PAGES_BUDGET)
     streams: dict[tuple[str, int], int] = {}
 
-    def fetch(
-        read_pages: Iterator[list[dict[str, Any]]],
-        out: int,
-        trim: Callable[[dict[str, Any]], dict[str, Any]] | None,
-    ) -> None:
+    def fetch(read_pages: Iterator[list[dict[str, Any]]], out: int) -> None:
         try:
             for page in read_pages:
-                if trim is not None:
-                    page = [trim(obj) for obj in page]
                 if stop.is_set() or not shelf.put(out, page):
                     return
             shelf.put(out, _END, last=True)
@@ -151,18 +145,17 @@ def _read_account(remote: Remote, concurrency: int, limiter: RateLimiter | None)
             for n, read in enumerate(kind.list_reads):
                 out = streams[(kind.name, n)] = shelf.stream()
                 read_pages = list_pages(remote, read.path, read.params, limiter)
-                # A kind's own trim runs on the fetching thread (see Kind.trim).
-                trim = kind.trim if type(kind).trim is not Kind.trim else None
+                if type(kind).trim is not Kind.trim:
+                    # Evaluated where the pages are fetched: on the fetching thread (Kind.trim).
+                    read_pages = _trimmed(read_pages, kind.trim)
                 if len(streams) == 1:
                     # The first page alone first: a bad key or an unreachable API fails one
                     # request, not one per stream.
                     first = next(read_pages, None)
-                    if first is not None and trim is not None:
-                        first = [trim(obj) for obj in first]
                     shelf.put(out, first if first is not None else _END)
                     if first is None:
                         continue
-                pool.submit(fetch, read_pages, out, trim)
+                pool.submit(fetch, read_pages, out)
         existing = Existing()
         for kind in KINDS:
             snapshot = kind.read(objects(kind.name, len(kind.list_reads)), existing, pages)
@@ -172,6 +165,13 @@ def _read_account(remote: Remote, concurrency: int, limiter: RateLimiter | None)
         stop.set()
         shelf.close()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _trimmed(
+    pages: Iterator[list[dict[str, Any]]], trim: Callable[[dict[str, Any]], dict[str, Any]]
+) -> Iterator[list[dict[str, Any]]]:
+    for page in pages:
+        yield [trim(obj) for obj in page]
 
 
 def desired_state(config: BillingConfig, policies: Policies | None = None) -> Desired:
