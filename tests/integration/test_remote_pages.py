@@ -311,3 +311,55 @@ def test_trimmed_subscriptions_read_to_the_same_states(
     whole = read_account(connect(emulator.api_key, emulator.url))
     assert whole.of(SUBSCRIPTION) == trimmed.of(SUBSCRIPTION)
     assert len(trimmed.of(SUBSCRIPTION).managed) == 120
+
+
+def _formatted_bodies(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The response bodies stripe-python formats for its log (what `logfmt` is handed)."""
+    from stripe import _util
+
+    bodies: list[str] = []
+    original = _util.logfmt
+
+    def recording(props: dict[str, Any]) -> str:
+        if "body" in props:
+            bodies.append(str(props["body"]))
+        return original(props)
+
+    monkeypatch.setattr(_util, "logfmt", recording)
+    monkeypatch.setattr(_util, "STRIPE_LOG", None)
+    monkeypatch.setattr(stripe, "log", None)
+    return bodies
+
+
+def test_response_bodies_are_not_formatted_for_a_debug_log_nobody_shows(
+    emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator.seed(products=2, prices_per_product=1)
+    bodies = _formatted_bodies(monkeypatch)
+    remote = connect(emulator.api_key, emulator.url)
+    page = get_json(remote, "/v1/products", {"limit": 10})
+    assert len(page["data"]) == 2
+    assert bodies == []
+
+
+def test_debug_output_still_shows_response_bodies_when_asked_for(
+    emulator: EmulatorHandle,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    emulator.seed(products=1, prices_per_product=1)
+    bodies = _formatted_bodies(monkeypatch)
+    remote = connect(emulator.api_key, emulator.url)
+    product_id = get_json(remote, "/v1/products", {"limit": 1})["data"][0]["id"]
+    assert bodies == []
+    monkeypatch.setattr(stripe, "log", "debug")  # STRIPE_LOG=debug, as the SDK documents it
+    get_json(remote, "/v1/products", {"limit": 1})
+    shown = capsys.readouterr().err
+    assert "API response body" in shown and product_id in shown
+    monkeypatch.setattr(stripe, "log", None)  # and through `logging`, the "stripe" logger
+    with caplog.at_level("DEBUG", logger="stripe"):
+        get_json(remote, "/v1/products", {"limit": 1})
+    assert any("API response body" in r.getMessage() for r in caplog.records)
+    assert product_id not in capsys.readouterr().err
+    assert len(bodies) == 2
