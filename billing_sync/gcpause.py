@@ -58,6 +58,18 @@ def command_heap() -> Iterator[None]:
             gc.unfreeze()
 
 
+def before_exit() -> None:
+    """The process is about to end: exempt every object from the collector (`gc.freeze`).
+
+    Interpreter shutdown runs full collections that walk every object still alive (the
+    modules, and whatever a command left behind) before freeing them by reference counting:
+    about 0.07 s of CPU after a 10,000-object plan, for cycles that the end of the process
+    frees anyway. Only the process's own entry point calls this; open files are closed and
+    flushed by the commands themselves (`with`), and `atexit` hooks still run.
+    """
+    gc.freeze()
+
+
 @contextmanager
 def frozen_heap() -> Iterator[None]:
     """Exempt every object alive now from automatic collections, for a long phase that keeps

@@ -12,7 +12,7 @@ import billing_sync.cli.commands  # noqa: F401  (registers the core commands on 
 from billing_sync.cli.argv import explain_no_such_option, refuse_single_dash, share_global_options
 from billing_sync.cli.context import cli
 from billing_sync.errors import BillingSyncError, ConfigError
-from billing_sync.gcpause import command_heap
+from billing_sync.gcpause import before_exit, command_heap
 
 
 def _register_subgroups() -> None:
@@ -25,8 +25,20 @@ def _register_subgroups() -> None:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Run the CLI: foreseeable errors become one line on stderr and exit 1, never a traceback."""
-    args = sys.argv[1:] if argv is None else list(argv)
+    """Run the CLI: foreseeable errors become one line on stderr and exit 1, never a traceback.
+
+    Without `argv` this is the process's entry point (`billing-sync`, `python -m billing_sync`),
+    and the process ends with it (see `gcpause.before_exit`); with `argv` (the tests), it is
+    one command among others."""
+    if argv is not None:
+        return _run(list(argv))
+    try:
+        return _run(sys.argv[1:])
+    finally:
+        before_exit()
+
+
+def _run(args: list[str]) -> Any:
     try:
         _register_subgroups()
         refuse_single_dash(args, cli)

@@ -107,3 +107,22 @@ def test_a_cycle_made_inside_a_command_is_collected_after_it() -> None:
         assert ref() is not None  # frozen: waits for the end of the command
     gc.collect()
     assert ref() is None
+
+
+@pytest.mark.parametrize("entry", ["process", "in-process"])
+def test_only_the_process_entry_point_leaves_the_heap_frozen_for_exit(
+    entry: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from billing_sync.cli import main
+
+    gc.unfreeze()
+    monkeypatch.setattr("sys.argv", ["billing-sync", "--version"])
+    try:
+        main() if entry == "process" else main(["--version"])
+        assert "billing-sync" in capsys.readouterr().out
+        if entry == "process":
+            assert gc.get_freeze_count() > 0  # the shutdown's collections will skip them
+        else:
+            assert gc.get_freeze_count() == 0  # the next command (or test) starts as usual
+    finally:
+        gc.unfreeze()
