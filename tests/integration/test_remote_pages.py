@@ -363,3 +363,50 @@ def test_debug_output_still_shows_response_bodies_when_asked_for(
     assert any("API response body" in r.getMessage() for r in caplog.records)
     assert product_id not in capsys.readouterr().err
     assert len(bodies) == 2
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _proxy_env(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
+    """Only these proxy variables (either case) in the environment."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_proxies_are_read_from_the_environment_once_with_no_proxy_honoured(
+    emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator.seed(products=1, prices_per_product=1)
+    dead_proxy = f"http://127.0.0.1:{_free_port()}"
+    _proxy_env(monkeypatch, HTTP_PROXY=dead_proxy)
+    through_proxy = connect(emulator.api_key, emulator.url)
+    with pytest.raises(stripe.APIConnectionError, match="Unable to connect to proxy"):
+        get_json(through_proxy, "/v1/products", {})
+    assert emulator.requests() == []  # nothing reached the API around the proxy
+    _proxy_env(monkeypatch, HTTP_PROXY=dead_proxy, NO_PROXY="127.0.0.1")
+    direct = connect(emulator.api_key, emulator.url)
+    assert len(get_json(direct, "/v1/products", {})["data"]) == 1
+    _proxy_env(monkeypatch)  # read at connect: a later change of the environment is not seen
+    with pytest.raises(stripe.APIConnectionError, match="Unable to connect to proxy"):
+        get_json(through_proxy, "/v1/products", {})
+
+
+def test_a_netrc_entry_does_not_replace_the_api_key(
+    emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    emulator.seed(products=1, prices_per_product=1)
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login intruder password nope\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    remote = connect(emulator.api_key, emulator.url)
+    assert len(get_json(remote, "/v1/products", {})["data"]) == 1
