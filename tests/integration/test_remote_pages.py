@@ -318,7 +318,7 @@ def _formatted_bodies(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     from stripe import _util
 
     bodies: list[str] = []
-    original = _util.logfmt
+    original: Callable[[dict[str, Any]], str] = _util.logfmt
 
     def recording(props: dict[str, Any]) -> str:
         if "body" in props:
