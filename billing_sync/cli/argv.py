@@ -101,6 +101,24 @@ def option_tokens(argv: list[str], root: click.Group) -> Iterator[str]:
             values = _value_options(command)
 
 
+def command_word(argv: list[str], root: click.Group) -> str | None:
+    """The word of argv that names the command (`plan` in `--api-key KEY plan -c x.yaml`), or
+    None when there is none: the first word outside an option and its value."""
+    values = _value_options(root)
+    skip = 0
+    for token in argv:
+        if skip:
+            skip -= 1
+            continue
+        if token == "--":
+            return None
+        if token.startswith("-") and token != "-":
+            skip = values.get(token, 0)
+            continue
+        return token
+    return None
+
+
 def single_dash_hint(argv: list[str], root: click.Group) -> str | None:
     """The correction for the first Terraform-style `-name[=value]` in argv, if there is one."""
     known = _long_options(root)

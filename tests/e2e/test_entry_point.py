@@ -16,7 +16,10 @@ from tests.helpers import (
     ROOT,
     EmulatorHandle,
     cli_env,
+    run_cli_process,
+    write_config,
 )
+from tests.integration.test_plan_apply import SMALL
 
 ENTRY_POINTS = {
     "module": [sys.executable, "-m", "billing_sync"],
@@ -59,3 +62,47 @@ def test_exit_codes(entry: str, emulator: EmulatorHandle) -> None:
     for proc in (ok, bad, changes, usage, alert, typo):
         assert "Traceback" not in proc.stderr
     assert emulator.writes() == []
+
+
+def test_a_core_command_runs_without_importing_the_payments_and_meters_groups(
+    tmp_path: Path,
+) -> None:
+    cfg = write_config(tmp_path, SMALL)
+    script = (
+        "import sys\n"
+        "from billing_sync.cli.app import _run\n"
+        "try:\n"
+        "    _run(sys.argv[1:])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith(('billing_sync.cli.payments',"
+        " 'billing_sync.cli.meters')))\n"
+        "print('loaded:', loaded)\n"
+    )
+
+    def loaded_after(*args: str) -> str:
+        proc = subprocess.run(
+            [sys.executable, "-c", script, *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert "Traceback" not in proc.stderr, proc.stderr
+        return proc.stdout.splitlines()[-1]
+
+    assert loaded_after("validate", "-c", str(cfg)) == "loaded: []"
+    everything = "loaded: ['billing_sync.cli.meters', 'billing_sync.cli.payments']"
+    assert loaded_after("payments", "--help") == everything
+    assert loaded_after("--help") == everything
+    assert loaded_after("paymnts") == everything  # so that click can suggest the name
+
+
+def test_the_groups_are_there_when_named_in_a_process_of_their_own(
+    emulator: EmulatorHandle,
+) -> None:
+    res = run_cli_process(emulator, "meters", "--help")
+    assert res.returncode == 0, res.stderr
+    assert "Usage: billing-sync meters" in res.stdout
+    res = run_cli_process(emulator, "paymnts")
+    assert res.returncode == 1 and "Did you mean 'payments'?" in res.stderr

@@ -146,3 +146,25 @@ def test_no_color_after_the_command(emulator: EmulatorHandle, tmp_path: Path) ->
     for args in (["--no-color", "plan"], ["plan", "--no-color"]):
         res = run_cli(emulator, *args, "-c", str(cfg), env={"FORCE_COLOR": "1"})
         assert res.returncode == 0 and "\x1b[" not in res.stdout, args
+
+
+@pytest.mark.parametrize(
+    ("argv", "word"),
+    [
+        (["plan", "-c", "x.yaml"], "plan"),
+        (["--api-key", "sk_test_x", "--api-base", "http://h", "apply"], "apply"),
+        (["-c", "payments", "validate"], "validate"),  # a value, even one that names a group
+        (["--api-key=sk_test_x", "payments", "list"], "payments"),
+        (["--live", "meters"], "meters"),  # a flag takes no value
+        (["--help"], None),
+        ([], None),
+        (["--", "plan"], None),
+    ],
+)
+def test_the_command_word_is_the_first_word_outside_an_option(
+    argv: list[str], word: str | None
+) -> None:
+    from billing_sync.cli.argv import command_word
+    from billing_sync.cli.context import cli
+
+    assert command_word(argv, cli) == word

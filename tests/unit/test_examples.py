@@ -68,7 +68,7 @@ def parse(args: list[str]) -> click.Context:
     """Parse `billing-sync ARGS` the way click would before running it: the root group's
     options, the subcommand (and any nested one), its options, choices and arguments. Raises
     click's UsageError for anything the CLI does not have."""
-    _register_subgroups()
+    _register_subgroups([])  # no command named: every group
     ctx = cli.make_context("billing-sync", list(args))
     command: click.Command = cli
     while isinstance(command, click.Group):
