@@ -74,8 +74,8 @@ def plan_run(url: str, config: str, concurrency: int) -> dict[str, Any]:
 
 
 def cli_run(url: str, config: str) -> dict[str, Any]:
-    """`billing-sync plan --config CONFIG` as a user runs it (click, the terminal output), in
-    this process; its output is counted, not printed."""
+    """`billing-sync plan --config CONFIG` as a user runs it (click, the terminal output, the
+    entry point's end of process), in this process; its output is counted, not printed."""
     import contextlib
     import io
     import os
@@ -86,9 +86,12 @@ def cli_run(url: str, config: str) -> dict[str, Any]:
     out, err = io.StringIO(), io.StringIO()
     wall = time.perf_counter()
     code: Any = 0
+    # The process's own entry point (no argv: sys.argv), as the `billing-sync` script calls it,
+    # so the process ends as the command's does (gcpause.before_exit).
+    sys.argv = ["billing-sync", "plan", "--config", config, "--detailed-exitcode"]
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            cli_main(["plan", "--config", config, "--detailed-exitcode"])
+            cli_main()
         except SystemExit as exit_:
             code = exit_.code
     return {
