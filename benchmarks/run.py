@@ -114,7 +114,7 @@ def cli_runs(
         if run["exit_code"] != 0:  # --detailed-exitcode: 0 is "no changes"
             raise RuntimeError(f"billing-sync plan exited {run['exit_code']}: {run['stderr']}")
         runs.append(run)
-    cpus = [process_cpu(run) for run in runs]
+    cpus = [round(process_cpu(run), 2) for run in runs]
     return sorted(runs, key=process_cpu)[len(runs) // 2], cpus
 
 
