@@ -79,9 +79,10 @@ def _value_options(command: click.Command) -> dict[str, int]:
     }
 
 
-def option_tokens(argv: list[str], root: click.Group) -> Iterator[str]:
-    """The words of argv in option positions, as click will read them: an option's value
-    (`--reference -live`) is not one, nor is anything after `--`."""
+def _words(argv: list[str], root: click.Group) -> Iterator[tuple[str, bool]]:
+    """The words of argv before `--`, each with whether it is in an option position, as click
+    reads them: an option's value (`--reference -live`) is skipped, and a word naming a
+    subcommand brings that command's options."""
     command: click.Command = root
     values = _value_options(command)
     skip = 0
@@ -92,31 +93,26 @@ def option_tokens(argv: list[str], root: click.Group) -> Iterator[str]:
         if token == "--":
             return
         if token.startswith("-") and token != "-":
-            yield token
+            yield token, True
             # `--name=value` and `-cVALUE` carry their value; `--name value`, `-c value` do not.
             skip = values.get(token, 0)
             continue
+        yield token, False
         if isinstance(command, click.Group) and token in command.commands:
             command = command.commands[token]
             values = _value_options(command)
 
 
+def option_tokens(argv: list[str], root: click.Group) -> Iterator[str]:
+    """The words of argv in option positions, as click will read them: an option's value
+    (`--reference -live`) is not one, nor is anything after `--`."""
+    return (token for token, is_option in _words(argv, root) if is_option)
+
+
 def command_word(argv: list[str], root: click.Group) -> str | None:
     """The word of argv that names the command (`plan` in `--api-key KEY plan -c x.yaml`), or
     None when there is none: the first word outside an option and its value."""
-    values = _value_options(root)
-    skip = 0
-    for token in argv:
-        if skip:
-            skip -= 1
-            continue
-        if token == "--":
-            return None
-        if token.startswith("-") and token != "-":
-            skip = values.get(token, 0)
-            continue
-        return token
-    return None
+    return next((token for token, is_option in _words(argv, root) if not is_option), None)
 
 
 def single_dash_hint(argv: list[str], root: click.Group) -> str | None:
