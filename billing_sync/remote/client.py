@@ -14,7 +14,6 @@ from typing import Any, Protocol, TypeVar
 
 import requests
 import stripe
-from stripe import _api_requestor, _util
 
 from billing_sync.errors import LiveModeError, StripeApiError, UsageError
 from billing_sync.remote.ratelimit import header, retry_after
@@ -136,6 +135,10 @@ def _debug_log_only_when_shown() -> None:
     is unchanged for whoever asks for it: STRIPE_LOG=debug, `stripe.log = "debug"`, or the
     "stripe" logger enabled for DEBUG. An SDK without these names is left as it is.
     """
+    try:
+        from stripe import _api_requestor, _util
+    except ImportError:
+        return
     original = getattr(_api_requestor, "log_debug", None)
     console_level = getattr(_util, "_console_log_level", None)
     logger = getattr(_util, "logger", None)
