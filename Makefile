@@ -36,7 +36,10 @@ demo: $(STAMP)
 
 # The figures of issue 14 (about 10 minutes; JSON under benchmarks/results/).
 # BENCH_ARGS, e.g. --sizes 1000,10000 --only noop,scheduler (see python -m benchmarks.run -h).
+# billing_sync's bytecode is compiled first, as `pip install` compiles it: with
+# PYTHONDONTWRITEBYTECODE set (as in some CI images) every run would compile it again.
 bench: $(STAMP)
+	$(PY) -m compileall -q billing_sync
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
 record: $(STAMP)
